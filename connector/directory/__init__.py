@@ -1,0 +1,36 @@
+"""Directory readers: each turns one kind of directory into a :class:`~connector.model.Snapshot`.
+
+A reader is selected by the configuration's ``directory.type`` and implements
+:class:`DirectorySource`. Readers that can read only what changed also implement
+:class:`DeltaSource`.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from connector.model import Snapshot
+
+
+@runtime_checkable
+class DirectorySource(Protocol):
+    """Reads who works here."""
+
+    name: str
+
+    def check(self) -> str:
+        """Verify the source can be read; return a one-line description of what was reached.
+        Raise a :class:`~connector.errors.UpskillError` with an actionable message if not."""
+        ...
+
+    def read(self) -> Snapshot:
+        """A complete read. Unusable records go to ``Snapshot.problems``, never silently away;
+        a read that cannot be completed raises rather than returning a partial snapshot."""
+        ...
+
+
+@runtime_checkable
+class DeltaSource(DirectorySource, Protocol):
+    def changes_since(self, token: str) -> tuple[Snapshot, str]:
+        """The snapshot updated by what changed since ``token``, and the next token."""
+        ...

@@ -1,0 +1,261 @@
+"""The shared vocabulary of the connector.
+
+Every stage speaks these types: directory readers produce a :class:`Snapshot`, the persona
+engine gives each :class:`Person` a :class:`Persona`, bundles turn personas into desired
+:class:`Enrollment` rows, the planner emits :class:`Change` items inside a :class:`Plan`, LMS
+targets apply them, and completion sources return :class:`Completion` records.
+
+All types here are immutable value objects with no I/O. They are plain dataclasses (with
+``slots``) rather than pydantic models because the planner handles hundreds of thousands of
+them per run; validation happens at the edges (readers, mappings loader, configuration).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from types import MappingProxyType
+
+EMPTY_ATTRIBUTES: Mapping[str, str] = MappingProxyType({})
+
+
+class PersonStatus(StrEnum):
+    """Employment status as the directory reports it."""
+
+    ACTIVE = "active"
+    DISABLED = "disabled"  # account disabled or on leave: keep enrollments, send nothing new
+    LEFT = "left"  # terminated or deprovisioned
+
+
+class Tier(StrEnum):
+    """The three tiers of the 70-20-10 model."""
+
+    CONSUMERS = "consumers"
+    LEADERS = "leaders"
+    BUILDERS = "builders"
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """One person as the directory knows them.
+
+    ``key`` is the stable identifier (HR employee id, objectGUID, Graph id); it never changes
+    when the person changes name, e-mail or department. ``groups`` holds the groups the source
+    lists the person in directly (a source that only knows flattened membership lists them all);
+    membership through nesting is resolved from :attr:`Group.parents` by
+    :meth:`Snapshot.group_ancestors`.
+    """
+
+    key: str
+    email: str
+    first_name: str
+    last_name: str
+    department: str = ""
+    title: str = ""
+    manager_key: str | None = None
+    status: PersonStatus = PersonStatus.ACTIVE
+    groups: frozenset[str] = frozenset()
+    attributes: Mapping[str, str] = field(default=EMPTY_ATTRIBUTES)
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip() or self.email
+
+    @property
+    def is_active(self) -> bool:
+        return self.status is PersonStatus.ACTIVE
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """A directory group. ``parents`` are the names of the groups this group is directly a
+    member of (the edges of nesting)."""
+
+    name: str
+    parents: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class RecordProblem:
+    """A source record that could not be used: skipped, counted and reported, never dropped
+    silently. ``where`` names the place (``examples/org.csv:17``), ``field`` the column."""
+
+    where: str
+    message: str
+    record_key: str | None = None
+    field: str | None = None
+
+    def __str__(self) -> str:
+        place = self.where + (f" [{self.field}]" if self.field else "")
+        return f"{place}: {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """An immutable, complete read of the directory at one moment."""
+
+    source: str
+    taken_at: datetime
+    people: Mapping[str, Person]
+    groups: Mapping[str, Group] = field(default_factory=dict)
+    problems: tuple[RecordProblem, ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.people)
+
+    def group_ancestors(self) -> dict[str, frozenset[str]]:
+        """For every known group, the groups it belongs to through nesting (itself excluded).
+
+        Cycles are tolerated: a group in a cycle has every other group of the cycle as an
+        ancestor, and the walk ends. Parents that are not themselves listed are included."""
+        out: dict[str, frozenset[str]] = {}
+        for name in self.groups:
+            seen: set[str] = set()
+            stack = list(self.groups[name].parents)
+            while stack:
+                parent = stack.pop()
+                if parent in seen or parent == name:
+                    continue
+                seen.add(parent)
+                group = self.groups.get(parent)
+                if group is not None:
+                    stack.extend(group.parents)
+            out[name] = frozenset(seen)
+        return out
+
+    def group_cycles(self) -> list[str]:
+        """Names of groups that are (through nesting) their own ancestor."""
+        cycles = []
+        for name, group in self.groups.items():
+            stack, seen = list(group.parents), set()
+            while stack:
+                parent = stack.pop()
+                if parent == name:
+                    cycles.append(name)
+                    break
+                if parent in seen:
+                    continue
+                seen.add(parent)
+                if parent in self.groups:
+                    stack.extend(self.groups[parent].parents)
+        return sorted(cycles)
+
+
+@dataclass(frozen=True, slots=True)
+class Persona:
+    """A training persona: a tier of the 70-20-10 model, and optionally a finer role inside
+    it (data scientist, MLOps engineer, ...). ``bundle`` names the bundle it is enrolled in."""
+
+    key: str
+    tier: Tier
+    title: str
+    bundle: str
+    role: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Course:
+    """One course on one target. ``ref`` is the target's own reference: the Moodle course
+    short name, or the Skill Builder item id."""
+
+    target: str
+    ref: str
+    title: str
+    hours: float
+    due_days: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Bundle:
+    """The courses a persona gets."""
+
+    key: str
+    title: str
+    courses: tuple[Course, ...]
+
+
+class EnrollmentStatus(StrEnum):
+    """The state of one (person, course) enrollment as the connector last applied it."""
+
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    REMOVED = "removed"
+
+
+@dataclass(frozen=True, slots=True)
+class Enrollment:
+    """A (person, target, course) enrollment, desired or applied."""
+
+    person_key: str
+    target: str
+    course_ref: str
+    status: EnrollmentStatus = EnrollmentStatus.ACTIVE
+    persona: str | None = None
+
+    @property
+    def ident(self) -> tuple[str, str, str]:
+        return (self.person_key, self.target, self.course_ref)
+
+
+class ChangeKind(StrEnum):
+    """What the executor does on a target. Order matters: users exist before enrolments."""
+
+    CREATE_USER = "create_user"
+    ENROLL = "enroll"
+    REVIVE = "revive"
+    SUSPEND = "suspend"
+    UNENROLL = "unenroll"
+
+
+CHANGE_ORDER: Mapping[ChangeKind, int] = MappingProxyType({k: i for i, k in enumerate(ChangeKind)})
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One write the plan asks for, with the reason a reviewer reads."""
+
+    kind: ChangeKind
+    target: str
+    person_key: str
+    reason: str
+    course_ref: str | None = None
+    persona: str | None = None
+
+    @property
+    def ident(self) -> str:
+        """A stable identifier of this change, the same in every run that plans it."""
+        return f"{self.target}:{self.kind.value}:{self.person_key}:{self.course_ref or ''}"
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """The ordered changes a run intends to apply. Data only: printable, savable, reviewable."""
+
+    changes: tuple[Change, ...]
+    skipped: tuple[RecordProblem, ...] = ()
+
+    def counts(self) -> dict[tuple[str, ChangeKind], int]:
+        out: dict[tuple[str, ChangeKind], int] = {}
+        for change in self.changes:
+            key = (change.target, change.kind)
+            out[key] = out.get(key, 0) + 1
+        return out
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.changes
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """Progress of one person in one course on one target, from one source."""
+
+    person_key: str
+    target: str
+    course_ref: str
+    completed: bool
+    completed_at: datetime | None = None
+    progress: float | None = None  # 0..100 where the source gives it
+    source: str = ""
