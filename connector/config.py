@@ -95,6 +95,7 @@ class CsvSource(Section):
 
     type: Literal["csv"] = "csv"
     path: Path = Path("examples/org.csv")
+    groups_path: Path | None = None  # group,parent nesting edges; default: groups.csv beside
     encoding: str = "auto"  # auto: UTF-8 with or without BOM, else cp1252
     delimiter: str = "auto"  # auto: detected among , ; tab |
     group_separator: str = ";"
@@ -138,6 +139,7 @@ class MoodleSettings(Section):
     student_role_id: int = Field(5, ge=1)
     auth: MoodleAuth = "manual"
     username_from: Literal["email", "key"] = "email"
+    removal: Literal["suspend", "unenroll"] = "suspend"  # unenrol deletes grades on Moodle
 
     @field_validator("url")
     @classmethod

@@ -52,8 +52,10 @@ class ProblemListError(UserError):
 
     def __init__(self, message: str, problems: Iterable[str] = (), **kw: str | None) -> None:
         self.problems = tuple(problems)
-        full = message if not self.problems else message + "\n" + "\n".join(
-            f"  - {p}" for p in self.problems
+        full = (
+            message
+            if not self.problems
+            else message + "\n" + "\n".join(f"  - {p}" for p in self.problems)
         )
         super().__init__(full, **kw)
 
@@ -103,9 +105,7 @@ class ProtocolError(TargetError):
 class RemoteError(TargetError):
     """The remote refused the request and said why."""
 
-    def __init__(
-        self, message: str, *, errorcode: str = "", detail: str | None = None
-    ) -> None:
+    def __init__(self, message: str, *, errorcode: str = "", detail: str | None = None) -> None:
         super().__init__(message, detail=detail)
         self.errorcode = errorcode
 

@@ -57,7 +57,7 @@ class Person:
     manager_key: str | None = None
     status: PersonStatus = PersonStatus.ACTIVE
     groups: frozenset[str] = frozenset()
-    attributes: Mapping[str, str] = field(default=EMPTY_ATTRIBUTES)
+    attributes: Mapping[str, str] = field(default_factory=lambda: EMPTY_ATTRIBUTES)
 
     @property
     def display_name(self) -> str:

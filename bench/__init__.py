@@ -1,0 +1,1 @@
+"""Synthetic organisations and the benchmarks that run the connector on them."""

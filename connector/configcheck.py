@@ -1,0 +1,70 @@
+"""``upskill config check``: the settings are valid, and so is what they point to.
+
+Every problem is collected, none stops the others; secrets are shown as ``**********``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import SecretStr
+
+from connector.config import Settings
+from connector.errors import UpskillError
+
+
+def _masked(value: Any) -> Any:
+    if isinstance(value, SecretStr):
+        return "**********"
+    if isinstance(value, dict):
+        return {k: _masked(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_masked(v) for v in value]
+    return str(value) if value is not None and not isinstance(value, bool | int | float) else value
+
+
+def check_settings(settings: Settings) -> tuple[list[str], str]:
+    """(problems, a summary of the effective settings with secrets masked)."""
+    problems: list[str] = []
+    csv_path = settings.path(settings.directory.path)
+    if not csv_path.is_file():
+        problems.append(f"directory.path: {csv_path} is not a file; point it at the HR export")
+    groups = settings.path_or_none(settings.directory.groups_path)
+    if groups is not None and not groups.is_file():
+        problems.append(f"directory.groups_path: {groups} is not a file")
+    mappings = settings.path(settings.mappings.path)
+    if not mappings.is_dir():
+        problems.append(f"mappings.path: {mappings} is not a folder of YAML mappings")
+    else:
+        from connector.personas.loader import load_mappings
+
+        try:
+            load_mappings(mappings)
+        except UpskillError as exc:
+            problems.append(f"mappings: {exc.message}")
+    moodle = settings.targets.moodle
+    if moodle.enabled:
+        try:
+            if not settings.moodle_token():
+                problems.append(
+                    "targets.moodle: no token; set UPSKILL_TARGETS__MOODLE__TOKEN or "
+                    "targets.moodle.token_file"
+                )
+        except UpskillError as exc:
+            problems.append(exc.message)
+        if moodle.url.startswith("http://") and not moodle.url.startswith(
+            ("http://127.", "http://localhost")
+        ):
+            problems.append(
+                "targets.moodle.url: plain http to a remote host sends the token in clear; "
+                "use https://"
+            )
+        if moodle.ca_file is not None and not settings.path(moodle.ca_file).is_file():
+            problems.append(f"targets.moodle.ca_file: {settings.path(moodle.ca_file)} not found")
+    try:
+        settings.state_url()
+    except UpskillError as exc:
+        problems.append(exc.message)
+    summary = json.dumps(_masked(settings.model_dump()), indent=2, sort_keys=True)
+    return problems, summary

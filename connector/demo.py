@@ -1,0 +1,163 @@
+"""``upskill demo``: the nightly sync of the bundled sample organisation, end to end.
+
+It starts the Moodle sandbox on a free loopback port (its data kept in ``var/sandbox.db``),
+creates the courses of every bundle through the sandbox's control interface, runs one sync
+(read, assign, plan, apply, collect) through the real Moodle client, marks a deterministic
+sample of enrollments as completed in the sandbox (again through its control interface, never
+by writing the state database), collects progress back, and writes the leader report.
+
+The demo always uses its own files under ``var/`` (state database, sandbox data, token), so it
+can never write into a production database named by a configuration file. A second run finds
+nothing to change and sends no writes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from connector.config import Settings
+from connector.lms.moodle.control import SandboxControl
+from connector.lms.moodle.sandbox import SandboxServer
+from connector.model import EnrollmentStatus
+from connector.personas.loader import load_mappings
+from connector.registry import build_source, mappings_path
+from connector.report.assemble import build_report
+from connector.report.render import render_text, write_report
+from connector.store import Store
+from connector.sync.plan_text import format_plan
+from connector.sync.run import collect_only, sync
+
+Echo = Callable[[str], None]
+
+TOKEN_FILE = "sandbox-token"  # noqa: S105 - a file name, not a secret
+SANDBOX_DB = "sandbox.db"
+STATE_DB = "upskill.db"
+
+
+def _token(var: Path) -> Path:
+    path = var / TOKEN_FILE
+    if not path.exists():
+        path.write_text(secrets.token_hex(16) + "\n", encoding="utf-8")
+        path.chmod(0o600)
+    return path
+
+
+def demo_settings(settings: Settings, var: Path, url: str, token_file: Path) -> Settings:
+    moodle = settings.targets.moodle.model_copy(
+        update={"url": url, "token": None, "token_file": token_file, "enabled": True}
+    )
+    state = settings.state.model_copy(
+        update={"url": SecretStr(f"sqlite:///{var / STATE_DB}"), "url_file": None}
+    )
+    targets = settings.targets.model_copy(update={"moodle": moodle})
+    return settings.model_copy(update={"targets": targets, "state": state})
+
+
+def _score(*parts: str) -> int:
+    digest = hashlib.sha256(":".join(parts).encode()).digest()
+    return int.from_bytes(digest[:4], "big")
+
+
+def completion_sample(
+    enrolled: list[tuple[str, str, str]], course_order: dict[str, int], now: datetime
+) -> list[tuple[str, str, datetime]]:
+    """Deterministic (username, course, completed_at) for a share of the enrollments.
+
+    Each person gets an engagement score; engaged people complete the first courses of their
+    bundle, fewer get to the later ones, so the report shows people completed, in progress
+    and not started."""
+    out = []
+    for person_key, username, course in enrolled:
+        engagement = _score("engagement", person_key) % 100
+        position = course_order.get(course, 0)
+        if engagement >= 35 + 12 * position:
+            days_ago = _score("when", person_key, course) % 84
+            out.append((username, course, (now - timedelta(days=days_ago)).replace(microsecond=0)))
+    return out
+
+
+def run_demo(settings: Settings, *, fresh: bool, echo: Echo) -> None:
+    var = settings.path(Path("var"))
+    var.mkdir(parents=True, exist_ok=True)
+    if fresh:
+        for name in (SANDBOX_DB, STATE_DB):
+            for suffix in ("", "-wal", "-shm"):
+                (var / (name + suffix)).unlink(missing_ok=True)
+    token_file = _token(var)
+    token = token_file.read_text(encoding="utf-8").strip()
+    mappings = load_mappings(mappings_path(settings))
+    with SandboxServer(db=str(var / SANDBOX_DB), token=token) as server:
+        echo(f"Moodle sandbox listening on {server.url} (data in {var / SANDBOX_DB})")
+        control = SandboxControl(server.url)
+        moodle_courses = [c for c in mappings.courses().values() if c.target == "moodle"]
+        for course in moodle_courses:
+            control.create_course(course.ref, course.title)
+        echo(f"Courses of every bundle present in the sandbox: {len(moodle_courses)}")
+
+        live = demo_settings(settings, var, server.url, token_file)
+        store = Store.open(live.state_url())
+        outcome = sync(live, store)
+        prepared = outcome.prepared
+        tiers: dict[str, int] = {}
+        for a in prepared.assignments.values():
+            tiers[a.persona.tier.value] = tiers.get(a.persona.tier.value, 0) + 1
+        echo(
+            f"Read {len(prepared.snapshot)} people from {prepared.snapshot.source} "
+            f"({len(prepared.snapshot.problems)} row problem(s) reported); personas: "
+            + ", ".join(f"{t} {n}" for t, n in sorted(tiers.items()))
+        )
+        echo(format_plan(prepared.plan, prepared.snapshot.people))
+        echo(
+            f"Writes sent to Moodle: {outcome.writes_sent}"
+            + (
+                "  (nothing to change: the sandbox already matches)"
+                if outcome.writes_sent == 0
+                else ""
+            )
+        )
+
+        source = build_source(live).read()
+        accounts = store.accounts("moodle")
+        order: dict[str, int] = {}
+        for bundle in mappings.bundles.values():
+            for i, course in enumerate(c for c in bundle.courses if c.target == "moodle"):
+                order[course.ref] = min(order.get(course.ref, i), i)
+        enrolled = [
+            (
+                e.person_key,
+                _username(live, source.people[e.person_key].email, e.person_key),
+                e.course_ref,
+            )
+            for e in store.enrollments("moodle")
+            if e.status is EnrollmentStatus.ACTIVE
+            and e.person_key in accounts
+            and e.person_key in source.people
+        ]
+        sample = completion_sample(enrolled, order, datetime.now(UTC))
+        for username, course, when in sample:
+            control.mark_completed(username, course, time=int(when.timestamp()))
+        echo(f"Sandbox: {len(sample)} completion(s) recorded by learners (deterministic sample)")
+        collected = collect_only(live, store)
+        echo(
+            f"Progress collected: {sum(collected.read.values())} open enrollment(s) read, "
+            f"{collected.changed} completion record(s) new"
+        )
+        report = build_report(live, store)
+        paths = write_report(report, settings.path(settings.report.out_dir))
+        echo("")
+        echo(render_text(report))
+        echo("")
+        for path in paths:
+            echo(f"Report written: {path}")
+        store.close()
+
+
+def _username(settings: Settings, email: str, key: str) -> str:
+    moodle = settings.targets.moodle
+    return (email if moodle.username_from == "email" else key).strip().lower()

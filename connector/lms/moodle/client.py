@@ -1,0 +1,418 @@
+"""A client of Moodle's REST web services (``{site}/webservice/rest/server.php``).
+
+Wire rules (shared/reference/moodle-webservices.md): ``wstoken``, ``wsfunction`` and
+``moodlewsrestformat=json`` travel in the query string, the parameters in a form-encoded body
+flattened PHP style (:func:`flatten`). Errors come back with HTTP 200 and an ``errorcode``;
+they are classified by :data:`ERRORCODE_ACTIONS`, a table keyed by errorcode, never by the
+exception class. Transient faults (5xx, 429, timeouts, connection errors) are retried by one
+tenacity policy per client, then raised as :class:`~connector.errors.UnavailableError`.
+
+The token is never written into an exception message, a log line or a ``repr``: requests'
+exceptions carry the URL with its query string, so they are redacted before they are chained.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import random
+import re
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import requests
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+
+from connector.config import MoodleSettings
+from connector.errors import (
+    AccessDenied,
+    AuthenticationError,
+    ConfigError,
+    ProtocolError,
+    RemoteError,
+    TargetError,
+    TransientError,
+    UnavailableError,
+)
+from connector.lms import RequestStats
+
+log = logging.getLogger(__name__)
+
+REST_PATH = "/webservice/rest/server.php"
+
+WRITE_FUNCTIONS: frozenset[str] = frozenset(
+    {
+        "core_user_create_users",
+        "core_user_update_users",
+        "enrol_manual_enrol_users",
+        "enrol_manual_unenrol_users",
+        "core_cohort_create_cohorts",
+        "core_cohort_update_cohorts",
+        "core_cohort_delete_cohorts",
+        "core_cohort_add_cohort_members",
+        "core_cohort_delete_cohort_members",
+    }
+)
+"""Functions that change the site; every other function counts as a read."""
+
+TRANSIENT_STATUSES: frozenset[int] = frozenset({429, 500, 502, 503, 504})
+MAX_RETRY_WAIT = 60.0  # seconds: a longer Retry-After is capped
+
+_TOKEN_IN_TEXT = re.compile(r"(wstoken=)[^&\s'\"]*", re.IGNORECASE)
+
+
+class _RedactTokens(logging.Filter):
+    """Masks ``wstoken=...`` in records of urllib3, which logs request URLs at DEBUG."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "wstoken=" in message.lower():
+            record.msg, record.args = _TOKEN_IN_TEXT.sub(r"\1***", message), ()
+        return True
+
+
+_URLLIB3_FILTER = _RedactTokens()
+logging.getLogger("urllib3.connectionpool").addFilter(_URLLIB3_FILTER)
+
+ErrorFactory = Callable[[str, str, str, str], TargetError]
+"""(function, errorcode, Moodle's message, site url) -> the error to raise."""
+
+
+def _auth_error(function: str, code: str, message: str, url: str) -> TargetError:
+    return AuthenticationError(
+        "the Moodle token was refused: check targets.moodle.token / token_file",
+        detail=f"{function} at {url}: {code}: {message}",
+    )
+
+
+def _access_denied(function: str, code: str, message: str, url: str) -> TargetError:
+    return AccessDenied(
+        f"the Moodle token may not call {function}: add it to the external service of the token",
+        detail=f"{url}: {code}: {message}",
+    )
+
+
+def _unavailable(function: str, code: str, message: str, url: str) -> TargetError:
+    return UnavailableError(
+        f"Moodle at {url} is not available ({code}: {message}); try again later",
+        detail=function,
+    )
+
+
+def _remote(function: str, code: str, message: str, url: str) -> TargetError:
+    return RemoteError(message, errorcode=code, detail=f"{function} at {url}")
+
+
+ERRORCODE_ACTIONS: Mapping[str, ErrorFactory] = {
+    "invalidtoken": _auth_error,
+    "accessexception": _access_denied,
+    "servicenotavailable": _unavailable,
+    "sitemaintenance": _unavailable,
+    "maintenance": _unavailable,
+    "maintenancemode": _unavailable,
+}
+"""errorcode -> what the caller should do. Codes not listed become RemoteError."""
+
+
+def flatten(params: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]:
+    """Flatten nested mappings and sequences into PHP-style form pairs, in order.
+
+    ``{"users": [{"username": "ann"}], "ok": True}`` gives
+    ``[("users[0][username]", "ann"), ("ok", "1")]``. ``None`` is refused: say what you mean.
+    """
+    pairs: list[tuple[str, str]] = []
+    for key, value in params.items():
+        name = f"{prefix}[{key}]" if prefix else str(key)
+        _flatten_value(name, value, pairs)
+    return pairs
+
+
+def _flatten_value(name: str, value: Any, pairs: list[tuple[str, str]]) -> None:
+    if isinstance(value, Mapping):
+        pairs.extend(flatten(value, name))
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            _flatten_value(f"{name}[{index}]", item, pairs)
+    elif isinstance(value, bool):
+        pairs.append((name, "1" if value else "0"))
+    elif isinstance(value, int | float | str):
+        pairs.append((name, str(value)))
+    elif value is None:
+        raise TypeError(f"parameter {name} is None: omit it or send a value")
+    else:
+        raise TypeError(f"parameter {name}: cannot send a {type(value).__name__}")
+
+
+def count_pairs(params: Mapping[str, Any]) -> int:
+    """How many form pairs :func:`flatten` makes of these parameters."""
+    return len(flatten(params))
+
+
+Row = TypeVar("Row")
+
+
+def chunks(
+    rows: Sequence[Row], pairs_per_row: Callable[[Row], int], budget: int
+) -> Iterator[list[Row]]:
+    """Split rows into consecutive batches whose pair count stays within ``budget``.
+
+    A row that alone exceeds the budget goes into a batch of its own."""
+    batch: list[Row] = []
+    used = 0
+    for row in rows:
+        cost = pairs_per_row(row)
+        if batch and used + cost > budget:
+            yield batch
+            batch, used = [], 0
+        batch.append(row)
+        used += cost
+    if batch:
+        yield batch
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (seconds or an HTTP date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def retry_delay(error: BaseException | None, attempt: int, backoff: float) -> float:
+    """How long to wait before the next attempt: the server's ``Retry-After`` when given,
+    else exponential backoff with full jitter (``backoff * 2**(attempt-1)``, capped)."""
+    if isinstance(error, TransientError) and error.retry_after is not None:
+        return min(error.retry_after, MAX_RETRY_WAIT)
+    ceiling = min(backoff * (2 ** max(attempt - 1, 0)), MAX_RETRY_WAIT)
+    return random.uniform(0, ceiling)
+
+
+class MoodleClient:
+    """Calls Moodle web-service functions; one instance per site and token."""
+
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        *,
+        session: requests.Session | None = None,
+        timeout: float,
+        verify: bool | str,
+        retries: int,
+        backoff: float = 0.5,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if not token:
+            raise ConfigError(
+                "targets.moodle: no token: set UPSKILL_TARGETS__MOODLE__TOKEN "
+                "or targets.moodle.token_file"
+            )
+        self.url = url.rstrip("/")
+        self._token = token
+        self._own_session = session is None
+        self._session = session or requests.Session()
+        self.timeout = timeout
+        self.verify = verify
+        self.retries = retries
+        self.backoff = backoff
+        self.stats = RequestStats()
+        self._retrying = Retrying(
+            retry=retry_if_exception_type(TransientError),
+            stop=stop_after_attempt(retries + 1),
+            wait=self._wait,
+            before_sleep=self._log_retry,
+            sleep=sleep,
+            reraise=True,
+        )
+
+    @classmethod
+    def from_settings(
+        cls, settings: MoodleSettings, token: str | None, session: requests.Session | None = None
+    ) -> MoodleClient:
+        verify: bool | str = str(settings.ca_file) if settings.ca_file else settings.verify_tls
+        return cls(
+            settings.url,
+            token or "",
+            session=session,
+            timeout=settings.timeout,
+            verify=verify,
+            retries=settings.retries,
+        )
+
+    def __repr__(self) -> str:
+        return f"MoodleClient(url={self.url!r})"
+
+    def close(self) -> None:
+        if self._own_session:
+            self._session.close()
+
+    def __enter__(self) -> MoodleClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def redact(self, text: str) -> str:
+        """The text with the token (and any ``wstoken=`` value) masked."""
+        return _TOKEN_IN_TEXT.sub(r"\1***", text.replace(self._token, "***"))
+
+    def call(self, function: str, params: Mapping[str, Any] | None = None) -> Any:
+        """Call one function; return its decoded JSON answer (None for a ``null`` answer)."""
+        body = flatten(params or {})
+        try:
+            return self._retrying(self._send, function, body)
+        except TransientError as exc:
+            raise UnavailableError(
+                f"{exc.message} (gave up after {self.retries + 1} attempt(s))",
+                detail=exc.detail,
+            ) from exc
+
+    # -- one attempt -------------------------------------------------------------------
+
+    def _send(self, function: str, body: list[tuple[str, str]]) -> Any:
+        self._count(function)
+        query = {"wstoken": self._token, "wsfunction": function, "moodlewsrestformat": "json"}
+        started = time.monotonic()
+        failure: requests.RequestException | None = None
+        try:
+            response = self._session.post(
+                self.url + REST_PATH,
+                params=query,
+                data=body,
+                timeout=self.timeout,
+                verify=self.verify,
+            )
+        except requests.RequestException as exc:
+            failure = exc
+        if failure is not None:
+            raise self._translate_request_error(function, failure) from self._redacted(failure)
+        log.debug(
+            "moodle %s: %d pairs, HTTP %d in %.3f s",
+            function,
+            len(body),
+            response.status_code,
+            time.monotonic() - started,
+        )
+        return self._decode(function, response)
+
+    def _count(self, function: str) -> None:
+        if function in WRITE_FUNCTIONS:
+            self.stats.writes += 1
+        else:
+            self.stats.reads += 1
+        self.stats.by_function[function] = self.stats.by_function.get(function, 0) + 1
+
+    def _translate_request_error(
+        self, function: str, exc: requests.RequestException
+    ) -> TargetError:
+        reason = self.redact(str(exc))
+        if isinstance(exc, requests.exceptions.SSLError):
+            return UnavailableError(
+                f"TLS with Moodle at {self.url} failed: check targets.moodle.ca_file "
+                "or verify_tls",
+                detail=reason,
+            )
+        if isinstance(exc, requests.Timeout):
+            return TransientError(
+                f"Moodle at {self.url} did not answer {function} within {self.timeout:g} s",
+                detail=reason,
+            )
+        if isinstance(exc, requests.ConnectionError):
+            return TransientError(
+                f"cannot reach Moodle at {self.url}: {_short(reason)}", detail=reason
+            )
+        return UnavailableError(f"request to Moodle at {self.url} failed: {_short(reason)}")
+
+    def _redacted(self, exc: BaseException) -> BaseException:
+        text = self.redact(str(exc))
+        try:
+            return type(exc)(text)
+        except Exception:
+            return RuntimeError(f"{type(exc).__name__}: {text}")
+
+    def _decode(self, function: str, response: requests.Response) -> Any:
+        status = response.status_code
+        text = response.text
+        if status == 403:
+            raise AccessDenied(
+                "web services or the REST protocol are disabled on the site "
+                f"{self.url}: enable them (Site administration > Server > Web services)"
+                if not text.strip()
+                else f"Moodle at {self.url} refused access to {function} (HTTP 403)",
+                detail=self.redact(text[:200]) or f"HTTP 403 on {function}",
+            )
+        if status in TRANSIENT_STATUSES or status >= 500:
+            raise TransientError(
+                f"Moodle at {self.url} answered HTTP {status} to {function}",
+                retry_after=parse_retry_after(response.headers.get("Retry-After")),
+            )
+        if status == 401:
+            raise AuthenticationError(
+                f"Moodle at {self.url} asks for HTTP authentication (HTTP 401): "
+                "a proxy in front of the site?"
+            )
+        if status != 200:
+            raise ProtocolError(
+                f"Moodle at {self.url} answered HTTP {status} to {function}: "
+                "check targets.moodle.url",
+                detail=self.redact(text[:200]),
+            )
+        if text.strip() == "null":
+            return None
+        try:
+            answer = json.loads(text)
+        except ValueError:
+            kind = response.headers.get("Content-Type", "no content type")
+            raise ProtocolError(
+                f"Moodle at {self.url} answered {function} with something that is not JSON "
+                f"({kind}): a proxy or login page? check targets.moodle.url",
+                detail=self.redact(text[:200]),
+            ) from None
+        if isinstance(answer, dict) and "exception" in answer and "errorcode" in answer:
+            raise self._error(function, answer)
+        return answer
+
+    def _error(self, function: str, answer: Mapping[str, Any]) -> TargetError:
+        code = str(answer.get("errorcode") or "")
+        message = self.redact(str(answer.get("message") or code))
+        debuginfo = answer.get("debuginfo")
+        if debuginfo:
+            message = f"{message} ({self.redact(str(debuginfo)).strip()})"
+        factory = ERRORCODE_ACTIONS.get(code, _remote)
+        return factory(function, code, message, self.url)
+
+    def _wait(self, state: RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome else None
+        return retry_delay(error, state.attempt_number, self.backoff)
+
+    def _log_retry(self, state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        wait = state.next_action.sleep if state.next_action else 0.0
+        function = state.args[0] if state.args else "?"
+        log.warning(
+            "moodle %s: attempt %d of %d failed (%s); retrying in %.1f s",
+            function,
+            state.attempt_number,
+            self.retries + 1,
+            error,
+            wait,
+        )
+
+
+def _short(reason: str) -> str:
+    """The last, most specific part of a requests/urllib3 error text."""
+    match = re.search(r"\[Errno -?\d+\] ([^'\")]+)", reason)
+    if match:
+        return match.group(1).strip()
+    return reason if len(reason) <= 160 else reason[:157] + "..."

@@ -1,0 +1,123 @@
+"""A client of the Moodle sandbox's control interface (``/_sandbox/``), for tests and the demo.
+
+The control interface needs no token and exists only on the sandbox, never on a real Moodle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import requests
+
+
+class SandboxControlError(RuntimeError):
+    """The sandbox refused a control request."""
+
+
+class SandboxControl:
+    """Set up and inspect a running sandbox: courses, completions, settings, faults, stats."""
+
+    def __init__(
+        self, base_url: str, *, session: requests.Session | None = None, timeout: float = 10.0
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.session = session or requests.Session()
+        self.timeout = timeout
+
+    def _send(self, method: str, action: str, payload: dict[str, Any] | None = None,
+              params: dict[str, str] | None = None) -> Any:
+        response = self.session.request(
+            method,
+            f"{self.base_url}/_sandbox/{action}",
+            json=payload if method == "POST" else None,
+            params=params,
+            timeout=self.timeout,
+        )
+        answer = response.json()
+        if response.status_code != 200:
+            raise SandboxControlError(f"/_sandbox/{action}: {answer.get('error', answer)}")
+        return answer
+
+    def reset(self) -> None:
+        self._send("POST", "reset", {})
+
+    def create_course(
+        self,
+        shortname: str,
+        fullname: str | None = None,
+        *,
+        manual: bool = True,
+        completion: bool = True,
+        idnumber: str = "",
+    ) -> dict[str, Any]:
+        """The course (created when missing, idempotent by short name): id, shortname, ..."""
+        payload = {
+            "shortname": shortname,
+            "fullname": fullname or shortname,
+            "manual": manual,
+            "completion": completion,
+            "idnumber": idnumber,
+        }
+        result: dict[str, Any] = self._send("POST", "courses", payload)
+        return result
+
+    def courses(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self._send("GET", "courses")
+        return result
+
+    def mark_completed(
+        self, user: str | int, course: str | int, *, time: int | None = None,
+        completed: bool = True,
+    ) -> dict[str, Any]:
+        """Mark (or with ``completed=False`` clear) a completion; user by username or id,
+        course by short name or id; ``time`` in Unix seconds (default now)."""
+        payload: dict[str, Any] = {"user": user, "course": course, "completed": completed}
+        if time is not None:
+            payload["time"] = time
+        result: dict[str, Any] = self._send("POST", "completions", payload)
+        return result
+
+    def settings(self, **changes: Any) -> dict[str, Any]:
+        """Read, or change then read: max_input_vars, ws_enabled, debug, functions."""
+        result: dict[str, Any] = self._send("POST" if changes else "GET", "settings", changes)
+        return result
+
+    def set_functions(self, functions: Sequence[str]) -> None:
+        self.settings(functions=list(functions))
+
+    def fail_next(
+        self,
+        count: int = 1,
+        *,
+        status: int = 500,
+        body: str = "",
+        content_type: str = "text/html",
+        retry_after: str | int | None = None,
+    ) -> None:
+        """Answer the next ``count`` web-service calls with this status and body."""
+        payload: dict[str, Any] = {
+            "count": count, "status": status, "body": body, "content_type": content_type,
+        }
+        if retry_after is not None:
+            payload["retry_after"] = str(retry_after)
+        self._send("POST", "faults", payload)
+
+    def stats(self) -> dict[str, Any]:
+        """{"total", "reads", "writes", "by_function"} of the web-service calls received."""
+        result: dict[str, Any] = self._send("GET", "stats")
+        return result
+
+    def reset_stats(self) -> None:
+        self._send("POST", "stats/reset", {})
+
+    def enrolments(self, course: str | int | None = None) -> list[dict[str, Any]]:
+        """Enrolments (userid, username, courseid, shortname, status, timestart, timeend,
+        roles), optionally of one course by short name or id."""
+        params = {"course": str(course)} if course is not None else None
+        result: list[dict[str, Any]] = self._send("GET", "enrolments", params=params)
+        return result
+
+    def users(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self._send("GET", "users")
+        return result

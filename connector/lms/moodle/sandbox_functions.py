@@ -1,0 +1,454 @@
+"""The web-service functions of the Moodle sandbox: parameter checking and semantics.
+
+Each function declares its parameters like Moodle's ``external_function_parameters``; an
+unexpected key anywhere, a missing required key or a value of the wrong type is
+``invalidparameter``. Semantics follow shared/reference/moodle-webservices.md: the writes are
+all-or-nothing, re-enrolling overwrites dates and status, unenrolling deletes completion.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from connector.lms.moodle.sandbox_store import Record, SandboxStore
+
+RELEASE = "5.1 (Build: 20251006)"
+VERSION = "2025100600"
+ASSIGNABLE_ROLES = {1: "manager", 3: "editingteacher", 4: "teacher", 5: "student"}
+AUTH_PLUGINS = frozenset({"manual", "oauth2", "saml2", "ldap", "shibboleth", "cas", "nologin"})
+WRITE_FUNCTIONS = frozenset(
+    {"core_user_create_users", "enrol_manual_enrol_users", "enrol_manual_unenrol_users"}
+)
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class WsError(Exception):
+    """An error Moodle answers with HTTP 200 and an errorcode."""
+
+    def __init__(
+        self,
+        errorcode: str,
+        message: str,
+        debuginfo: str | None = None,
+        exception: str = "core\\exception\\moodle_exception",
+    ) -> None:
+        super().__init__(message)
+        self.errorcode = errorcode
+        self.message = message
+        self.debuginfo = debuginfo
+        self.exception = exception
+
+
+def invalid(detail: str) -> WsError:
+    return WsError(
+        "invalidparameter",
+        "Invalid parameter value detected",
+        detail,
+        "core\\exception\\invalid_parameter_exception",
+    )
+
+
+def missing_record(table: str) -> WsError:
+    return WsError(
+        "invalidrecordunknown",
+        "Can't find data record in database.",
+        f"no matching record in table {table}",
+        "dml_missing_record_exception",
+    )
+
+
+# -- parameter description and checking ---------------------------------------------------
+
+INT, TEXT, BOOL = "int", "text", "bool"
+
+
+@dataclass(frozen=True)
+class Opt:
+    """An optional key; ``default`` None means absent when not sent."""
+
+    schema: Any
+    default: Any = None
+
+
+@dataclass(frozen=True)
+class Many:
+    item: Any
+
+
+def check(value: Any, schema: Any, path: str) -> Any:
+    """The value cleaned by the schema, or :class:`WsError` invalidparameter."""
+    if isinstance(schema, dict):
+        if not isinstance(value, dict):
+            raise invalid(f"{path}: Only arrays accepted. The bad value is: '{value}'")
+        extra = [k for k in value if k not in schema]
+        if extra:
+            raise invalid(f"Unexpected keys ({', '.join(extra)}) detected in parameter array.")
+        out: dict[str, Any] = {}
+        for key, spec in schema.items():
+            sub = f"{path} => {key}" if path else key
+            if key in value:
+                out[key] = check(value[key], spec.schema if isinstance(spec, Opt) else spec, sub)
+            elif isinstance(spec, Opt):
+                if spec.default is not None:
+                    out[key] = spec.default
+            else:
+                raise invalid(f"{sub}: Missing required key in single structure: {key}")
+        return out
+    if isinstance(schema, Many):
+        if not isinstance(value, dict | list):
+            raise invalid(f"{path}: Only arrays accepted. The bad value is: '{value}'")
+        items = list(value.values()) if isinstance(value, dict) else value
+        return [check(item, schema.item, path) for item in items]
+    if isinstance(value, dict | list):
+        raise invalid(f"{path}: Scalar type expected, array or object received.")
+    if schema == INT:
+        if not re.fullmatch(r"-?\d+", str(value).strip()):
+            raise invalid(
+                f'{path}: Invalid external api parameter: the value is "{value}", '
+                'the server was expecting "int" type'
+            )
+        return int(value)
+    if schema == BOOL:
+        if str(value).lower() not in ("0", "1", "true", "false", ""):
+            raise invalid(f'{path}: the value is "{value}", the server was expecting "bool" type')
+        return str(value).lower() in ("1", "true")
+    return str(value)
+
+
+# -- the functions --------------------------------------------------------------------------
+
+
+@dataclass
+class Site:
+    """What a function may see: the store, the site's address and the clock."""
+
+    store: SandboxStore
+    url: str
+    functions: list[str]
+    ws_userid: int = 3
+    now: Callable[[], float] = time.time
+
+
+def site_info(site: Site, params: Mapping[str, Any]) -> Any:
+    user = site.store.user(site.ws_userid) or {"username": "ws-upskill", "firstname": ""}
+    return {
+        "sitename": "Upskill Moodle sandbox",
+        "username": user["username"],
+        "firstname": user["firstname"],
+        "lastname": user.get("lastname", ""),
+        "fullname": f"{user['firstname']} {user.get('lastname', '')}".strip(),
+        "lang": "en",
+        "userid": site.ws_userid,
+        "siteurl": site.url,
+        "release": RELEASE,
+        "version": VERSION,
+        "functions": [{"name": name, "version": VERSION} for name in site.functions],
+    }
+
+
+def _user_view(user: Record) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "id": user["id"],
+        "username": user["username"],
+        "firstname": user["firstname"],
+        "lastname": user["lastname"],
+        "fullname": f"{user['firstname']} {user['lastname']}",
+        "email": user["email"],
+        "idnumber": user["idnumber"],
+        "department": user["department"],
+        "auth": user["auth"],
+        "suspended": bool(user["suspended"]),
+        "confirmed": True,
+    }
+    return {k: v for k, v in view.items() if v != ""}  # Moodle omits empty fields
+
+
+def users_by_field(site: Site, params: Mapping[str, Any]) -> Any:
+    field = params["field"]
+    if field not in ("id", "idnumber", "username", "email"):
+        raise invalid(f"field: invalid field {field}")
+    values: list[Any] = params["values"]
+    if field == "id":
+        values = [int(v) for v in values if str(v).isdigit()]
+    return [_user_view(u) for u in site.store.users_where(field, values)]
+
+
+def create_users(site: Site, params: Mapping[str, Any]) -> Any:
+    store = site.store
+    created = []
+    batch_names: set[str] = set()
+    batch_emails: set[str] = set()
+    with store.transaction():
+        for user in params["users"]:
+            username, email = user["username"], user["email"]
+            if username != username.lower():
+                raise invalid(f"users => Username must be in lowercase: {username}")
+            if store.username_taken(username) or username in batch_names:
+                raise invalid(f"users => Username already exists: {username}")
+            if not _EMAIL.match(email):
+                raise invalid(f"users => Email address is invalid: {email}")
+            if store.email_taken(email) or email.lower() in batch_emails:
+                raise invalid(f"users => Email address already exists: {email}")
+            if user["auth"] not in AUTH_PLUGINS:
+                raise invalid(f"users => Invalid authentication type: {user['auth']}")
+            if not user.get("password") and not user.get("createpassword"):
+                raise invalid(
+                    "users => Invalid password: you must provide a password, "
+                    "or set createpassword."
+                )
+            batch_names.add(username)
+            batch_emails.add(email.lower())
+            fields = ("username", "email", "firstname", "lastname", "idnumber", "auth")
+            record = {k: user[k] for k in fields}
+            record["department"] = user.get("department", "")
+            created.append({"id": store.add_user(record), "username": username})
+    return created
+
+
+def courses_by_field(site: Site, params: Mapping[str, Any]) -> Any:
+    field, value = params["field"], params["value"]
+    store = site.store
+    if field == "":
+        courses = store.courses_where(None, [])
+    elif field == "id":
+        courses = store.courses_where("id", [int(value)] if value.isdigit() else [])
+    elif field == "ids":
+        ids = [int(v) for v in value.split(",") if v.strip().isdigit()]
+        courses = store.courses_where("id", ids)
+    elif field in ("shortname", "idnumber"):
+        courses = store.courses_where(field, [value])
+    elif field == "category":
+        courses = store.courses_where("category", [int(value)] if value.isdigit() else [])
+    else:
+        raise invalid(f"field: invalid field name {field}")
+    return {"courses": [_course_view(c) for c in courses], "warnings": []}
+
+
+def _course_view(course: Record) -> dict[str, Any]:
+    return {
+        "id": course["id"],
+        "fullname": course["fullname"],
+        "displayname": course["fullname"],
+        "shortname": course["shortname"],
+        "categoryid": course["category"],
+        "idnumber": course["idnumber"],
+        "visible": 1,
+        "format": "topics",
+        "enablecompletion": 1,
+    }
+
+
+def _course_for_enrolment(site: Site, course_id: int) -> Record:
+    course = site.store.course(course_id)
+    if course is None:
+        raise invalid(f"courseid: no such course {course_id}")
+    if not course["manual"]:
+        raise WsError(
+            "wsnoinstance",
+            "Manual enrolment plugin instance doesn't exist or is disabled for the course "
+            f"(id = {course_id})",
+        )
+    return course
+
+
+def _user_for_enrolment(site: Site, user_id: int) -> Record:
+    user = site.store.user(user_id)
+    if user is None:
+        raise missing_record("user")
+    if user["deleted"]:
+        raise WsError("userdeleted", f"User {user_id} is deleted")
+    return user
+
+
+def enrol_users(site: Site, params: Mapping[str, Any]) -> Any:
+    with site.store.transaction():
+        for item in params["enrolments"]:
+            _course_for_enrolment(site, item["courseid"])
+            if item["roleid"] not in ASSIGNABLE_ROLES:
+                raise WsError(
+                    "wsusercannotassign",
+                    "You don't have the permission to assign this role "
+                    f"({item['roleid']}) to this user ({item['userid']}) in this course "
+                    f"({item['courseid']}).",
+                )
+            _user_for_enrolment(site, item["userid"])
+            site.store.put_enrolment(
+                item["userid"],
+                item["courseid"],
+                item["roleid"],
+                item.get("timestart", 0),
+                item.get("timeend", 0),
+                1 if item.get("suspend", 0) else 0,
+            )
+    return None
+
+
+def unenrol_users(site: Site, params: Mapping[str, Any]) -> Any:
+    with site.store.transaction():
+        for item in params["enrolments"]:
+            _course_for_enrolment(site, item["courseid"])
+            _user_for_enrolment(site, item["userid"])
+            site.store.remove_enrolment(item["userid"], item["courseid"])
+    return None
+
+
+def is_active(enrolment: Record, now: float) -> bool:
+    started = enrolment["timestart"] == 0 or enrolment["timestart"] <= now
+    ongoing = enrolment["timeend"] == 0 or enrolment["timeend"] > now
+    return bool(enrolment["status"] == 0 and started and ongoing)
+
+
+def enrolled_users(site: Site, params: Mapping[str, Any]) -> Any:
+    course = site.store.course(params["courseid"])
+    if course is None:
+        raise missing_record("course")
+    options: dict[str, str] = {}
+    for option in params["options"]:
+        name = option["name"]
+        if name not in (
+            "onlyactive", "onlysuspended", "userfields", "limitfrom", "limitnumber",
+            "withcapability", "groupid", "sortby", "sortdirection",
+        ):  # fmt: skip
+            raise invalid(f"options => Invalid option name: {name}")
+        options[name] = option["value"]
+    only_active = options.get("onlyactive", "0") in ("1", "true")
+    only_suspended = options.get("onlysuspended", "0") in ("1", "true")
+    if only_active and only_suspended:
+        raise WsError(
+            "bothonlyactiveandonlysuspended",
+            "Coding error detected, it must be fixed by a programmer: Both onlyactive "
+            "and onlysuspended are set, this is probably not what you want!",
+        )
+    now = site.now()
+    rows = site.store.enrolments(course["id"])
+    if only_active:
+        rows = [r for r in rows if is_active(r, now)]
+    elif only_suspended:
+        rows = [r for r in rows if not is_active(r, now)]
+    start = int(options.get("limitfrom", "0") or 0)
+    limit = int(options.get("limitnumber", "0") or 0)
+    rows = rows[start : start + limit] if limit else rows[start:]
+    out = []
+    for row in rows:
+        user = site.store.user(row["userid"])
+        assert user is not None
+        view = _user_view(user)
+        view["roles"] = [
+            {"roleid": r, "name": "", "shortname": ASSIGNABLE_ROLES.get(r, str(r)), "sortorder": 0}
+            for r in site.store.roles(row["userid"], course["id"])
+        ]
+        view["enrolledcourses"] = [
+            {"id": course["id"], "fullname": course["fullname"], "shortname": course["shortname"]}
+        ]
+        out.append(view)
+    return out
+
+
+def completion_status(site: Site, params: Mapping[str, Any]) -> Any:
+    course = site.store.course(params["courseid"])
+    if course is None:
+        raise missing_record("course")
+    user = site.store.user(params["userid"])
+    if user is None:
+        raise missing_record("user")
+    if site.store.enrolment(user["id"], course["id"]) is None:
+        raise WsError("usernotenroled", "User is not enrolled in this course")
+    if not course["criteria"]:
+        raise WsError("nocriteriaset", "No completion criteria set for this course")
+    done_at = site.store.completion(user["id"], course["id"])
+    done = done_at is not None
+    criterion = {
+        "type": 1,
+        "title": "Manual self completion",
+        "status": "Yes" if done else "No",
+        "complete": done,
+        "timecompleted": done_at,
+        "details": {
+            "type": "Self completion",
+            "criteria": "Self completion",
+            "requirement": "Marking yourself complete",
+            "status": "",
+        },
+    }
+    return {
+        "completionstatus": {"completed": done, "aggregation": 1, "completions": [criterion]},
+        "warnings": [],
+    }
+
+
+@dataclass(frozen=True)
+class Function:
+    params: dict[str, Any]
+    run: Callable[[Site, Mapping[str, Any]], Any]
+
+
+FUNCTIONS: Mapping[str, Function] = {
+    "core_webservice_get_site_info": Function(
+        {"serviceshortnames": Opt(Many(TEXT), [])}, site_info
+    ),
+    "core_user_get_users_by_field": Function(
+        {"field": TEXT, "values": Many(TEXT)}, users_by_field
+    ),
+    "core_user_create_users": Function(
+        {
+            "users": Many(
+                {
+                    "username": TEXT,
+                    "firstname": TEXT,
+                    "lastname": TEXT,
+                    "email": TEXT,
+                    "password": Opt(TEXT),
+                    "createpassword": Opt(INT),
+                    "auth": Opt(TEXT, "manual"),
+                    "idnumber": Opt(TEXT, ""),
+                    "department": Opt(TEXT),
+                    "institution": Opt(TEXT),
+                    "city": Opt(TEXT),
+                    "country": Opt(TEXT),
+                    "lang": Opt(TEXT),
+                    "timezone": Opt(TEXT),
+                    "description": Opt(TEXT),
+                    "middlename": Opt(TEXT),
+                    "alternatename": Opt(TEXT),
+                    "firstnamephonetic": Opt(TEXT),
+                    "lastnamephonetic": Opt(TEXT),
+                    "customfields": Opt(Many({"type": TEXT, "value": TEXT})),
+                    "preferences": Opt(Many({"type": TEXT, "value": TEXT})),
+                }
+            )
+        },
+        create_users,
+    ),
+    "core_course_get_courses_by_field": Function(
+        {"field": Opt(TEXT, ""), "value": Opt(TEXT, "")}, courses_by_field
+    ),
+    "enrol_manual_enrol_users": Function(
+        {
+            "enrolments": Many(
+                {
+                    "roleid": INT,
+                    "userid": INT,
+                    "courseid": INT,
+                    "timestart": Opt(INT),
+                    "timeend": Opt(INT),
+                    "suspend": Opt(INT),
+                }
+            )
+        },
+        enrol_users,
+    ),
+    "enrol_manual_unenrol_users": Function(
+        {"enrolments": Many({"userid": INT, "courseid": INT})}, unenrol_users
+    ),
+    "core_enrol_get_enrolled_users": Function(
+        {"courseid": INT, "options": Opt(Many({"name": TEXT, "value": TEXT}), [])},
+        enrolled_users,
+    ),
+    "core_completion_get_course_completion_status": Function(
+        {"courseid": INT, "userid": INT}, completion_status
+    ),
+}

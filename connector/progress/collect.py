@@ -1,0 +1,56 @@
+"""Collect completion progress from every target into one record per (person, course).
+
+Only enrollments that can still change are read: active ones not yet recorded as completed.
+A completion, once recorded, is kept (the store never downgrades it), so a learner's
+achievement survives a later suspension or an LMS that forgets it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from connector.lms import EnrollRow, LmsTarget
+from connector.model import EnrollmentStatus
+from connector.store import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class CollectResult:
+    read: dict[str, int] = field(default_factory=dict)  # target -> enrollments read
+    changed: int = 0
+
+
+def collect(
+    store: Store, targets: Mapping[str, LmsTarget], run_id: int, at: datetime
+) -> CollectResult:
+    """Read completion of every open enrollment from each target and record it."""
+    result = CollectResult()
+    completed = {(c.person_key, c.target, c.course_ref) for c in store.completions() if c.completed}
+    for name, target in sorted(targets.items()):
+        open_rows = [
+            e
+            for e in store.enrollments(name)
+            if e.status is EnrollmentStatus.ACTIVE and e.ident not in completed
+        ]
+        if not open_rows:
+            result.read[name] = 0
+            continue
+        accounts = store.accounts(name)
+        course_ids = target.course_ids(sorted({e.course_ref for e in open_rows}))
+        rows = [
+            EnrollRow(e.person_key, accounts[e.person_key], e.course_ref, course_ids[e.course_ref])
+            for e in open_rows
+            if e.person_key in accounts and e.course_ref in course_ids
+        ]
+        missing = len(open_rows) - len(rows)
+        if missing:
+            log.warning("%s: %d enrollment(s) skipped: account or course not found", name, missing)
+        completions = target.completions(rows)
+        result.read[name] = len(rows)
+        result.changed += store.record_completions(run_id, completions, at)
+    return result

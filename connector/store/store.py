@@ -1,0 +1,445 @@
+"""The state database: what each run did and what the connector last applied.
+
+:class:`Store` is the one door to it. Everything it raises is :class:`StateError`, with the
+database URL's password redacted. Bulk reads are Core selects (no ORM object per row) and bulk
+writes are chunked executemany upserts of the database's own dialect.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy import Connection, Engine, bindparam, select
+from sqlalchemy import update as sql_update
+
+from connector.errors import StateError
+from connector.model import (
+    Change,
+    Completion,
+    Enrollment,
+    EnrollmentStatus,
+    RecordProblem,
+)
+from connector.store import database, runlock
+from connector.store import queries as q
+from connector.store.completions import merged
+from connector.store.records import JournalEntry, RunRecord
+from connector.store.tables import (
+    JOURNAL_STATES,
+    RUN_KINDS,
+    RUN_STATUSES,
+    journal,
+    run_problems,
+    runs,
+)
+from connector.store.tables import accounts as accounts_table
+from connector.store.tables import completions as completions_table
+from connector.store.tables import enrollments as enrollments_table
+from connector.sync.state import State
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Store:
+    """The state database. Open it with :meth:`open`; close it with :meth:`close` (or ``with``)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        lock_staleness: timedelta = runlock.DEFAULT_STALENESS,
+        clock: Callable[[], datetime] = _utc_now,
+    ) -> None:
+        self._engine = engine
+        self._url = engine.url
+        self.lock_staleness = lock_staleness
+        self._clock = clock
+        self._host = socket.gethostname()
+
+    @classmethod
+    def open(
+        cls,
+        url: str,
+        *,
+        upgrade: bool = True,
+        lock_staleness: timedelta = runlock.DEFAULT_STALENESS,
+        clock: Callable[[], datetime] = _utc_now,
+    ) -> Store:
+        """Connect to the database at ``url`` and, unless told not to, migrate it to the newest
+        schema (a new database is created on first use)."""
+        parsed = database.parse_url(url)
+        store = cls(
+            database.create_state_engine(parsed), lock_staleness=lock_staleness, clock=clock
+        )
+        try:
+            with store._translated("connect"), store._engine.connect():
+                pass
+            if upgrade:
+                store.upgrade()
+        except BaseException:
+            store.close()
+            raise
+        return store
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    @property
+    def url(self) -> str:
+        """The database URL with its password shown as ``***``."""
+        return database.redacted(self._url)
+
+    def upgrade(self) -> str:
+        """Migrate the schema to the newest revision; return that revision id."""
+        with self._translated("upgrade the schema"):
+            return database.upgrade(self._engine)
+
+    def revision(self) -> str | None:
+        """The schema revision of the database, None when it has never been migrated."""
+        with self._read("read the schema revision") as conn:
+            return database.current_revision(conn)
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _translated(self, doing: str) -> Any:
+        return database.translated(self._url, doing)
+
+    @contextmanager
+    def _write(self, doing: str) -> Iterator[Connection]:
+        with self._translated(doing), self._engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def _read(self, doing: str) -> Iterator[Connection]:
+        with self._translated(doing), self._engine.connect() as conn:
+            yield conn
+
+    def _now(self) -> datetime:
+        return self._clock().astimezone(UTC)
+
+    # -- runs -------------------------------------------------------------------------------
+
+    def start_run(
+        self, kind: str, *, dry_run: bool, mappings_hash: str | None, lock: bool = True
+    ) -> int:
+        """Record a new run as ``running`` and return its id. With ``lock`` it takes the run
+        lock first, so only one such run works on this database at a time (see
+        :mod:`connector.store.runlock`); a refused run leaves no trace."""
+        if kind not in RUN_KINDS:
+            raise ValueError(f"run kind {kind!r} is not one of {', '.join(RUN_KINDS)}")
+        now = self._now()
+        with self._write("start a run") as conn:
+            run_id: int = conn.execute(
+                runs.insert()
+                .values(
+                    kind=kind,
+                    dry_run=dry_run,
+                    status="running",
+                    started_at=now,
+                    mappings_hash=mappings_hash,
+                    writes_sent=0,
+                    counts="{}",
+                )
+                .returning(runs.c.id)
+            ).scalar_one()
+            if lock:
+                runlock.acquire(
+                    conn,
+                    run_id,
+                    now=now,
+                    host=self._host,
+                    pid=os.getpid(),
+                    staleness=self.lock_staleness,
+                )
+        return run_id
+
+    def finish_run(
+        self,
+        run_id: int,
+        status: str,
+        *,
+        counts: Mapping[str, int] | None = None,
+        writes_sent: int = 0,
+        people_read: int | None = None,
+        message: str | None = None,
+    ) -> None:
+        """Record how a run ended and release the run lock if the run holds it."""
+        if status not in RUN_STATUSES or status == "running":
+            raise ValueError(f"a run cannot finish as {status!r}")
+        with self._write("finish a run") as conn:
+            done = conn.execute(
+                sql_update(runs)
+                .where(runs.c.id == run_id)
+                .values(
+                    status=status,
+                    finished_at=self._now(),
+                    counts=json.dumps(dict(counts or {}), sort_keys=True),
+                    writes_sent=writes_sent,
+                    people_read=people_read,
+                    message=message,
+                )
+                .returning(runs.c.id)
+            ).first()
+            if done is None:
+                raise StateError(f"run {run_id} is not recorded in the state database")
+            runlock.release(conn, run_id)
+
+    def runs(self, limit: int = 20) -> list[RunRecord]:
+        """The newest runs first."""
+        with self._read("list runs") as conn:
+            rows = conn.execute(select(runs).order_by(runs.c.id.desc()).limit(limit))
+            return [q.run_record(row) for row in rows.mappings()]
+
+    def run(self, run_id: int) -> RunRecord | None:
+        with self._read("read a run") as conn:
+            row = conn.execute(select(runs).where(runs.c.id == run_id)).mappings().first()
+            return None if row is None else q.run_record(row)
+
+    def last_run(
+        self, kind: str, *, status: str | None = "succeeded", dry_run: bool | None = None
+    ) -> RunRecord | None:
+        """The newest run of ``kind`` (with ``status`` unless None; dry or not unless None)."""
+        query = select(runs).where(runs.c.kind == kind)
+        if status is not None:
+            query = query.where(runs.c.status == status)
+        if dry_run is not None:
+            query = query.where(runs.c.dry_run == dry_run)
+        with self._read("read the last run") as conn:
+            row = conn.execute(query.order_by(runs.c.id.desc()).limit(1)).mappings().first()
+            return None if row is None else q.run_record(row)
+
+    def record_problems(self, run_id: int, problems: Sequence[RecordProblem]) -> None:
+        """Keep the records a run skipped, and why."""
+        rows = [
+            {
+                "run_id": run_id,
+                "where": p.where,
+                "field": p.field,
+                "record_key": p.record_key,
+                "message": p.message,
+            }
+            for p in problems
+        ]
+        with self._write("record the problems of a run") as conn:
+            q.execute_many(conn, run_problems.insert(), rows)
+
+    def problems(self, run_id: int) -> list[RecordProblem]:
+        query = (
+            select(
+                run_problems.c.where,
+                run_problems.c.message,
+                run_problems.c.record_key,
+                run_problems.c.field,
+            )
+            .where(run_problems.c.run_id == run_id)
+            .order_by(run_problems.c.id)
+        )
+        with self._read("read the problems of a run") as conn:
+            return [RecordProblem(*row) for row in conn.execute(query)]
+
+    # -- journal ----------------------------------------------------------------------------
+
+    def journal_plan(self, run_id: int, changes: Sequence[Change]) -> None:
+        """Journal the changes a run is about to apply, as ``planned``, in plan order."""
+        now = self._now()
+        rows = [
+            {
+                "run_id": run_id,
+                "seq": seq,
+                "ident": change.ident,
+                "target": change.target,
+                "kind": change.kind.value,
+                "person_key": change.person_key,
+                "course_ref": change.course_ref,
+                "persona": change.persona,
+                "reason": change.reason,
+                "state": "planned",
+                "updated_at": now,
+            }
+            for seq, change in enumerate(changes)
+        ]
+        with self._write("journal the plan") as conn:
+            q.execute_many(conn, journal.insert(), rows)
+
+    def journal_mark(self, run_id: int, idents: Sequence[str], state: str) -> None:
+        """Move journal entries of a run to ``state`` (e.g. ``sent`` before a request)."""
+        if state not in JOURNAL_STATES:
+            raise ValueError(f"journal state {state!r} is not one of {', '.join(JOURNAL_STATES)}")
+        now = self._now()
+        rows = [{"b_run": run_id, "b_ident": ident} for ident in idents]
+        statement = q.mark_journal(state=state, updated_at=now)
+        with self._write("update the journal") as conn:
+            q.execute_many(conn, statement, rows)
+
+    def commit_batch(
+        self,
+        run_id: int,
+        target: str,
+        *,
+        done: Sequence[Change],
+        failed: Mapping[str, tuple[str, str]] | None = None,
+        accounts: Mapping[str, str] | None = None,
+        enrollments: Sequence[tuple[str, str, EnrollmentStatus, str | None]] = (),
+        at: datetime,
+    ) -> None:
+        """Record the outcome of one batch on ``target`` in ONE transaction: the journal entries
+        of ``done`` become ``done``, those of ``failed`` (ident → (errorcode, message)) become
+        ``failed``; accounts (person key → remote id) and enrollments ((person key, course ref,
+        status, persona)) are upserted. An enrollment's ``since`` moves only when its status
+        changes. Either all of it is written or none of it."""
+        done_rows = [{"b_run": run_id, "b_ident": change.ident} for change in done]
+        failed_rows = [
+            {"b_run": run_id, "b_ident": ident, "b_code": code, "b_message": message}
+            for ident, (code, message) in (failed or {}).items()
+        ]
+        account_rows = [
+            {
+                "target": target,
+                "person_key": person_key,
+                "remote_id": remote_id,
+                "run_id": run_id,
+                "updated_at": at,
+            }
+            for person_key, remote_id in (accounts or {}).items()
+        ]
+        enrollment_rows = [
+            {
+                "target": target,
+                "person_key": person_key,
+                "course_ref": course_ref,
+                "status": str(status),
+                "persona": persona,
+                "since": at,
+                "run_id": run_id,
+                "updated_at": at,
+            }
+            for person_key, course_ref, status, persona in enrollments
+        ]
+        with self._write("record a batch") as conn:
+            if done_rows:
+                statement = q.mark_journal(
+                    state="done", error_code=None, error_message=None, updated_at=at
+                )
+                q.execute_many(conn, statement, done_rows)
+            if failed_rows:
+                statement = q.mark_journal(
+                    state="failed",
+                    error_code=bindparam("b_code"),
+                    error_message=bindparam("b_message"),
+                    updated_at=at,
+                )
+                q.execute_many(conn, statement, failed_rows)
+            if account_rows:
+                q.execute_many(conn, q.upsert_accounts(conn), account_rows)
+            if enrollment_rows:
+                q.execute_many(conn, q.upsert_enrollments(conn), enrollment_rows)
+
+    def journal(self, run_id: int) -> list[JournalEntry]:
+        """The journal of one run, in plan order."""
+        query = select(journal).where(journal.c.run_id == run_id).order_by(journal.c.seq)
+        with self._read("read the journal") as conn:
+            return [q.journal_entry(row) for row in conn.execute(query).mappings()]
+
+    def unfinished(self) -> list[JournalEntry]:
+        """Changes a rerun must redo: entries still ``planned`` or ``sent`` in runs that are no
+        longer running (crashed, stopped, failed) and were not dry runs. An entry stops being
+        unfinished as soon as a later run journals the same change (same ident)."""
+        with self._read("read the unfinished journal") as conn:
+            return [q.journal_entry(row) for row in conn.execute(q.unfinished_entries()).mappings()]
+
+    # -- state for the planner --------------------------------------------------------------
+
+    def load_state(self) -> State:
+        """Everything the connector last applied, as the planner reads it."""
+        with self._read("load the state") as conn:
+            account_map = q.account_map(conn)
+            applied = q.applied_enrollments(conn)
+        return State(accounts=account_map, enrollments=applied)
+
+    def enrollments(self, target: str | None = None) -> list[Enrollment]:
+        """The applied enrollments (of one target, or all), ordered by target, person, course."""
+        e = enrollments_table.c
+        query = select(e.person_key, e.target, e.course_ref, e.status, e.persona)
+        if target is not None:
+            query = query.where(e.target == target)
+        query = query.order_by(e.target, e.person_key, e.course_ref)
+        with self._read("read enrollments") as conn:
+            return [
+                Enrollment(person_key, tgt, course_ref, q.STATUSES[status], persona)
+                for person_key, tgt, course_ref, status, persona in conn.execute(query)
+            ]
+
+    def accounts(self, target: str) -> dict[str, str]:
+        """Person key → remote user id of the accounts on ``target``."""
+        a = accounts_table.c
+        query = select(a.person_key, a.remote_id).where(a.target == target)
+        with self._read("read accounts") as conn:
+            return {person_key: remote_id for person_key, remote_id in conn.execute(query)}
+
+    # -- completions ------------------------------------------------------------------------
+
+    def record_completions(
+        self, run_id: int, completions: Sequence[Completion], at: datetime
+    ) -> int:
+        """Upsert completions read at ``at``; return how many rows changed. The merge rules
+        (no downgrade, nothing written for an unchanged completion) are in
+        :mod:`connector.store.completions`."""
+        keys = list(dict.fromkeys(q.completion_key(c) for c in completions))
+        with self._write("record completions") as conn:
+            stored = q.stored_completions(conn, keys)
+            current: dict[q.CompletionKey, Completion] = dict(stored)
+            for read in completions:
+                key = q.completion_key(read)
+                new = merged(current.get(key), read)
+                if new is not None:
+                    current[key] = new
+            rows = [
+                {
+                    "person_key": c.person_key,
+                    "target": c.target,
+                    "course_ref": c.course_ref,
+                    "completed": c.completed,
+                    "completed_at": c.completed_at,
+                    "progress": c.progress,
+                    "source": c.source,
+                    "collected_at": at,
+                    "run_id": run_id,
+                }
+                for key, c in current.items()
+                if key not in stored or merged(stored[key], c) is not None
+            ]
+            q.execute_many(conn, q.upsert_completions(conn), rows)
+        return len(rows)
+
+    def completions(self) -> list[Completion]:
+        """Every stored completion, ordered by person, target, course."""
+        c = completions_table.c
+        query = select(*q.COMPLETION_COLUMNS).order_by(c.person_key, c.target, c.course_ref)
+        with self._read("read completions") as conn:
+            return [q.completion(row) for row in conn.execute(query)]
+
+

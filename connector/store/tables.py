@@ -1,0 +1,173 @@
+"""The schema of the state database, as SQLAlchemy Core tables.
+
+The migrations in ``migrations/versions`` create exactly this schema (a test compares the two);
+change both together. Every datetime is stored and returned as timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+
+RUN_KINDS = ("sync", "plan", "collect", "report")
+RUN_STATUSES = ("running", "succeeded", "failed", "crashed", "stopped")
+JOURNAL_STATES = ("planned", "sent", "done", "failed")
+ENROLLMENT_STATUSES = ("active", "suspended", "removed")
+
+
+def _one_of(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A datetime stored as UTC and returned timezone-aware in UTC, on every dialect.
+
+    SQLite keeps no zone, so values are stored naive in UTC and given the zone back on the way
+    out. A naive datetime is refused on the way in: where a value comes from must say its zone.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value.isoformat()}: give it a timezone (UTC)")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+metadata = MetaData(
+    naming_convention={
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),
+    Column("dry_run", Boolean, nullable=False, default=False),
+    Column("status", String(16), nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("finished_at", UtcDateTime),
+    Column("mappings_hash", String(128)),
+    Column("people_read", Integer),
+    Column("writes_sent", Integer, nullable=False, default=0),
+    Column("counts", Text, nullable=False, default="{}"),
+    Column("message", Text),
+    CheckConstraint(_one_of("kind", RUN_KINDS), name="kind"),
+    CheckConstraint(_one_of("status", RUN_STATUSES), name="status"),
+    Index("ix_runs_kind_status", "kind", "status"),
+)
+
+run_lock = Table(
+    "run_lock",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("acquired_at", UtcDateTime, nullable=False),
+)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("target", String(64), primary_key=True),
+    Column("person_key", String(255), primary_key=True),
+    Column("remote_id", String(255), nullable=False),
+    Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+enrollments = Table(
+    "enrollments",
+    metadata,
+    Column("target", String(64), primary_key=True),
+    Column("person_key", String(255), primary_key=True),
+    Column("course_ref", String(255), primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("persona", String(128)),
+    Column("since", UtcDateTime, nullable=False),
+    Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    CheckConstraint(_one_of("status", ENROLLMENT_STATUSES), name="status"),
+)
+
+journal = Table(
+    "journal",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("ident", String(700), nullable=False),
+    Column("target", String(64), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("person_key", String(255), nullable=False),
+    Column("course_ref", String(255)),
+    Column("persona", String(128)),
+    Column("reason", Text, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("error_code", String(128)),
+    Column("error_message", Text),
+    Column("updated_at", UtcDateTime, nullable=False),
+    UniqueConstraint("run_id", "ident", name="uq_journal_run_id_ident"),
+    CheckConstraint(_one_of("state", JOURNAL_STATES), name="state"),
+    Index("ix_journal_ident_run_id", "ident", "run_id"),
+    Index("ix_journal_state", "state"),
+)
+
+completions = Table(
+    "completions",
+    metadata,
+    Column("person_key", String(255), primary_key=True),
+    Column("target", String(64), primary_key=True),
+    Column("course_ref", String(255), primary_key=True),
+    Column("completed", Boolean, nullable=False),
+    Column("completed_at", UtcDateTime),
+    Column("progress", Float),
+    Column("source", String(128), nullable=False, default=""),
+    Column("collected_at", UtcDateTime, nullable=False),
+    Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),
+)
+
+run_problems = Table(
+    "run_problems",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("where", Text, nullable=False),
+    Column("field", String(255)),
+    Column("record_key", String(255)),
+    Column("message", Text, nullable=False),
+    Index("ix_run_problems_run_id", "run_id"),
+)

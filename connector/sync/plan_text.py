@@ -1,0 +1,67 @@
+"""A plan as a reviewer reads it: counts per target and kind, and each change with its reason."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+from connector.model import ChangeKind, Person, Plan
+
+
+def format_plan(plan: Plan, people: Mapping[str, Person], *, verbose: bool = False) -> str:
+    lines: list[str] = []
+    counts = plan.counts()
+    if not counts:
+        lines.append("Plan: nothing to change.")
+    else:
+        lines.append(f"Plan: {len(plan.changes)} change(s)")
+        width = max(len(kind.value) for kind in ChangeKind)
+        for target in sorted({t for t, _ in counts}):
+            lines.append(f"  {target}")
+            for kind in ChangeKind:
+                n = counts.get((target, kind))
+                if n:
+                    lines.append(f"    {kind.value:<{width}}  {n:>7}")
+    if plan.skipped:
+        lines.append(f"Skipped {len(plan.skipped)} directory record(s):")
+        for problem in plan.skipped[: None if verbose else 10]:
+            lines.append(f"  - {problem}")
+        if not verbose and len(plan.skipped) > 10:
+            lines.append(f"  ... and {len(plan.skipped) - 10} more (--verbose lists all)")
+    if verbose and plan.changes:
+        lines.append("Changes:")
+        for change in plan.changes:
+            person = people.get(change.person_key)
+            who = f"{person.display_name} <{person.email}>" if person else change.person_key
+            course = f" {change.course_ref}" if change.course_ref else ""
+            lines.append(
+                f"  {change.target} {change.kind.value}{course} for {who} "
+                f"[{change.person_key}]: {change.reason}"
+            )
+    return "\n".join(lines)
+
+
+def plan_json(plan: Plan) -> str:
+    return json.dumps(
+        {
+            "counts": {
+                f"{target}.{kind.value}": n for (target, kind), n in sorted(plan.counts().items())
+            },
+            "changes": [
+                {
+                    "target": c.target,
+                    "kind": c.kind.value,
+                    "person": c.person_key,
+                    "course": c.course_ref,
+                    "persona": c.persona,
+                    "reason": c.reason,
+                }
+                for c in plan.changes
+            ],
+            "skipped": [
+                {"where": p.where, "field": p.field, "record": p.record_key, "message": p.message}
+                for p in plan.skipped
+            ],
+        },
+        indent=2,
+    )

@@ -1,0 +1,300 @@
+"""The persona rule engine: precedence, conditions, explanations, determinism, speed."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import time
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from connector.model import Person, PersonStatus
+from connector.personas.engine import assign, explain
+from connector.personas.loader import Mappings, load_mappings
+
+from .conftest import BASE_FILES, MakePerson, MakeSnapshot, WriteMappings
+
+NESTING = {"cfo-office": ["executive-team"], "executive-team": ["people-managers"]}
+
+RANKED_RULES = """\
+rules:
+  - name: engineers
+    priority: 60
+    persona: builder
+    when: {title: engineer}
+  - name: managers
+    priority: 90
+    persona: leader
+    when: {group: people-managers}
+  - name: execs
+    priority: 100
+    persona: leader
+    description: Executives decide.
+    when: {group: Executive-Team}
+"""
+
+TIED_RULES = """\
+rules:
+  - name: zeta
+    priority: 50
+    persona: leader
+    when: {department: sales}
+  - name: alpha
+    priority: 50
+    persona: builder
+    when: {department: [Sales, Marketing]}
+"""
+
+CONDITION_RULES = """\
+rules:
+  - name: contractors-consume
+    priority: 200
+    persona: consumer
+    when: {attribute: {employment_type: [Contractor, intern]}}
+  - name: under-the-cto
+    priority: 150
+    persona: builder
+    when: {manager_chain: cto}
+  - name: senior-non-engineers
+    priority: 120
+    persona: leader
+    when:
+      all:
+        - title: '^(senior|principal)\\b'
+        - not: {any: [{title: engineer}, {department: Engineering}]}
+"""
+
+
+def test_higher_priority_wins_and_losers_are_listed_in_precedence_order(
+    write_mappings: WriteMappings, make_person: MakePerson, make_snapshot: MakeSnapshot
+) -> None:
+    mappings = load_mappings(write_mappings({"rules.yaml": RANKED_RULES}))
+    cfo = make_person("cfo", title="Chief Engineer of Money", groups=["cfo-office"])
+    result = assign(make_snapshot([cfo], NESTING), mappings)
+    got = result["cfo"]
+    assert got.rule == "execs" and got.persona.key == "leader"
+    assert got.winner is not None and got.winner.priority == 100
+    assert [m.rule for m in got.lost] == ["managers", "engineers"]
+    assert got.winner.because == "group Executive-Team via cfo-office → executive-team"
+    assert got.lost[0].because == (
+        "group people-managers via cfo-office → executive-team → people-managers"
+    )
+    assert got.lost[1].because == "title 'Chief Engineer of Money' matches 'engineer'"
+
+
+def test_equal_priorities_fall_back_to_rule_name_in_any_input_order(
+    write_mappings: WriteMappings, make_person: MakePerson, make_snapshot: MakeSnapshot
+) -> None:
+    mappings = load_mappings(write_mappings({"rules.yaml": TIED_RULES}))
+    snap = make_snapshot([make_person("sam", department="SALES")])
+    for rules in (mappings.rules, tuple(reversed(mappings.rules))):
+        got = assign(snap, dataclasses.replace(mappings, rules=rules))["sam"]
+        assert got.rule == "alpha" and got.persona.key == "builder"
+        assert [m.rule for m in got.lost] == ["zeta"]
+
+
+def test_default_persona_and_statuses(
+    base_mappings: Mappings, make_person: MakePerson, make_snapshot: MakeSnapshot
+) -> None:
+    people = [
+        make_person("plain", title="Accountant"),
+        make_person("away", title="QA Engineer", status=PersonStatus.DISABLED),
+        make_person("gone", title="QA Engineer", status=PersonStatus.LEFT),
+    ]
+    result = assign(make_snapshot(people), base_mappings)
+    assert set(result) == {"plain", "away"}
+    assert result["plain"].persona.key == "consumer"
+    assert result["plain"].rule is None and result["plain"].winner is None
+    assert result["plain"].lost == ()
+    assert result["away"].rule == "engineers"
+
+
+def test_conditions_attribute_manager_chain_all_not(
+    write_mappings: WriteMappings, make_person: MakePerson, make_snapshot: MakeSnapshot
+) -> None:
+    mappings = load_mappings(write_mappings({"rules.yaml": CONDITION_RULES}))
+    people = [
+        make_person("cto", title="Chief Technology Officer", manager="cto2"),
+        make_person("cto2", title="Chief Executive Officer", manager="cto"),  # a manager cycle
+        make_person("lead", manager="cto"),
+        make_person("dev", manager="lead"),
+        make_person("temp", manager="lead", employment_type="CONTRACTOR"),
+        make_person("sen", title="Senior Accountant"),
+        make_person("seneng", title="Senior Software Engineer"),
+        make_person("senhr", title="Senior Recruiter", department="engineering"),
+    ]
+    result = assign(make_snapshot(people), mappings)
+    assert result["dev"].rule == "under-the-cto"
+    assert result["dev"].winner is not None
+    assert result["dev"].winner.because == "manager chain includes cto"
+    assert result["lead"].rule == "under-the-cto"
+    assert result["cto2"].rule == "under-the-cto"
+    assert result["temp"].rule == "contractors-consume"
+    assert result["temp"].winner is not None
+    assert result["temp"].winner.because == "attribute employment_type = 'CONTRACTOR'"
+    assert [m.rule for m in result["temp"].lost] == ["under-the-cto"]
+    assert result["sen"].rule == "senior-non-engineers"
+    assert result["sen"].winner is not None
+    assert result["sen"].winner.because == (
+        "title 'Senior Accountant' matches '^(senior|principal)\\b' and "
+        "not (title matches 'engineer' or department 'Engineering')"
+    )
+    assert result["seneng"].rule is None
+    assert result["senhr"].rule is None
+
+
+def test_explanation_shows_persona_tier_path_losers_and_bundle(
+    write_mappings: WriteMappings, make_person: MakePerson, make_snapshot: MakeSnapshot
+) -> None:
+    mappings = load_mappings(write_mappings({"rules.yaml": RANKED_RULES}))
+    cfo = make_person("cfo", title="Chief Financial Officer", groups=["cfo-office"])
+    got = assign(make_snapshot([cfo], NESTING), mappings)["cfo"]
+    text = explain(got, cfo, mappings)
+    lines = text.splitlines()
+    assert lines[0].startswith("Cfo Tester <cfo@example.org> (key cfo")
+    assert "persona: leader (Leader), tier leaders (Leaders, target 20 %)" in text
+    assert "rule: execs (priority 100, " in text and "rules.yaml:10)" in text
+    assert "because group Executive-Team via cfo-office → executive-team" in text
+    assert "Executives decide." in text
+    assert "  - managers (priority 90) → leader: group people-managers via cfo-office → " in text
+    assert "bundle: lead (Lead), 2 courses, 3 h" in text
+    assert "  - moodle C1: One (1 h)" in text
+    assert "  - skillbuilder 20467: Exec (2 h)" in text
+
+
+def test_explanation_of_the_default_persona(
+    base_mappings: Mappings, make_person: MakePerson, make_snapshot: MakeSnapshot
+) -> None:
+    ann = make_person("ann", title="Accountant", groups=["people-managers"])
+    got = assign(make_snapshot([ann]), base_mappings)["ann"]
+    text = explain(got, ann, base_mappings)
+    assert "persona: consumer (Consumer), tier consumers" in text
+    assert "rule: none matched; default persona 'consumer'" in text
+    assert "lost" not in text
+
+
+def test_direct_membership_is_named_as_such(
+    write_mappings: WriteMappings, make_person: MakePerson, make_snapshot: MakeSnapshot
+) -> None:
+    mappings = load_mappings(write_mappings({"rules.yaml": RANKED_RULES}))
+    boss = make_person("boss", groups=["people-managers", "All Staff"])
+    got = assign(make_snapshot([boss], NESTING), mappings)["boss"]
+    assert got.winner is not None
+    assert got.winner.because == "group people-managers (direct member)"
+
+
+# --- determinism -----------------------------------------------------------------------------
+
+TITLES = ["Software Engineer", "Senior Accountant", "VP of Sales", "Data Scientist", ""]
+GROUPS = ["cfo-office", "executive-team", "people-managers", "All Staff", "developers"]
+DEPARTMENTS = ["Sales", "Engineering", "Marketing", "Finance", ""]
+
+MIXED_RULES = (
+    RANKED_RULES
+    + """\
+  - name: sales
+    priority: 90
+    persona: builder
+    when: {department: Sales}
+  - name: also-sales
+    priority: 90
+    persona: consumer
+    when: {any: [{department: [Sales, Marketing]}, {group: developers}]}
+  - name: not-staff
+    priority: 10
+    persona: builder
+    when: {not: {group: All Staff}}
+  - name: seniors
+    priority: 120
+    persona: leader
+    when: {all: [{title: senior}, {attribute: {level: ['3', '4']}}]}
+"""
+)
+
+people_strategy = st.lists(
+    st.builds(
+        lambda n, title, dept, groups, status, level: (n, title, dept, groups, status, level),
+        st.integers(0, 10_000),
+        st.sampled_from(TITLES),
+        st.sampled_from(DEPARTMENTS),
+        st.frozensets(st.sampled_from(GROUPS), max_size=3),
+        st.sampled_from(list(PersonStatus)),
+        st.sampled_from(["1", "3", "4"]),
+    ),
+    max_size=25,
+    unique_by=lambda row: row[0],
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=people_strategy, seed=st.integers(0, 2**32))
+def test_assignment_is_deterministic_and_independent_of_input_order(
+    mixed_mappings: Mappings,
+    make_person: MakePerson,
+    make_snapshot: MakeSnapshot,
+    rows: list[tuple[int, str, str, frozenset[str], PersonStatus, str]],
+    seed: int,
+) -> None:
+    mappings = mixed_mappings
+    people: list[Person] = [
+        make_person(f"p{n}", title=t, department=d, groups=g, status=s, level=lv)
+        for n, t, d, g, s, lv in rows
+    ]
+    expected = assign(make_snapshot(people, NESTING), mappings)
+    shuffler = random.Random(seed)
+    shuffled_people = people[:]
+    shuffler.shuffle(shuffled_people)
+    shuffled_rules = list(mappings.rules)
+    shuffler.shuffle(shuffled_rules)
+    again = assign(
+        make_snapshot(shuffled_people, NESTING),
+        dataclasses.replace(mappings, rules=tuple(shuffled_rules)),
+    )
+    assert again == expected
+    assert set(expected) == {p.key for p in people if p.status is not PersonStatus.LEFT}
+    for one in people:
+        got = expected.get(one.key)
+        if got is None:
+            continue
+        # the same person alone gets the same answer: caching by profile changes nothing
+        alone = assign(make_snapshot([one], NESTING), mappings)[one.key]
+        assert alone == got
+        matched = ([got.winner] if got.winner else []) + list(got.lost)
+        ranks = [(-m.priority, m.rule) for m in matched]
+        assert ranks == sorted(ranks)
+
+
+@pytest.fixture(scope="module")
+def mixed_mappings(tmp_path_factory: pytest.TempPathFactory) -> Mappings:
+    folder = tmp_path_factory.mktemp("mixed") / "mappings"
+    folder.mkdir()
+    for name, text in {**BASE_FILES, "rules.yaml": MIXED_RULES}.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return load_mappings(folder)
+
+
+def test_hundred_thousand_people_are_assigned_quickly(
+    make_person: MakePerson, make_snapshot: MakeSnapshot, mixed_mappings: Mappings
+) -> None:
+    mappings = mixed_mappings
+    rnd = random.Random(7)
+    people = [
+        make_person(
+            f"e{n:06d}",
+            title=rnd.choice(TITLES) + (f" {n}" if n % 20 == 0 else ""),
+            department=rnd.choice(DEPARTMENTS),
+            groups=rnd.sample(GROUPS, rnd.randint(0, 3)),
+            manager=f"e{n // 8:06d}" if n else None,
+            level=rnd.choice("1234"),
+        )
+        for n in range(100_000)
+    ]
+    snap = make_snapshot(people, NESTING)
+    started = time.perf_counter()
+    result = assign(snap, mappings)
+    elapsed = time.perf_counter() - started
+    print(f"assign: {elapsed:.2f} s")
+    assert len(result) == 100_000
+    assert elapsed < 5, f"assigning 100,000 people took {elapsed:.2f} s"
