@@ -7,11 +7,15 @@ The organisation: a CEO, up to five C-level executives who own the divisions, an
 departments, each a manager tree with a span of control of about 5–9 (front-line
 "<Department> Manager", then "Director of <Department>", then "VP of <Department>" as the tree
 gets taller). About 2 % of individual contributors are on leave, about 1 % have left (status
-``terminated``, most with a termination date in one of several formats), and one in 400 left but
+``terminated``, most with a termination date in one of several formats), and one in 300 left but
 is still ``active`` with a past termination date, as HR systems lag. Dates are relative to the
 fixed :data:`AS_OF`, never to today, so the files never change. Roughly 19 % of people land
 in the leaders tier (people managers, executives, business analysts) and 11 % in the builders
 tier (developers, data science, platform, IT operations): near the 70-20-10 model, not on it.
+Groups: the direct memberships of the vocabulary below; organisations of 100 people or more also
+get one ``team-<slug>-<n>`` group per manager below a department head, nested under the team of
+that manager's manager or the department group, and every department group nests under
+``All Staff``.
 
 The vocabulary (columns, departments, titles, group names) is shared with the role-mapping rules
 in ``mappings/``; change it only together with them.

@@ -23,12 +23,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def measure(org: Path, groups: Path) -> dict[str, float]:
-    from connector.personas.engine import assign
-    from connector.personas.loader import load_mappings
-
     from connector.config import CsvSource
     from connector.directory.hrcsv import CsvDirectory
     from connector.model import EnrollmentStatus
+    from connector.personas.engine import assign
+    from connector.personas.loader import load_mappings
     from connector.sync.planner import desired_enrollments, plan
     from connector.sync.state import AppliedEnrollment, State
 

@@ -247,13 +247,17 @@ def config() -> None:
 
 
 @config.command("check")
+@click.option("--show", is_flag=True, help="Also print the effective settings (secrets masked).")
 @pass_ctx
-def config_check(c: _Context) -> None:
+def config_check(c: _Context, show: bool) -> None:
     """Validate the configuration (and the files it names); secrets are never shown."""
+    from connector.config import config_path
     from connector.configcheck import check_settings
 
     problems, summary = check_settings(c.settings)
-    click.echo(summary)
+    click.echo(f"Configuration: {config_path(c.config) or 'embedded defaults'}")
+    if show:
+        click.echo(summary)
     if problems:
         click.echo(f"{len(problems)} problem(s):", err=True)
         for p in problems:
@@ -284,7 +288,9 @@ def worker(c: _Context, once: bool) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        cli.main(args=argv, prog_name="upskill", standalone_mode=False)
+        code = cli.main(args=argv, prog_name="upskill", standalone_mode=False)
+        if isinstance(code, int):
+            return code
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.ClickException as exc:

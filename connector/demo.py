@@ -140,8 +140,8 @@ def run_demo(settings: Settings, *, fresh: bool, echo: Echo) -> None:
             and e.person_key in source.people
         ]
         sample = completion_sample(enrolled, order, datetime.now(UTC))
-        for username, course, when in sample:
-            control.mark_completed(username, course, time=int(when.timestamp()))
+        for username, course_ref, when in sample:
+            control.mark_completed(username, course_ref, time=int(when.timestamp()))
         echo(f"Sandbox: {len(sample)} completion(s) recorded by learners (deterministic sample)")
         collected = collect_only(live, store)
         echo(

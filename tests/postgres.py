@@ -90,10 +90,11 @@ class PostgresServer:
             connect_timeout=5,
         )
 
-    def create_database(self, prefix: str = "test") -> str:
+    def create_database(self, prefix: str = "test", *, template: str = "template0") -> str:
+        """A new database (a copy of ``template``, which must have no open connection)."""
         name = f"{prefix}_{os.getpid()}_{next(self._names)}"
         with self.connect() as conn:
-            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
         return name
 
     def drop_database(self, name: str) -> None:

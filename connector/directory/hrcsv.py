@@ -37,14 +37,10 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING
 
 from connector.config import CsvSource
 from connector.errors import InputError
 from connector.model import Group, Person, PersonStatus, RecordProblem, Snapshot
-
-if TYPE_CHECKING:
-    from connector.config import Settings
 
 DELIMITERS = (",", ";", "\t", "|")
 ALWAYS_ATTRIBUTES = ("division", "location", "employment_type", "preferred_name")
@@ -76,13 +72,6 @@ class CsvDirectory:
         self.path = path
         self.groups_path = groups_path
         self._today = today
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> CsvDirectory:
-        """The reader the configuration describes, with its paths resolved."""
-        source = settings.directory
-        groups = getattr(source, "groups_path", None)
-        return cls(source, settings.path(source.path), settings.path_or_none(groups))
 
     def check(self) -> str:
         with _collector_paused():
@@ -224,8 +213,7 @@ def csv_rows(text: str, delimiter: str, label: str) -> Iterator[tuple[int, list[
 def _delimiter(text: str, configured: str) -> str:
     if configured != "auto":
         return configured
-    first = next((ln for ln in text.splitlines() if ln.strip()), "")
-    return detect_delimiter(first)
+    return detect_delimiter(next((ln for ln in io.StringIO(text) if ln.strip()), ""))
 
 
 def _header_index(header: Sequence[str]) -> dict[str, int]:

@@ -15,7 +15,9 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def build_report(settings: Settings, store: Store, *, clock: Callable[[], datetime] = _now) -> Report:
+def build_report(
+    settings: Settings, store: Store, *, clock: Callable[[], datetime] = _now
+) -> Report:
     """The organisation-wide report as of now: people and personas from a fresh read of the
     directory (pure, no writes), enrollments and completions as the state database holds them,
     and the rows the last sync skipped."""

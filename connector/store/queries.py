@@ -68,7 +68,7 @@ def chunks(items: Sequence[_T], size: int = CHUNK) -> Iterator[Sequence[_T]]:
 def execute_many(
     conn: Connection, statement: Executable, rows: Sequence[Mapping[str, Any]]
 ) -> None:
-    """Run ``statement`` once per row, in executemany chunks."""
+    """Run ``statement`` once per row, in executemany chunks (psycopg pipelines them)."""
     for chunk in chunks(rows):
         conn.execute(statement, list(chunk))
 

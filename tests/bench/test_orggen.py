@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -158,7 +159,9 @@ def test_main_writes_both_files(tmp_path: Path, capsys: pytest.CaptureFixture[st
 def test_hundred_thousand_people_in_a_few_seconds() -> None:
     started = time.process_time()
     rows, _ = orggen.generate(100_000, 42)
+    spent = time.process_time() - started
     assert len(rows) == 100_000
-    assert time.process_time() - started < 5.0
+    if sys.gettrace() is None:  # coverage or a debugger slows everything down
+        assert spent < 5.0, f"generating 100,000 people took {spent:.2f} s of CPU"
     with pytest.raises(ValueError):
         orggen.generate(0)

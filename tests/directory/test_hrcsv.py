@@ -384,6 +384,10 @@ def test_header_only_reads_empty(tmp_path: Path) -> None:
     (b"PK\x03\x04\x14\x00\x06\x00", "Excel"),
     (bytes(range(256)) * 4, "binary"),
     (b"employee_id,work_email\n\x00\x01\x02", "binary"),
+    (b"employee_id,work_email\nE1,\x01\x02\x03", "binary"),
+    (b"employee_id,work_email\n\x81\x8d\x8f\x90\x9d", "neither UTF-8 nor cp1252"),
+    (b" , ,,\n", "no header"),
+    (b"employee_id,work_email\nE1," + b"x" * 200_000, "cannot parse the CSV"),
 ])
 def test_unusable_files_raise_input_error(tmp_path: Path, content: bytes, expected: str) -> None:
     path = tmp_path / "org.csv"
@@ -398,13 +402,3 @@ def test_missing_file_and_folder(tmp_path: Path) -> None:
         reader(tmp_path / "missing.csv").read()
     with pytest.raises(InputError, match="folder"):
         reader(tmp_path).check()
-
-
-def test_from_settings_resolves_against_the_base_dir(tmp_path: Path) -> None:
-    from connector.config import Settings
-
-    export(tmp_path, GOOD)
-    settings = Settings(base_dir=tmp_path, directory=CsvSource(path=Path("org.csv")))
-    directory = CsvDirectory.from_settings(settings)
-    assert directory.path == tmp_path / "org.csv"
-    assert len(directory.read().people) == 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import sys
 import time
 from collections import Counter
 from datetime import date
@@ -110,4 +111,5 @@ def test_hundred_thousand_rows_read_fast(tmp_path: Path) -> None:
     snapshot = directory.read()
     spent = time.process_time() - started
     assert len(snapshot.people) == 100_000
-    assert spent < 2.0, f"reading 100,000 rows took {spent:.2f} s of CPU"
+    if sys.gettrace() is None:  # coverage or a debugger slows everything down
+        assert spent < 2.0, f"reading 100,000 rows took {spent:.2f} s of CPU"
