@@ -26,7 +26,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 unit: $(STAMP)
-	$(BIN)/pytest -q --cov=connector --cov-report=term:skip-covered --cov-fail-under=80
+	$(BIN)/pytest -q --cov=connector --cov-report=term:skip-covered --cov-fail-under=90
 
 test: lint typecheck unit
 

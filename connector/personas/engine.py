@@ -77,6 +77,18 @@ class _Evaluator:
         self.chain_keys = frozenset(
             part.person_key for part in parts if isinstance(part, ReportsTo)
         )
+        self.referenced = frozenset(part.folded for part in parts if isinstance(part, InGroup))
+        self.relevant_by_direct: dict[frozenset[str], frozenset[str]] = {}
+
+    def relevant(self, direct: frozenset[str]) -> frozenset[str]:
+        """The direct groups through which a person can reach a group some rule names: the
+        only groups that can change a match or its explanation."""
+        found = self.relevant_by_direct.get(direct)
+        if found is None:
+            found = self.relevant_by_direct[direct] = frozenset(
+                group for group in direct if self.effective(frozenset((group,))) & self.referenced
+            )
+        return found
 
     def effective(self, direct: frozenset[str]) -> frozenset[str]:
         """The folded names of the groups ``direct`` makes a person a member of."""
@@ -106,7 +118,7 @@ class _Evaluator:
     def profile(self, person: Person, hits: frozenset[str]) -> Profile:
         """What the rules can see of ``person``: equal profiles get equal matches."""
         attributes = tuple(map(person.attributes.get, self.attribute_names))
-        return (person.department, person.title, person.groups, attributes, hits)
+        return (person.department, person.title, self.relevant(person.groups), attributes, hits)
 
     def group_path(self, direct: frozenset[str], target: str) -> tuple[str, ...]:
         """The shortest nesting path from one of ``direct`` to the group ``target`` (folded)."""
@@ -133,9 +145,10 @@ class _Evaluator:
         """Why ``condition`` matches ``person``, or ``None`` when it does not."""
         match condition:
             case InGroup(group=group):
-                if condition.folded not in self.effective(person.groups):
+                direct = self.relevant(person.groups)
+                if condition.folded not in self.effective(direct):
                     return None
-                path = self.group_path(person.groups, condition.folded)
+                path = self.group_path(direct, condition.folded)
                 if len(path) == 1:
                     return f"group {group} (direct member)"
                 return f"group {group} via " + " → ".join(path)

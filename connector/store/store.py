@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, select
+from sqlalchemy import Connection, Engine, bindparam, case, select
 from sqlalchemy import update as sql_update
 
 from connector.errors import StateError
@@ -187,20 +187,23 @@ class Store:
         people_read: int | None = None,
         message: str | None = None,
     ) -> None:
-        """Record how a run ended and release the run lock if the run holds it."""
+        """Record how a run ended and release the run lock if the run holds it. A run already
+        marked ``crashed`` (its lock was taken over) keeps that status and its message: another
+        run has worked since, and the record says so."""
         if status not in RUN_STATUSES or status == "running":
             raise ValueError(f"a run cannot finish as {status!r}")
+        still_running = runs.c.status == "running"
         with self._write("finish a run") as conn:
             done = conn.execute(
                 sql_update(runs)
                 .where(runs.c.id == run_id)
                 .values(
-                    status=status,
+                    status=case((still_running, status), else_=runs.c.status),
                     finished_at=self._now(),
                     counts=json.dumps(dict(counts or {}), sort_keys=True),
                     writes_sent=writes_sent,
                     people_read=people_read,
-                    message=message,
+                    message=case((still_running, message), else_=runs.c.message),
                 )
                 .returning(runs.c.id)
             ).first()

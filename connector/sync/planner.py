@@ -88,68 +88,93 @@ def plan(
             "holds active enrollments; refusing to plan removals for the whole organisation. "
             "Check the source, then run again."
         )
-    desired = desired_enrollments(snapshot, personas, bundles, targets)
-    changes: list[Change] = []
+    courses = {
+        key: sorted((c for c in bundle.courses if c.target in targets), key=lambda c: c.ref)
+        for key, bundle in bundles.items()
+    }
+    wanted = {key: frozenset((c.target, c.ref) for c in found) for key, found in courses.items()}
+    buckets: dict[tuple[str, ChangeKind], list[Change]] = {}
+    reasons: dict[tuple[str, ...], str] = {}  # the same few sentences, shared by every change
 
-    needs_account: dict[tuple[str, str], str] = {}
-    for (person_key, target, course_ref), persona_key in desired.items():
-        applied = state.enrollments.get((person_key, target, course_ref))
-        if applied is None or applied.status is EnrollmentStatus.REMOVED:
-            accounts = state.accounts.get(target, {})
-            if person_key not in accounts:
-                needs_account.setdefault((target, person_key), persona_key)
-            reason = (
-                f"persona {persona_key} includes {course_ref}"
-                if applied is None
-                else f"persona {persona_key} includes {course_ref} again (removed earlier)"
-            )
-            changes.append(
-                Change(ChangeKind.ENROLL, target, person_key, reason, course_ref, persona_key)
-            )
-        elif applied.status is EnrollmentStatus.SUSPENDED:
-            changes.append(
-                Change(
-                    ChangeKind.REVIVE,
-                    target,
-                    person_key,
-                    f"persona {persona_key} includes {course_ref}; enrollment was suspended",
-                    course_ref,
-                    persona_key,
-                )
-            )
-
-    for (target, person_key), persona_key in needs_account.items():
-        changes.append(
-            Change(
-                ChangeKind.CREATE_USER,
-                target,
-                person_key,
-                f"no {target} account yet for persona {persona_key}",
-                None,
-                persona_key,
-            )
+    def add(
+        kind: ChangeKind,
+        target: str,
+        person_key: str,
+        why: tuple[str, ...],
+        course_ref: str | None,
+        persona: str | None,
+    ) -> None:
+        reason = reasons.get(why)
+        if reason is None:
+            reason = reasons[why] = _REASONS[why[0]].format(*why[1:])
+        buckets.setdefault((target, kind), []).append(
+            Change(kind, target, person_key, reason, course_ref, persona)
         )
 
-    for (person_key, target, course_ref), applied in state.enrollments.items():
-        if target not in targets or applied.status is not EnrollmentStatus.ACTIVE:
+    enrollments = state.enrollments
+    for person_key in sorted(snapshot.people):
+        if snapshot.people[person_key].status is not PersonStatus.ACTIVE:
             continue
-        if (person_key, target, course_ref) in desired:
+        persona = personas.get(person_key)
+        if persona is None:
+            continue
+        p = persona.key
+        for course in courses[persona.bundle]:
+            target, ref = course.target, course.ref
+            applied = enrollments.get((person_key, target, ref))
+            if applied is None or applied.status is EnrollmentStatus.REMOVED:
+                if person_key not in state.accounts.get(target, {}) and not _has_create(
+                    buckets, target, person_key
+                ):
+                    add(ChangeKind.CREATE_USER, target, person_key, ("account", target, p), None, p)
+                cause = ("enroll", p, ref) if applied is None else ("again", p, ref)
+                add(ChangeKind.ENROLL, target, person_key, cause, ref, p)
+            elif applied.status is EnrollmentStatus.SUSPENDED:
+                add(ChangeKind.REVIVE, target, person_key, ("revive", p, ref), ref, p)
+
+    removal = {t: policy.removal_for(t) for t in targets}
+    leaving: list[tuple[str, str, str, tuple[str, ...], str | None]] = []
+    for (person_key, target, ref), applied in enrollments.items():
+        if target not in removal or applied.status is not EnrollmentStatus.ACTIVE:
             continue
         person = snapshot.people.get(person_key)
+        persona = personas.get(person_key)
         if person is None:
-            why = "no longer in the directory"
+            why: tuple[str, ...] = ("gone",)
         elif person.status is PersonStatus.LEFT:
-            why = "left the organisation"
+            why = ("left",)
         elif person.status is PersonStatus.DISABLED:
             continue  # on leave: keep what they have
+        elif persona is not None and (target, ref) in wanted[persona.bundle]:
+            continue
         else:
-            persona = personas.get(person_key)
-            now = persona.key if persona else "none"
-            why = f"persona changed from {applied.persona or 'unknown'} to {now}"
-        kind = (
-            ChangeKind.UNENROLL if policy.removal_for(target) == "unenroll" else ChangeKind.SUSPEND
-        )
-        changes.append(Change(kind, target, person_key, why, course_ref, applied.persona))
+            why = ("changed", applied.persona or "unknown", persona.key if persona else "none")
+        leaving.append((person_key, ref, target, why, applied.persona))
+    for person_key, ref, target, why, was in sorted(leaving):
+        kind = ChangeKind.UNENROLL if removal[target] == "unenroll" else ChangeKind.SUSPEND
+        add(kind, target, person_key, why, ref, was)
 
-    changes.sort(key=lambda c: (c.target, CHANGE_ORDER[c.kind], c.person_key, c.course_ref or ""))
-    return Plan(changes=tuple(changes), skipped=snapshot.problems)
+    ordered: list[Change] = []
+    for target, kind in sorted(buckets, key=lambda tk: (tk[0], CHANGE_ORDER[tk[1]])):
+        ordered.extend(buckets[(target, kind)])
+    return Plan(changes=tuple(ordered), skipped=snapshot.problems)
+
+
+_REASONS: Mapping[str, str] = {
+    "account": "no {0} account yet for persona {1}",
+    "enroll": "persona {0} includes {1}",
+    "again": "persona {0} includes {1} again (removed earlier)",
+    "revive": "persona {0} includes {1}; enrollment was suspended",
+    "gone": "no longer in the directory",
+    "left": "left the organisation",
+    "changed": "persona changed from {0} to {1}",
+}
+
+
+def _has_create(
+    buckets: Mapping[tuple[str, ChangeKind], list[Change]], target: str, person_key: str
+) -> bool:
+    """Whether the person's account creation was just planned (people come in key order, so
+    it can only be the last one planned)."""
+    created = buckets.get((target, ChangeKind.CREATE_USER))
+    return created is not None and bool(created) and created[-1].person_key == person_key

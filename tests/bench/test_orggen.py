@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -156,12 +154,6 @@ def test_main_writes_both_files(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert "40 people" in capsys.readouterr().out
 
 
-def test_hundred_thousand_people_in_a_few_seconds() -> None:
-    started = time.process_time()
-    rows, _ = orggen.generate(100_000, 42)
-    spent = time.process_time() - started
-    assert len(rows) == 100_000
-    if sys.gettrace() is None:  # coverage or a debugger slows everything down
-        assert spent < 5.0, f"generating 100,000 people took {spent:.2f} s of CPU"
+def test_an_empty_organisation_is_refused() -> None:
     with pytest.raises(ValueError):
         orggen.generate(0)

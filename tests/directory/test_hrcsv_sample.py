@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import csv
-import sys
-import time
 from collections import Counter
 from datetime import date
 from pathlib import Path
@@ -101,15 +99,3 @@ def test_any_names_round_trip(
     assert {k: (p.first_name, p.last_name, p.title) for k, p in snapshot.people.items()} == {
         row[0]: (row[2].strip(), row[3].strip(), row[4].strip()) for row in rows
     }
-
-
-def test_hundred_thousand_rows_read_fast(tmp_path: Path) -> None:
-    org, groups = tmp_path / "org.csv", tmp_path / "groups.csv"
-    orggen.write(org, groups, 100_000, seed=3)
-    directory = read(org, groups)
-    started = time.process_time()
-    snapshot = directory.read()
-    spent = time.process_time() - started
-    assert len(snapshot.people) == 100_000
-    if sys.gettrace() is None:  # coverage or a debugger slows everything down
-        assert spent < 2.0, f"reading 100,000 rows took {spent:.2f} s of CPU"

@@ -8,12 +8,7 @@ from pathlib import Path
 import pytest
 
 from connector.store import Store
-from tests.postgres import (  # noqa: F401
-    PostgresServer,
-    postgres_database,
-    postgres_server,
-    postgres_url,
-)
+from tests.postgres import PostgresServer
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 

@@ -30,7 +30,7 @@ def collected(store: Store) -> list[tuple[str, datetime, int]]:
     c = completions_table.c
     with store.engine.connect() as conn:
         rows = conn.execute(select(c.person_key, c.collected_at, c.run_id).order_by(c.person_key))
-        return [tuple(row) for row in rows]  # type: ignore[misc]
+        return [(key, at, run) for key, at, run in rows]
 
 
 def test_recording_the_same_completions_twice_changes_nothing(store: Store) -> None:

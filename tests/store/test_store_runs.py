@@ -113,6 +113,13 @@ def test_lock_of_a_dead_process_on_this_host_is_taken_over(store: Store) -> None
     with pytest.raises(StateError, match=f"another run \\(id {new},"):
         store.start_run("sync", dry_run=False, mappings_hash=None)
 
+    store.finish_run(old, "succeeded", writes_sent=3)  # the old process was not gone after all
+    late = store.run(old)
+    assert late is not None and late.status == "crashed" and late.message == crashed.message
+    assert late.writes_sent == 3
+    with pytest.raises(StateError):  # and the new run keeps its lock
+        store.start_run("sync", dry_run=False, mappings_hash=None)
+
 
 def test_lock_on_another_host_is_kept_until_it_is_stale(store: Store) -> None:
     old = store.start_run("sync", dry_run=False, mappings_hash=None)

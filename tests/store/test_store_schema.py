@@ -77,7 +77,7 @@ def test_sqlite_default_creates_the_folder_and_runs_with_wal_and_foreign_keys(
         with store.engine.connect() as conn:
             assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
             assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
-            assert conn.execute(text("PRAGMA busy_timeout")).scalar() > 0
+            assert conn.execute(text("PRAGMA busy_timeout")).scalar_one() > 0
 
 
 def test_foreign_keys_are_enforced(store: Store) -> None:

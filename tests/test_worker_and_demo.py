@@ -1,0 +1,118 @@
+"""The worker's schedule and the demo, run as a user runs them."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from connector.config import load_settings
+from connector.demo import completion_sample, run_demo
+from connector.errors import ConfigError
+from connector.store import Store
+from connector.worker import build_scheduler, nightly
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("UPSKILL_"):
+            monkeypatch.delenv(name)
+
+
+def config(tmp_path: Path, extra: str = "") -> Path:
+    path = tmp_path / "upskill.toml"
+    path.write_text(
+        f'[directory]\npath = "{ROOT / "examples" / "org.csv"}"\n'
+        f'[mappings]\npath = "{ROOT / "mappings"}"\n{extra}',
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_scheduler_holds_one_nightly_job_on_the_configured_cron(tmp_path: Path) -> None:
+    settings = load_settings(config(tmp_path, '[schedule]\ncron = "30 3 * * 1-5"\n'))
+    scheduler = build_scheduler(settings, print)
+    (job,) = scheduler.get_jobs()
+    assert job.id == "nightly-sync" and job.max_instances == 1 and job.coalesce
+    fire = job.trigger.get_next_fire_time(None, datetime(2026, 12, 5, 12, 0, tzinfo=UTC))
+    assert (fire.weekday(), fire.hour, fire.minute) == (0, 3, 30)  # Saturday noon -> Monday
+
+
+def test_a_bad_cron_is_a_configuration_error(tmp_path: Path) -> None:
+    settings = load_settings(config(tmp_path, '[schedule]\ncron = "every night"\n'))
+    with pytest.raises(ConfigError, match=r"schedule\.cron"):
+        build_scheduler(settings, print)
+
+
+def test_a_failed_nightly_run_is_reported_and_the_worker_goes_on(tmp_path: Path) -> None:
+    settings = load_settings(
+        config(tmp_path, '[targets.moodle]\nurl = "http://127.0.0.1:9"\ntoken = "t"\nretries = 0\n')
+    )
+    said: list[str] = []
+    nightly(settings, said.append)  # must not raise
+    assert said and said[0].startswith("sync failed:") and "127.0.0.1:9" in said[0]
+    run = Store.open(settings.state_url()).runs()[0]
+    assert run.status == "failed"
+
+
+def test_completion_sample_is_deterministic_and_favours_the_first_courses() -> None:
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    enrolled = [(f"E{i}", f"u{i}", course) for i in range(400) for course in ("A", "B", "C")]
+    order = {"A": 0, "B": 1, "C": 2}
+    first = completion_sample(enrolled, order, now)
+    assert sorted(first) == sorted(completion_sample(list(reversed(enrolled)), order, now))
+    per_course = {c: sum(1 for _, course, _ in first if course == c) for c in "ABC"}
+    assert per_course["A"] > per_course["B"] > per_course["C"] > 0
+    assert all((now - when).days < 84 for _, _, when in first)
+
+
+def test_demo_twice_second_run_sends_no_writes(tmp_path: Path) -> None:
+    settings = load_settings(config(tmp_path))
+    first: list[str] = []
+    run_demo(settings, fresh=True, echo=first.append)
+    text = "\n".join(first)
+    assert "create_user" in text and "Writes sent to Moodle: 0" not in text
+    assert "completion record(s) new" in text
+    reports = tmp_path / "var" / "reports"
+    assert (reports / "latest.html").exists() and (reports / "latest.csv").exists()
+    store = Store.open(settings.state_url())
+    completed = [c for c in store.completions() if c.completed]
+    assert completed, "the demo's learners completed nothing"
+
+    second: list[str] = []
+    run_demo(settings, fresh=False, echo=second.append)
+    text = "\n".join(second)
+    assert "Plan: nothing to change." in text
+    assert "Writes sent to Moodle: 0  (nothing to change" in text
+    assert ", 0 completion record(s) new" in text
+    assert len([c for c in store.completions() if c.completed]) == len(completed)
+
+
+@pytest.mark.parametrize(
+    ("field", "names"),
+    [
+        ("*", "*"),
+        ("1-5", "mon,tue,wed,thu,fri"),
+        ("0", "sun"),
+        ("7", "sun"),
+        ("0,6", "sun,sat"),
+        ("1-5/2", "mon,wed,fri"),
+        ("sat,sun", "sat,sun"),
+        ("5-7", "fri,sat,sun"),
+    ],
+)
+def test_cron_weekdays_follow_standard_cron(field: str, names: str) -> None:
+    from connector.worker import cron_weekdays
+
+    assert cron_weekdays(field) == names
+
+
+def test_cron_weekday_out_of_range_is_refused(tmp_path: Path) -> None:
+    settings = load_settings(config(tmp_path, '[schedule]\ncron = "0 2 * * 9"\n'))
+    with pytest.raises(ConfigError, match="outside 0-7"):
+        build_scheduler(settings, print)
