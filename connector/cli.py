@@ -85,7 +85,7 @@ def sync(c: _Context, dry_run: bool, verbose: bool) -> None:
                 err=True,
             )
         click.echo(
-            f"Writes sent: {applied.writes_sent}"
+            f"Write requests sent: {applied.writes_sent}"
             + (" (nothing to change)" if applied.writes_sent == 0 else "")
         )
     if outcome.collected is not None:

@@ -113,14 +113,12 @@ def run_demo(settings: Settings, *, fresh: bool, echo: Echo) -> None:
             + ", ".join(f"{t} {n}" for t, n in sorted(tiers.items()))
         )
         echo(format_plan(prepared.plan, prepared.snapshot.people))
-        echo(
-            f"Writes sent to Moodle: {outcome.writes_sent}"
-            + (
-                "  (nothing to change: the sandbox already matches)"
-                if outcome.writes_sent == 0
-                else ""
-            )
-        )
+        applied = outcome.applied
+        done = ", ".join(f"{k} {v}" for k, v in sorted(applied.done.items())) if applied else ""
+        if outcome.writes_sent == 0:
+            echo("Write requests sent to Moodle: 0  (nothing to change: the sandbox already matches)")
+        else:
+            echo(f"Write requests sent to Moodle: {outcome.writes_sent}  (applied: {done})")
 
         source = build_source(live).read()
         accounts = store.accounts("moodle")

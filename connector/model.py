@@ -259,3 +259,28 @@ class Completion:
     completed_at: datetime | None = None
     progress: float | None = None  # 0..100 where the source gives it
     source: str = ""
+
+
+class ScopeKind(StrEnum):
+    """Whose people a leader's report covers."""
+
+    ORGANISATION = "organisation"  # everyone
+    MANAGER = "manager"  # the person's direct and indirect reports, by the manager chain
+    DEPARTMENT = "department"  # everyone in one department
+
+
+@dataclass(frozen=True, slots=True)
+class Leader:
+    """A recipient of progress reports, from the ``leaders`` section of the mappings.
+
+    ``person_key`` names the leader in the directory (their e-mail comes from there unless
+    ``email`` is given); ``scope_value`` is the manager's person key for MANAGER scope (usually
+    the leader's own key) or the department name for DEPARTMENT scope."""
+
+    key: str
+    person_key: str | None
+    email: str | None
+    scope: ScopeKind
+    scope_value: str | None = None
+    name: str = ""
+    source: str = ""  # "mappings/leaders.yaml:4"

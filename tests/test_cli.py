@@ -162,9 +162,9 @@ def test_sync_runs_report_and_explain_against_the_sandbox(
     monkeypatch.setenv("UPSKILL_TARGETS__MOODLE__TOKEN", TOKEN)
     assert main(["--config", str(config), "sync"]) == 0
     out = capsys.readouterr().out
-    assert "Writes sent:" in out and "Writes sent: 0" not in out
+    assert "Write requests sent:" in out and "Write requests sent: 0" not in out
     assert main(["--config", str(config), "sync"]) == 0
-    assert "Writes sent: 0 (nothing to change)" in capsys.readouterr().out
+    assert "Write requests sent: 0 (nothing to change)" in capsys.readouterr().out
 
     assert main(["--config", str(config), "runs"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()

@@ -76,7 +76,7 @@ def test_demo_twice_second_run_sends_no_writes(tmp_path: Path) -> None:
     first: list[str] = []
     run_demo(settings, fresh=True, echo=first.append)
     text = "\n".join(first)
-    assert "create_user" in text and "Writes sent to Moodle: 0" not in text
+    assert "create_user" in text and "Write requests sent to Moodle: 0" not in text
     assert "completion record(s) new" in text
     reports = tmp_path / "var" / "reports"
     assert (reports / "latest.html").exists() and (reports / "latest.csv").exists()
@@ -88,7 +88,7 @@ def test_demo_twice_second_run_sends_no_writes(tmp_path: Path) -> None:
     run_demo(settings, fresh=False, echo=second.append)
     text = "\n".join(second)
     assert "Plan: nothing to change." in text
-    assert "Writes sent to Moodle: 0  (nothing to change" in text
+    assert "Write requests sent to Moodle: 0  (nothing to change" in text
     assert ", 0 completion record(s) new" in text
     assert len([c for c in store.completions() if c.completed]) == len(completed)
 

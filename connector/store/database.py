@@ -122,10 +122,12 @@ def alembic_config() -> Config:
 
 
 def head_revision() -> str:
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    if head is None:
+    """The newest revision; migrations may branch (one branch per feature, all off the initial
+    schema), in which case the heads are joined with ``+`` in sorted order."""
+    heads = ScriptDirectory.from_config(alembic_config()).get_heads()
+    if not heads:
         raise StateError("the package ships no state database migrations; reinstall it")
-    return head
+    return "+".join(sorted(heads))
 
 
 def upgrade(engine: Engine) -> str:
@@ -133,12 +135,13 @@ def upgrade(engine: Engine) -> str:
     config = alembic_config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        command.upgrade(config, "heads")
     return head_revision()
 
 
 def current_revision(connection: Connection) -> str | None:
-    return MigrationContext.configure(connection).get_current_revision()
+    heads = MigrationContext.configure(connection).get_current_heads()
+    return "+".join(sorted(heads)) if heads else None
 
 
 def dialect_insert(conn: Connection, table: Table) -> postgresql.Insert | sqlite.Insert:
