@@ -116,7 +116,7 @@ def run_demo(settings: Settings, *, fresh: bool, echo: Echo) -> None:
         applied = outcome.applied
         done = ", ".join(f"{k} {v}" for k, v in sorted(applied.done.items())) if applied else ""
         if outcome.writes_sent == 0:
-            echo("Write requests sent to Moodle: 0  (nothing to change: the sandbox already matches)")
+            echo("Write requests sent to Moodle: 0  (nothing to change: the sandbox matches)")
         else:
             echo(f"Write requests sent to Moodle: {outcome.writes_sent}  (applied: {done})")
 
