@@ -32,6 +32,11 @@ test: lint typecheck unit
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.directory
+	$(BIN)/python -m bench.mappings
+	$(BIN)/python -m bench.moodle
+	$(BIN)/python -m bench.ldap
+	$(BIN)/python -m bench.report
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache .coverage

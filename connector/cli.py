@@ -55,23 +55,72 @@ def cli(ctx: click.Context, config: str | None, log_level: str) -> None:
 @cli.command()
 @click.option("--dry-run", is_flag=True, help="Plan and record the run; send nothing.")
 @click.option("-v", "--verbose", is_flag=True, help="List every change with its reason.")
+@click.option(
+    "--reconcile",
+    is_flag=True,
+    help="First read the actual enrollments from the targets and repair the state (drift).",
+)
+@click.option(
+    "--restore",
+    "restore",
+    multiple=True,
+    metavar="PERSON",
+    help="Enroll PERSON (key) again in what was removed by hand on the LMS; repeatable.",
+)
+@click.option(
+    "--approve-plan",
+    "approve",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Apply exactly the plan saved by `upskill plan --save FILE`, past the safety guards; "
+    "refused when the directory, state or mappings changed since.",
+)
+@click.option(
+    "--accept-shrink",
+    is_flag=True,
+    help="Confirm a real reorganisation: go on although the directory read is smaller than "
+    "the last good one by more than directory_guard.max_shrink.",
+)
 @pass_ctx
-def sync(c: _Context, dry_run: bool, verbose: bool) -> None:
+def sync(
+    c: _Context,
+    dry_run: bool,
+    verbose: bool,
+    reconcile: bool,
+    restore: tuple[str, ...],
+    approve: Path | None,
+    accept_shrink: bool,
+) -> None:
     """Read the directory, assign personas, apply enrollments, collect progress."""
+    from connector.sync.approval import read_approved
     from connector.sync.plan_text import format_plan
     from connector.sync.run import open_store
     from connector.sync.run import sync as run_sync
 
+    approved = read_approved(approve) if approve is not None else None
     store = open_store(c.settings)
-    outcome = run_sync(c.settings, store, dry_run=dry_run)
+    outcome = run_sync(
+        c.settings,
+        store,
+        dry_run=dry_run,
+        reconcile=reconcile,
+        restore=restore,
+        approved=approved,
+        accept_shrink=accept_shrink,
+    )
     prepared = outcome.prepared
+    if outcome.reconciled is not None:
+        drift = outcome.reconciled.drift
+        click.echo(f"Reconciled: {len(drift)} drift(s) between the targets and the state")
+        for item in drift[:20]:
+            click.echo(f"  drift: {item}")
     click.echo(
         f"Run {outcome.run_id}: read {len(prepared.snapshot)} people from "
         f"{prepared.snapshot.source}; mappings {prepared.mappings.content_hash[:12]}"
     )
     click.echo(format_plan(prepared.plan, prepared.snapshot.people, verbose=verbose))
     if dry_run:
-        click.echo("Dry run: nothing was sent.")
+        skipped = " (nor read: --reconcile skipped)" if reconcile else ""
+        click.echo(f"Dry run: nothing was sent{skipped}.")
         return
     applied = outcome.applied
     if applied is not None:
@@ -101,18 +150,75 @@ def sync(c: _Context, dry_run: bool, verbose: bool) -> None:
 @cli.command()
 @click.option("-v", "--verbose", is_flag=True, help="List every change with its reason.")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+@click.option(
+    "--mappings",
+    "proposed",
+    type=click.Path(path_type=Path),
+    help="Preview a proposed mappings folder: the population diff against the current one.",
+)
+@click.option(
+    "--save",
+    "--out",
+    "save",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the plan, with the fingerprint of its inputs, for --approve-plan.",
+)
 @pass_ctx
-def plan(c: _Context, verbose: bool, as_json: bool) -> None:
+def plan(
+    c: _Context, verbose: bool, as_json: bool, proposed: Path | None, save: Path | None
+) -> None:
     """Show what a sync would change, without contacting any target."""
-    from connector.sync.plan_text import format_plan, plan_json
-    from connector.sync.run import open_store, prepare
+    import json
 
-    prepared = prepare(c.settings, open_store(c.settings))
-    if as_json:
-        click.echo(plan_json(prepared.plan))
+    from connector.personas.loader import load_mappings
+    from connector.registry import mappings_path
+    from connector.sync import approval, preview
+    from connector.sync.guards import stop_message
+    from connector.sync.plan_text import format_plan, plan_json
+    from connector.sync.run import check_guards, open_store, plan_with, prepare, utcnow
+
+    store = open_store(c.settings)
+    now = utcnow()
+    prepared = prepare(c.settings, store, now=now, mappings_folder=proposed)
+    document = plan_json(prepared.plan)
+    if save is not None:
+        saved = approval.saved_plan(json.loads(document), prepared.fingerprint())
+        save.write_text(json.dumps(saved, indent=2) + "\n", encoding="utf-8")
+    people = prepared.snapshot.people
+    if proposed is not None:
+        current = plan_with(
+            c.settings,
+            load_mappings(mappings_path(c.settings)),
+            prepared.snapshot,
+            prepared.state,
+            now=now,
+            moved_from=prepared.assignments,
+        )
+        diff = preview.population_diff(
+            current.assignments,
+            prepared.assignments,
+            current.plan,
+            prepared.plan,
+            current_version=current.mappings.content_hash,
+            proposed_version=prepared.mappings.content_hash,
+        )
+        click.echo(preview.diff_json(diff) if as_json else preview.format_diff(
+            diff, people, verbose=verbose
+        ))
+    elif as_json:
+        click.echo(document)
     else:
         click.echo(f"Read {len(prepared.snapshot)} people from {prepared.snapshot.source}")
-        click.echo(format_plan(prepared.plan, prepared.snapshot.people, verbose=verbose))
+        click.echo(format_plan(prepared.plan, people, verbose=verbose))
+    if as_json:
+        return
+    for pin in prepared.expired:
+        click.echo(f"Expired override ignored: {pin.person_key}: {pin.describe()}")
+    violations = check_guards(c.settings, store, prepared)
+    if violations:
+        click.echo("Guards: a sync would stop here. " + stop_message(violations))
+    if save is not None:
+        click.echo(f"Saved the plan to {save}; apply it with `upskill sync --approve-plan {save}`")
 
 
 @cli.command()
@@ -133,17 +239,53 @@ def collect(c: _Context) -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help="Folder for the HTML and CSV files (default: report.out_dir).",
 )
+@click.option("--leaders", is_flag=True, help="Also write each leader's report, under leaders/.")
+@click.option("--send", is_flag=True, help="E-mail each configured leader their report.")
+@click.option(
+    "--preview",
+    "preview_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write each leader's e-mail as a .eml file in this folder instead of sending it.",
+)
+@click.option("--period", metavar="PERIOD", help="ISO week (2024-W18) or month (2024-05).")
 @pass_ctx
-def report(c: _Context, out_dir: Path | None) -> None:
-    """Print the progress report and write it as HTML and CSV."""
-    from connector.report.assemble import build_report
-    from connector.report.render import render_text, write_report
+def report(
+    c: _Context,
+    out_dir: Path | None,
+    leaders: bool,
+    send: bool,
+    preview_dir: Path | None,
+    period: str | None,
+) -> None:
+    """Print the progress report and write it as HTML and CSV; or e-mail it to leaders."""
+    from connector.report.period import parse_period
+    from connector.report.render import render_text
+    from connector.report.run import send_reports, write_reports
     from connector.sync.run import open_store
 
-    rep = build_report(c.settings, open_store(c.settings))
-    click.echo(render_text(rep))
-    paths = write_report(rep, out_dir or c.settings.path(c.settings.report.out_dir))
-    for path in paths:
+    chosen = parse_period(period) if period else None
+    store = open_store(c.settings)
+    if send or preview_dir is not None:
+        result = send_reports(c.settings, store, period=chosen, preview_dir=preview_dir)
+        for line in result.lines():
+            click.echo(line, err=line.startswith("  FAILED"))
+        click.echo(
+            f"Reports: {len(result.sent)} sent, {len(result.previewed)} written, "
+            f"{len(result.already)} already sent, {len(result.skipped)} skipped, "
+            f"{len(result.failed)} failed"
+        )
+        if result.failed:
+            raise click.exceptions.Exit(1)
+        return
+    written = write_reports(
+        c.settings,
+        store,
+        out_dir or c.settings.path(c.settings.report.out_dir),
+        period=chosen,
+        leaders=leaders,
+    )
+    click.echo(render_text(written.report))
+    for path in written.paths:
         click.echo(f"Wrote {path}")
 
 
@@ -153,9 +295,11 @@ def report(c: _Context, out_dir: Path | None) -> None:
 def explain(c: _Context, person: str) -> None:
     """Why PERSON (key or e-mail) has their persona, and their enrollments."""
     from connector.personas.engine import explain as explain_assignment
-    from connector.sync.run import open_store, read_and_assign
+    from connector.sync.run import open_store, prepare
 
-    mappings, snapshot, assignments = read_and_assign(c.settings)
+    store = open_store(c.settings)
+    prepared = prepare(c.settings, store)
+    mappings, snapshot, assignments = prepared.mappings, prepared.snapshot, prepared.assignments
     key = (
         person
         if person in snapshot.people
@@ -171,11 +315,32 @@ def explain(c: _Context, person: str) -> None:
         click.echo(f"{found.display_name} [{key}] has no persona: status {found.status.value}")
     else:
         click.echo(explain_assignment(assignment, found, mappings))
-    store = open_store(c.settings)
-    rows = [e for e in store.enrollments() if e.person_key == key]
-    click.echo("Enrollments applied:" if rows else "Enrollments applied: none yet")
-    for e in sorted(rows, key=lambda e: (e.target, e.course_ref)):
-        click.echo(f"  {e.target} {e.course_ref}: {e.status.value}")
+    for pin in prepared.expired:
+        if pin.person_key == key:
+            click.echo(f"expired override, ignored: {pin.describe()}")
+    rows = store.enrollment_traces(key)
+    click.echo(
+        f"Enrollments applied: {len(rows)} (with the run and mappings version that last "
+        "changed each)"
+        if rows
+        else "Enrollments applied: none yet"
+    )
+    withdrawn = prepared.state.withdrawn
+    for row in rows:
+        status = row.status
+        if (key, row.target, row.course_ref) in withdrawn:
+            status += ", removed by hand on the target (sticky: not enrolled again)"
+        click.echo(
+            f"  {row.target} {row.course_ref}: {status} since {row.since:%Y-%m-%d}, "
+            f"run #{row.run_id} (mappings {(row.mappings_hash or '-')[:12]})"
+        )
+    changes = [ch for ch in prepared.plan.changes if ch.person_key == key]
+    held = [h for h in prepared.plan.held if h.person_key == key]
+    click.echo("Next sync:" if changes or held else "Next sync: nothing to change")
+    for ch in changes:
+        click.echo(f"  {ch.target} {ch.kind.value} {ch.course_ref or ''}: {ch.reason}".rstrip())
+    for h in held:
+        click.echo(f"  {h.target} {h.course_ref}: held ({h.kind.value}): {h.reason}")
 
 
 @cli.command()
@@ -227,6 +392,90 @@ def _run_line(r: Any) -> str:
 
 
 @cli.group()
+def mappings() -> None:
+    """The role mappings (mappings/)."""
+
+
+@mappings.command("validate")
+@click.option(
+    "--mappings",
+    "path",
+    type=click.Path(path_type=Path),
+    help="The mappings folder to check (default: the configured [mappings] path).",
+)
+@click.option(
+    "--online",
+    is_flag=True,
+    help="Also check against the directory and the targets (groups, people, courses).",
+)
+@pass_ctx
+def mappings_validate(c: _Context, path: Path | None, online: bool) -> None:
+    """Report every problem of the mappings with file:line:column; exit 2 on any."""
+    from connector.personas import validate as v
+    from connector.registry import build_source, build_targets, mappings_path
+
+    folder = path if path is not None else mappings_path(c.settings)
+    loaded, problems = v.offline_problems(folder)
+    notes: list[str] = []
+    if loaded is not None and online:
+        problems += v.directory_problems(loaded, build_source(c.settings).read())
+        lookups = {name: t.course_ids for name, t in build_targets(c.settings).items()}
+        missing, notes = v.course_problems(loaded, lookups)
+        problems += missing
+    for note in notes:
+        click.echo(f"note: {note}")
+    if problems:
+        click.echo(f"{folder.as_posix()}: {len(problems)} problem(s):", err=True)
+        for problem in problems:
+            click.echo(f"  - {problem}", err=True)
+        raise click.exceptions.Exit(2)
+    assert loaded is not None
+    click.echo(
+        f"Mappings OK: {len(loaded.personas)} personas, {len(loaded.rules)} rules, "
+        f"{len(loaded.bundles)} bundles, {len(loaded.leaders)} leaders, "
+        f"{len(loaded.overrides)} overrides"
+        + (" (checked online)" if online else "")
+        + f"; version {loaded.content_hash[:12]}"
+    )
+
+
+@cli.group()
+def target() -> None:
+    """The LMS targets."""
+
+
+@target.command("check")
+@click.argument("name", default="moodle")
+@click.option("--reconcile", is_flag=True, help="Also check the functions --reconcile needs.")
+@pass_ctx
+def target_check(c: _Context, name: str, reconcile: bool) -> None:
+    """Check the connection to target NAME and the functions its token may call for the
+    enabled features; exit 1 when something is missing."""
+    from connector.registry import build_targets
+
+    built = build_targets(c.settings)
+    if name not in built:
+        enabled = ", ".join(built) or "none"
+        raise click.UsageError(f"no enabled target {name!r} (enabled: {enabled})")
+    info = built[name].check(reconcile=reconcile)
+    click.echo(f"{info.name}: {info.description}")
+    if info.release:
+        click.echo(f"Release: {info.release}")
+    if info.missing_functions:
+        click.echo(
+            f"The token's external service lacks {len(info.missing_functions)} function(s); "
+            "add them in Site administration > Server > Web services > External services:",
+            err=True,
+        )
+        for function in info.missing_functions:
+            feature = info.needed_by.get(function, "")
+            why = f"  (needed by {feature})" if feature else ""
+            click.echo(f"  - {function}{why}", err=True)
+        raise click.exceptions.Exit(1)
+    click.echo("All functions the enabled features need are available.")
+
+
+@cli.group()
 def db() -> None:
     """The state database."""
 
@@ -239,6 +488,47 @@ def db_upgrade(c: _Context) -> None:
 
     store = Store.open(c.settings.state_url(), upgrade=False)
     click.echo(f"State database at revision {store.upgrade()}")
+
+
+@cli.group()
+def directory() -> None:
+    """The directory source: what the connector reads and sees."""
+
+
+@directory.command("check")
+@pass_ctx
+def directory_check(c: _Context) -> None:
+    """Check that the configured directory can be reached and read (connection, permissions)."""
+    from connector.registry import build_source
+
+    click.echo(f"Directory OK: {build_source(c.settings).check()}")
+
+
+@directory.command("show")
+@click.option("--person", metavar="KEY", help="One person (key or e-mail) and their groups.")
+@click.option("--group", "group", metavar="NAME", help="One group: members, nesting, parents.")
+@pass_ctx
+def directory_show(c: _Context, person: str | None, group: str | None) -> None:
+    """Read the directory and show what the connector sees (nothing is written)."""
+    from connector.directory import show
+    from connector.registry import build_source
+
+    snapshot = build_source(c.settings).read()
+    if person is None and group is None:
+        click.echo(show.summary(snapshot))
+    if person is not None:
+        found = show.find_person(snapshot, person)
+        if found is None:
+            named = [str(p) for p in snapshot.problems if p.record_key == person]
+            why = f"; skipped: {named[0]}" if named else ""
+            raise click.UsageError(
+                f"nobody with key or e-mail {person!r} in {snapshot.source}{why}"
+            )
+        click.echo(show.describe_person(snapshot, found))
+    if group is not None:
+        if group not in snapshot.groups:
+            raise click.UsageError(f"no group named {group!r} in {snapshot.source}")
+        click.echo(show.describe_group(snapshot, group))
 
 
 @cli.group()

@@ -20,7 +20,7 @@ import os
 import tomllib
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -110,6 +110,158 @@ class CsvSource(Section):
         return value
 
 
+class LdapAttributes(Section):
+    """Attribute names of the LDAP reader. Empty means the flavour's default (see README)."""
+
+    key: str = ""  # ad: objectGUID; openldap: entryUUID
+    email: str = "mail"
+    first_name: str = "givenName"
+    last_name: str = "sn"
+    department: str = ""  # ad: department; openldap: departmentNumber
+    title: str = "title"
+    manager: str = "manager"
+    member: str = "member"
+    member_of: str = ""  # when set, people's direct groups come from this attribute
+    group_name: str = "cn"
+
+
+class LdapDisabledRule(Section):
+    """Which people are disabled or gone. On AD userAccountControl bit 2 always disables."""
+
+    attribute: str = "pwdAccountLockedTime"
+    values: tuple[str, ...] = ()  # empty: the attribute being present means disabled
+    left_values: tuple[str, ...] = ()  # values of the same attribute that mean "left"
+
+
+class LdapSource(Section):
+    """Active Directory or OpenLDAP, read with ldap3."""
+
+    type: Literal["ldap"]
+    flavour: Literal["openldap", "ad"] = "openldap"
+    url: str
+    start_tls: bool = False
+    ca_file: Path | None = None
+    bind_dn: str = ""  # empty: anonymous bind
+    password: SecretStr | None = None
+    password_file: Path | None = None
+    user_base: str
+    user_filter: str = ""  # empty: the flavour default (README)
+    group_base: str = ""  # empty: user_base
+    group_filter: str = ""  # empty: the flavour default (README)
+    people_in_group: str = ""  # only the members (through nesting) of the group of this name
+    page_size: int = Field(500, ge=1, le=100_000)
+    range_size: int | None = Field(None, ge=1)  # ad: ask member values in ranges of this size
+    timeout: float = Field(30.0, gt=0)
+    attributes: LdapAttributes = LdapAttributes()
+    disabled: LdapDisabledRule = LdapDisabledRule()
+
+    @field_validator("url")
+    @classmethod
+    def _ldap_url(cls, value: str) -> str:
+        if not value.startswith(("ldap://", "ldaps://")):
+            raise ValueError("must start with ldap:// or ldaps://, e.g. ldaps://dc1.example.org")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> LdapSource:
+        if self.password is not None and self.password_file is not None:
+            raise ValueError("set either password (environment) or password_file, not both")
+        if self.start_tls and self.url.startswith("ldaps://"):
+            raise ValueError("start_tls is for ldap:// URLs; an ldaps:// URL is TLS already")
+        return self
+
+
+def _https_url(value: str, example: str) -> str:
+    if not value.startswith(("http://", "https://")):
+        raise ValueError(f"must start with https:// (or http:// for a local test), e.g. {example}")
+    return value.rstrip("/")
+
+
+class _WebSource(Section):
+    """What every directory read over HTTPS shares."""
+
+    timeout: float = Field(30.0, gt=0)  # seconds per request
+    retries: int = Field(4, ge=0, le=10)  # further attempts after a transient fault or a 429
+    max_wait: float = Field(120.0, ge=0)  # longest single wait a server may ask for (seconds)
+    verify_tls: bool = True
+    ca_file: Path | None = None
+
+
+class GraphSource(_WebSource):
+    """Microsoft Entra ID through Microsoft Graph (application permissions User.Read.All and
+    GroupMember.Read.All, client-credentials grant)."""
+
+    type: Literal["graph"]
+    tenant_id: str = Field(min_length=1)
+    client_id: str = Field(min_length=1)
+    client_secret: SecretStr | None = None
+    client_secret_file: Path | None = None
+    authority_url: str = "https://login.microsoftonline.com"
+    graph_url: str = "https://graph.microsoft.com/v1.0"
+    page_size: int = Field(999, ge=1, le=999)
+
+    @field_validator("authority_url", "graph_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return _https_url(value, "https://graph.microsoft.com/v1.0")
+
+    @model_validator(mode="after")
+    def _one_secret(self) -> GraphSource:
+        if self.client_secret is not None and self.client_secret_file is not None:
+            raise ValueError("set either client_secret (environment) or client_secret_file")
+        return self
+
+
+class OktaSource(_WebSource):
+    """Okta's Management API with an API token (SSWS) of a read-only administrator."""
+
+    type: Literal["okta"]
+    url: str  # the org URL, e.g. https://acme.okta.com
+    token: SecretStr | None = None
+    token_file: Path | None = None
+    page_size: int = Field(200, ge=1, le=200)  # /api/v1/users
+    member_page_size: int = Field(1000, ge=1, le=1000)  # /api/v1/groups/{id}/users
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return _https_url(value, "https://acme.okta.com")
+
+    @model_validator(mode="after")
+    def _one_token(self) -> OktaSource:
+        if self.token is not None and self.token_file is not None:
+            raise ValueError("set either token (environment) or token_file, not both")
+        return self
+
+
+class ScimSource(_WebSource):
+    """A SCIM 2.0 service provider (RFC 7644) read with a bearer token."""
+
+    type: Literal["scim"]
+    url: str  # the SCIM base URL, e.g. https://idp.example.org/scim/v2
+    token: SecretStr | None = None
+    token_file: Path | None = None
+    page_size: int = Field(100, ge=1, le=10_000)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return _https_url(value, "https://idp.example.org/scim/v2")
+
+    @model_validator(mode="after")
+    def _one_token(self) -> ScimSource:
+        if self.token is not None and self.token_file is not None:
+            raise ValueError("set either token (environment) or token_file, not both")
+        return self
+
+
+class DirectoryGuardSettings(Section):
+    """The outage guard: a read smaller than the last good one by more than ``max_shrink``
+    (a share, 0.10 = 10 %) stops the run before planning; ``--accept-shrink`` confirms it."""
+
+    max_shrink: float = Field(0.10, ge=0, le=1)
+
+
 class StateSettings(Section):
     """The state database: SQLite by default, PostgreSQL through a URL."""
 
@@ -140,6 +292,25 @@ class MoodleSettings(Section):
     auth: MoodleAuth = "manual"
     username_from: Literal["email", "key"] = "email"
     removal: Literal["suspend", "unenroll"] = "suspend"  # unenrol deletes grades on Moodle
+    # -- production depth (issue 5); each option is described in the README --------------
+    match_by: tuple[Literal["idnumber", "email", "username"], ...] = (
+        "idnumber",
+        "email",
+        "username",
+    )
+    update_profiles: bool = True  # update changed names and e-mails of matched accounts
+    suspend_leavers: bool = False  # suspend the Moodle account of a person who left
+    verify_writes: bool = True  # read enrolments back after writing them
+    page_size: int = Field(1000, ge=1, le=100_000)  # core_enrol_get_enrolled_users page
+    due_dates_to_timeend: bool = False  # a course's due_days become the enrolment's timeend
+    cohort_courses: tuple[str, ...] = ()  # courses enrolled through cohort sync
+    cohort_prefix: str = "upskill-"  # cohort idnumber = prefix + course short name
+    completion_concurrency: int = Field(4, ge=1, le=32)
+    completion_budget: int = Field(0, ge=0)  # requests per run for completion; 0 = no limit
+    completion_per_user: bool = True  # core_enrol_get_users_courses for users of 2+ courses
+    full_check_days: int = Field(7, ge=0)  # also re-read completed enrollments every N days
+    requests_per_second: float = Field(0.0, ge=0)  # 0 = no limit
+    pause_between_batches: float = Field(0.0, ge=0, le=60)  # seconds after each write batch
 
     @field_validator("url")
     @classmethod
@@ -159,9 +330,63 @@ class TargetsSettings(Section):
     moodle: MoodleSettings = MoodleSettings()
 
 
+class SmtpSettings(Section):
+    """The SMTP server that sends the reports (``[report.smtp]``)."""
+
+    host: str
+    port: int | None = Field(None, ge=1, le=65535)  # default: 587 starttls, 465 tls, 25 none
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    username: str | None = None
+    password: SecretStr | None = None  # UPSKILL_REPORT__SMTP__PASSWORD, or password_file
+    password_file: Path | None = None
+    verify_tls: bool = True  # never switch off in production; use ca_file for a private CA
+    ca_file: Path | None = None
+    timeout: float = Field(30.0, gt=0)
+    retries: int = Field(3, ge=0, le=10)  # per message, transient faults only
+    local_hostname: str | None = None  # the EHLO name; default: this host's name
+
+    @model_validator(mode="after")
+    def _one_password_source(self) -> SmtpSettings:
+        if self.password is not None and self.password_file is not None:
+            raise ValueError("set either password (environment) or password_file, not both")
+        if (self.password is not None or self.password_file is not None) and not self.username:
+            raise ValueError("a password needs a username")
+        return self
+
+    @property
+    def effective_port(self) -> int:
+        return self.port or {"starttls": 587, "tls": 465, "none": 25}[self.security]
+
+
 class ReportSettings(Section):
     out_dir: Path = Path("var/reports")
     title: str = "Generative AI upskilling progress"
+    templates_dir: Path | None = None  # report.html.j2 / report.txt.j2 here win over the shipped
+    period: Literal["week", "month"] = "week"  # the default --period: current ISO week or month
+    sender: str = "Upskill reports <upskill@localhost.localdomain>"
+    reply_to: str | None = None
+    subject: str = "{title}: {period}, {scope}"  # fields: title, period, leader, scope
+    admins: tuple[str, ...] = ()  # e-mail addresses of the admin summary after each sync
+    admin_dir: Path = Path("var/reports/admin")  # the summary as a file without smtp or admins
+    empty_scope: Literal["send", "skip"] = "send"  # a leader with nobody in scope
+    stuck_after_days: int = Field(14, ge=0)  # a Skill Builder request unconfirmed this long
+    smtp: SmtpSettings | None = None
+
+    @field_validator("subject")
+    @classmethod
+    def _subject_fields(cls, value: str) -> str:
+        import string
+
+        try:
+            names = {f for _, f, _, _ in string.Formatter().parse(value) if f is not None}
+        except ValueError as exc:
+            raise ValueError(f"not a valid template ({exc}); use {{title}}, {{period}}") from exc
+        unknown = names - {"title", "period", "leader", "scope"}
+        if unknown:
+            raise ValueError(
+                f"unknown field(s) {', '.join(sorted(unknown))}: use title, period, leader, scope"
+            )
+        return value
 
 
 class ScheduleSettings(Section):
@@ -169,6 +394,27 @@ class ScheduleSettings(Section):
 
     cron: str = "0 2 * * *"
     timezone: str = "UTC"
+
+
+class GuardSettings(Section):
+    """Safety guards checked before every apply (connector/sync/guards.py): the run stops
+    with nothing written when a plan removes enrollments from more than ``max_removals``
+    people or ``max_removal_share`` percent of the population, or moves a tier's headcount
+    share more than ``max_tier_shift`` points against the last applied run. The share guards
+    ignore changes of ``min_people`` people or fewer (one leaver of a ten-person team is not
+    an accident). ``upskill sync --approve-plan FILE`` applies a reviewed plan past them."""
+
+    max_removals: int = Field(50, ge=0)
+    max_removal_share: float = Field(5.0, ge=0, le=100)
+    max_tier_shift: float = Field(10.0, ge=0, le=100)
+    min_people: int = Field(5, ge=0)
+
+
+class RemovalSettings(Section):
+    """The grace period before an unwanted enrollment is suspended or unenrolled (the mode is
+    per target: targets.<name>.removal)."""
+
+    grace_days: int = Field(14, ge=0, le=3650)
 
 
 class Settings(BaseSettings):
@@ -182,12 +428,18 @@ class Settings(BaseSettings):
     )
 
     base_dir: Path = Path(".")
-    directory: CsvSource = CsvSource()
+    directory: Annotated[
+        CsvSource | LdapSource | GraphSource | OktaSource | ScimSource,
+        Field(discriminator="type"),
+    ] = CsvSource()
+    directory_guard: DirectoryGuardSettings = DirectoryGuardSettings()
     state: StateSettings = StateSettings()
     mappings: MappingsSettings = MappingsSettings()
     targets: TargetsSettings = TargetsSettings()
     report: ReportSettings = ReportSettings()
     schedule: ScheduleSettings = ScheduleSettings()
+    guards: GuardSettings = GuardSettings()
+    removal: RemovalSettings = RemovalSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -199,6 +451,14 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, _FileSource(settings_cls))
+
+    @field_validator("directory", mode="before")
+    @classmethod
+    def _csv_by_default(cls, value: Any) -> Any:
+        """A ``[directory]`` section without ``type`` is the HR export (``type = "csv"``)."""
+        if isinstance(value, dict) and "type" not in value:
+            return {**value, "type": "csv"}
+        return value
 
     def path(self, value: Path) -> Path:
         """A configured path, resolved against the configuration's folder."""
@@ -213,6 +473,12 @@ class Settings(BaseSettings):
     def moodle_token(self) -> str | None:
         moodle = self.targets.moodle
         return read_secret(moodle.token, self.path_or_none(moodle.token_file), "targets.moodle")
+
+    def smtp_password(self) -> str | None:
+        smtp = self.report.smtp
+        if smtp is None:
+            return None
+        return read_secret(smtp.password, self.path_or_none(smtp.password_file), "report.smtp")
 
     def path_or_none(self, value: Path | None) -> Path | None:
         return None if value is None else self.path(value)
@@ -272,18 +538,28 @@ def load_settings(explicit: str | Path | None = None) -> Settings:
     return settings
 
 
+DIRECTORY_TYPES = frozenset({"csv", "ldap", "graph", "okta", "scim"})
+
+
 def _describe(err: Any) -> str:
-    loc = ".".join(str(p) for p in err["loc"])
-    env = ENV_PREFIX + "__".join(str(p).upper() for p in err["loc"])
+    parts = [str(p) for p in err["loc"]]
+    if len(parts) > 1 and parts[0] == "directory" and parts[1] in DIRECTORY_TYPES:
+        del parts[1]  # the union's tag: the user wrote directory.x, not directory.csv.x
+    loc = ".".join(parts)
+    env = ENV_PREFIX + "__".join(p.upper() for p in parts)
     msg = err["msg"]
     if err["type"] == "extra_forbidden":
         msg = "unknown setting; check its spelling against the README"
-    shown = "" if err["type"] in ("extra_forbidden", "missing") else f" (got {_safe(err)})"
+    quiet = ("extra_forbidden", "missing", "union_tag_invalid", "union_tag_not_found")
+    shown = "" if err["type"] in quiet else f" (got {_safe(err)})"  # a tag error shows the section
     return f"{loc}: {msg}{shown} [file key {loc} or variable {env}]"
 
 
 def _safe(err: Any) -> str:
-    if any("token" in str(p) or "password" in str(p) or str(p) == "url" for p in err["loc"]):
+    if any(
+        "token" in str(p) or "password" in str(p) or "secret" in str(p) or str(p) == "url"
+        for p in err["loc"]
+    ):
         return "**********"
     text = repr(err.get("input"))
     return text if len(text) <= 60 else text[:57] + "..."

@@ -27,12 +27,14 @@ def _masked(value: Any) -> Any:
 def check_settings(settings: Settings) -> tuple[list[str], str]:
     """(problems, a summary of the effective settings with secrets masked)."""
     problems: list[str] = []
-    csv_path = settings.path(settings.directory.path)
-    if not csv_path.is_file():
-        problems.append(f"directory.path: {csv_path} is not a file; point it at the HR export")
-    groups = settings.path_or_none(settings.directory.groups_path)
-    if groups is not None and not groups.is_file():
-        problems.append(f"directory.groups_path: {groups} is not a file")
+    directory = settings.directory
+    if directory.type == "csv":
+        csv_path = settings.path(directory.path)
+        if not csv_path.is_file():
+            problems.append(f"directory.path: {csv_path} is not a file; point it at the HR export")
+        groups = settings.path_or_none(directory.groups_path)
+        if groups is not None and not groups.is_file():
+            problems.append(f"directory.groups_path: {groups} is not a file")
     mappings = settings.path(settings.mappings.path)
     if not mappings.is_dir():
         problems.append(f"mappings.path: {mappings} is not a folder of YAML mappings")

@@ -229,12 +229,34 @@ class Change:
         return f"{self.target}:{self.kind.value}:{self.person_key}:{self.course_ref or ''}"
 
 
+class HoldKind(StrEnum):
+    """Why the plan deliberately sends nothing for an enrollment the rules alone would change."""
+
+    GRACE = "grace"  # unwanted, but its grace period has not ended: removed after ``until``
+    WITHDRAWN = "withdrawn"  # removed by hand on the target: not re-enrolled (sticky removal)
+    UNTOUCHED = "untouched"  # a leave-alone override or an exclusion: nothing sent at all
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """An enrollment the plan holds back, with the reason the report and reviewers read."""
+
+    kind: HoldKind
+    target: str
+    person_key: str
+    course_ref: str
+    reason: str
+    since: datetime | None = None  # GRACE: unwanted since; WITHDRAWN: detected at
+    until: datetime | None = None  # GRACE: the removal is planned from then
+
+
 @dataclass(frozen=True, slots=True)
 class Plan:
     """The ordered changes a run intends to apply. Data only: printable, savable, reviewable."""
 
     changes: tuple[Change, ...]
     skipped: tuple[RecordProblem, ...] = ()
+    held: tuple[Hold, ...] = ()
 
     def counts(self) -> dict[tuple[str, ChangeKind], int]:
         out: dict[tuple[str, ChangeKind], int] = {}

@@ -5,6 +5,8 @@ This is the only place that knows which class serves which configuration ``type`
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from importlib.metadata import entry_points
 from pathlib import Path
 
 import requests
@@ -14,7 +16,6 @@ from connector.directory import DirectorySource
 from connector.directory.hrcsv import CsvDirectory
 from connector.errors import ConfigError
 from connector.lms import LmsTarget
-from connector.lms.moodle.client import MoodleClient
 from connector.lms.moodle.target import MoodleTarget
 
 GROUPS_FILE = "groups.csv"
@@ -22,6 +23,22 @@ GROUPS_FILE = "groups.csv"
 
 def build_source(settings: Settings) -> DirectorySource:
     directory = settings.directory
+    if directory.type == "ldap":
+        from connector.directory.ldap import LdapDirectory
+
+        return LdapDirectory.from_settings(directory, settings)
+    if directory.type == "graph":
+        from connector.directory.graph import GraphDirectory
+
+        return GraphDirectory.from_settings(directory, settings)
+    if directory.type == "okta":
+        from connector.directory.okta import OktaDirectory
+
+        return OktaDirectory.from_settings(directory, settings)
+    if directory.type == "scim":
+        from connector.directory.scim import ScimDirectory
+
+        return ScimDirectory.from_settings(directory, settings)
     path = settings.path(directory.path)
     groups = path.with_name(GROUPS_FILE)
     groups_path = settings.path_or_none(directory.groups_path) or (
@@ -34,30 +51,35 @@ def enabled_targets(settings: Settings) -> list[str]:
     return ["moodle"] if settings.targets.moodle.enabled else []
 
 
+TARGET_GROUP = "upskill.targets"
+"""Entry-point group of LMS targets: ``name = "package.module:factory"``, where the factory
+takes (settings, session) and returns an :class:`LmsTarget`. Another LMS is a separate package
+that registers here."""
+
+
+def target_factories() -> dict[str, Callable[..., LmsTarget]]:
+    """Target name → factory, from the installed packages' ``upskill.targets`` entry points."""
+    found: dict[str, Callable[..., LmsTarget]] = {}
+    for entry in entry_points(group=TARGET_GROUP):
+        found.setdefault(entry.name, entry.load())
+    if "moodle" not in found:  # running from a source tree that was never installed
+        found["moodle"] = MoodleTarget.from_settings
+    return found
+
+
 def build_targets(
     settings: Settings, session: requests.Session | None = None
 ) -> dict[str, LmsTarget]:
+    factories = target_factories()
     targets: dict[str, LmsTarget] = {}
-    moodle = settings.targets.moodle
-    if moodle.enabled:
-        token = settings.moodle_token()
-        if not token:
+    for name in enabled_targets(settings):
+        factory = factories.get(name)
+        if factory is None:
             raise ConfigError(
-                "targets.moodle: no token; set UPSKILL_TARGETS__MOODLE__TOKEN or "
-                "targets.moodle.token_file (a file holding the web service token)"
+                f"targets.{name}: no installed package provides the target {name!r} "
+                f"(entry point group {TARGET_GROUP}); install it or disable the target"
             )
-        verify: bool | str = moodle.verify_tls
-        if moodle.verify_tls and moodle.ca_file is not None:
-            verify = str(settings.path(moodle.ca_file))
-        client = MoodleClient(
-            moodle.url,
-            token,
-            session=session,
-            timeout=moodle.timeout,
-            verify=verify,
-            retries=moodle.retries,
-        )
-        targets["moodle"] = MoodleTarget(client, moodle)
+        targets[name] = factory(settings, session)
     return targets
 
 

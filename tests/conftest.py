@@ -1,3 +1,11 @@
 """Fixtures shared by the whole suite: the private PostgreSQL cluster lives in tests/postgres.py."""
 
-pytest_plugins = ["tests.postgres"]
+pytest_plugins = [
+    "tests.postgres",
+    "tests.servers.slapd",
+    "tests.servers.samba",
+    "tests.servers.scim",
+    "tests.doubles.graph",
+    "tests.doubles.okta",
+    "tests.doubles.proxy",
+]

@@ -17,11 +17,14 @@ from connector.model import Completion, Person
 
 @dataclass(frozen=True, slots=True)
 class TargetInfo:
-    """What a connection check found."""
+    """What a connection check found. ``missing_functions`` are those the enabled features
+    need and the token may not call; ``needed_by`` says which feature needs each of them."""
 
     name: str
     description: str  # "Moodle 5.1 (Build: 2025100600) at https://lms.example.org as ws-upskill"
     missing_functions: tuple[str, ...] = ()
+    release: str = ""
+    needed_by: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +37,8 @@ class EnrollRow:
     course_ref: str
     course_id: str
     active: bool = True
+    timestart: int = 0  # Unix seconds; 0 = from now on
+    timeend: int = 0  # Unix seconds; 0 = no end
 
 
 @dataclass(slots=True)
@@ -52,6 +57,7 @@ class BatchOutcome:
 
     done: dict[str, str] = field(default_factory=dict)
     failed: dict[str, RowFailure] = field(default_factory=dict)
+    warnings: dict[str, RowFailure] = field(default_factory=dict)  # done, but with a remark
 
 
 def row_key(person_key: str, course_ref: str) -> str:
@@ -72,9 +78,10 @@ class LmsTarget(Protocol):
     name: str
     stats: RequestStats
 
-    def check(self) -> TargetInfo:
-        """Connection and permission check; raises AuthenticationError, AccessDenied,
-        UnavailableError with a message that says how to fix it."""
+    def check(self, *, reconcile: bool = False) -> TargetInfo:
+        """Connection and permission check for the enabled features (and reconciliation when
+        asked); raises AuthenticationError, AccessDenied, UnavailableError with a message that
+        says how to fix it."""
         ...
 
     def course_ids(self, refs: Sequence[str]) -> dict[str, str]:
@@ -100,6 +107,59 @@ class LmsTarget(Protocol):
 
     def completions(self, rows: Sequence[EnrollRow]) -> list[Completion]:
         """Completion of each enrollment as the target knows it now."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Shortfall:
+    """A write the target accepted that a read-back did not find done. ``actual`` is what the
+    target has now: ``active``, ``suspended`` or ``removed``."""
+
+    key: str  # row_key(person_key, course_ref)
+    actual: str
+    failure: RowFailure
+
+
+@runtime_checkable
+class VerifiedWrites(Protocol):
+    """A target that reads back what its enrollment writes should have done."""
+
+    def verify_writes(self) -> list[Shortfall]:
+        """Read back every enrollment written since the last call; return the shortfall."""
+        ...
+
+
+@runtime_checkable
+class AccountLifecycle(Protocol):
+    """A target that can suspend the accounts of people who left."""
+
+    def suspend_accounts(self, accounts: Mapping[str, str]) -> BatchOutcome:
+        """Suspend these accounts (person key → remote user id). Keys: person keys."""
+        ...
+
+    def reactivate_accounts(self, accounts: Mapping[str, str]) -> BatchOutcome:
+        """Lift the suspension of these accounts (people who came back). Keys: person keys."""
+        ...
+
+
+@runtime_checkable
+class ProfileSync(Protocol):
+    """A target that keeps account names and e-mails in step with the directory."""
+
+    def update_profiles(
+        self, people: Mapping[str, Person], accounts: Mapping[str, str]
+    ) -> BatchOutcome:
+        """Read these accounts (person key → remote id) and update those whose names or
+        e-mail differ from ``people``. ``done``: the keys updated; ``warnings``: refused."""
+        ...
+
+
+@runtime_checkable
+class EnrollmentReader(Protocol):
+    """A target that can list the actual enrollments of its courses (for reconciliation)."""
+
+    def enrolled(self, course_ids: Mapping[str, str]) -> dict[str, dict[str, str]]:
+        """Course ref → remote user id → ``active`` or ``suspended``, every enrolment method."""
         ...
 
 

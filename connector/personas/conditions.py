@@ -1,4 +1,4 @@
-"""The conditions of a rule (``when:``) and how they are read from YAML.
+r"""The conditions of a rule (``when:``) and how they are read from YAML.
 
 A condition is exactly one of::
 
@@ -11,14 +11,23 @@ A condition is exactly one of::
 
 Group names, departments and attribute values compare case-insensitively (directories differ
 in how they spell them); attribute names compare exactly.
+
+Title patterns are bounded in cost twice: a pattern with a repeated group that itself repeats
+(``(a+)+``, ``(\w*\s?)*``, ``(x{1,9})+``), the shape behind catastrophic backtracking, is
+refused when the mappings are loaded, and the engine searches only the first
+:data:`TITLE_LIMIT` characters of a title. Patterns are limited to :data:`PATTERN_LIMIT`
+characters.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from connector.personas.marked_yaml import NodePath
+
+TITLE_LIMIT = 256
+PATTERN_LIMIT = 500
 
 KINDS = ("group", "department", "title", "attribute", "manager_chain", "all", "any", "not")
 
@@ -30,10 +39,10 @@ def fold(text: str) -> str:
 @dataclass(frozen=True, slots=True)
 class InGroup:
     group: str
+    folded: str = field(init=False, repr=False, compare=False)
 
-    @property
-    def folded(self) -> str:
-        return fold(self.group)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "folded", fold(self.group))
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +191,22 @@ class _Reader:
         source = self.text(value, here, "title")
         if source is None:
             return None
+        if len(source) > PATTERN_LIMIT:
+            self.fail(
+                here,
+                f"title pattern is {len(source)} characters long (limit {PATTERN_LIMIT}); "
+                "split it into several title conditions under any:",
+            )
+            return None
+        nested = nested_repeat(source)
+        if nested is not None:
+            self.fail(
+                here,
+                f"title pattern '{source}' repeats a group that itself repeats ('{nested}'), "
+                "which can take exponential time on some titles; drop the inner or the outer "
+                "repetition (e.g. '(ab)+' or 'a+' instead of '(a+)+')",
+            )
+            return None
         try:
             return TitleMatches(re.compile(source, re.IGNORECASE))
         except re.error as exc:
@@ -222,6 +247,72 @@ class _Reader:
             return None
         found = tuple(part for part in parts if part is not None)
         return AllOf(found) if kind == "all" else AnyOf(found)
+
+
+_REPEATS = frozenset("*+{")
+
+
+def _repeat_at(pattern: str, index: int) -> bool:
+    """Whether a repetition that can match more than once starts at ``index``."""
+    if index >= len(pattern):
+        return False
+    char = pattern[index]
+    if char in "*+":
+        return True
+    if char != "{":
+        return False
+    end = pattern.find("}", index)
+    body = pattern[index + 1 : end] if end > 0 else ""
+    low, _, high = body.partition(",")
+    if not (low.strip().isdigit() or (not low.strip() and high.strip())):
+        return False  # a literal brace
+    if "," not in body:
+        return False  # an exact count repeats nothing ambiguously
+    return not high.strip() or (high.strip().isdigit() and int(high) > 1)
+
+
+def nested_repeat(pattern: str) -> str | None:
+    """The first repeated group of ``pattern`` that contains a repetition, or None.
+
+    A small scan of the pattern's text: escapes and character classes are skipped, groups are
+    tracked with a stack. It errs on the side of refusing (a lazy or bounded inner repeat is
+    refused too)."""
+    stack: list[tuple[int, bool]] = []  # (start, contains a repeat)
+    index = 0
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "\\":
+            index += 2
+            if _repeat_at(pattern, index) and stack:
+                stack[-1] = (stack[-1][0], True)
+            continue
+        if char == "[":
+            end = index + 1
+            if end < len(pattern) and pattern[end] == "^":
+                end += 1
+            if end < len(pattern) and pattern[end] == "]":
+                end += 1
+            while end < len(pattern) and pattern[end] != "]":
+                end += 2 if pattern[end] == "\\" else 1
+            index = end + 1
+            if _repeat_at(pattern, index) and stack:
+                stack[-1] = (stack[-1][0], True)
+            continue
+        if char == "(":
+            stack.append((index, False))
+        elif char == ")" and stack:
+            start, inner = stack.pop()
+            if _repeat_at(pattern, index + 1):
+                if inner:
+                    return pattern[start : index + 2]
+                if stack:
+                    stack[-1] = (stack[-1][0], True)
+            elif inner and stack:
+                stack[-1] = (stack[-1][0], True)
+        elif _repeat_at(pattern, index + 1) and char not in "(|" and stack:
+            stack[-1] = (stack[-1][0], True)
+        index += 1
+    return None
 
 
 def _short(raw: object) -> str:

@@ -1,21 +1,26 @@
 """The persona rule engine: one persona per person, with the reasons.
 
-Precedence is fixed and documented: every rule whose condition matches is a candidate; the
-highest ``priority`` wins, and between equal priorities the rule name that sorts first. The
-result does not depend on the order of people or rules in the input. People no rule matches
-get the default persona; people who left get no assignment at all (the planner handles them).
+Precedence is fixed and documented: an override's pinned persona (mappings/overrides.yaml,
+not expired) wins over every rule; otherwise every rule whose condition matches is a
+candidate; the highest ``priority`` wins, and between equal priorities the rule name that
+sorts first. The result does not depend on the order of people or rules in the input. People
+no rule matches get the default persona; people who left get no assignment at all (the
+planner handles them).
 
 Speed: a person's effective groups (direct plus every ancestor through nesting) are computed
-once per distinct set of direct groups, and the matches are computed once per distinct
-*profile* (department, title, direct groups, the attributes and managers the rules look at),
-so a large organisation with few distinct profiles costs little more than a small one.
+once per distinct set of direct groups; which rules match is computed a set at a time over the
+distinct *facts* people present (:mod:`connector.personas.matching`), and the reasons once per
+distinct *profile* (facts plus the direct groups a path starts from), only for the rules that
+matched. A large organisation with few distinct profiles costs little more than a small one.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
+from operator import itemgetter
 
 from connector.model import Person, Persona, PersonStatus, Snapshot
 from connector.personas.conditions import (
@@ -32,7 +37,8 @@ from connector.personas.conditions import (
     fold,
     walk,
 )
-from connector.personas.loader import Mappings, Rule
+from connector.personas.loader import Mappings, Override, Rule
+from connector.personas.matching import Facts, matching_rules, title_as_searched
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +62,7 @@ class Assignment:
     rule: str | None
     winner: Match | None
     lost: tuple[Match, ...]
+    pin: Override | None = None  # the override in force for this person, if any
 
 
 Profile = tuple[object, ...]
@@ -79,15 +86,22 @@ class _Evaluator:
         )
         self.referenced = frozenset(part.folded for part in parts if isinstance(part, InGroup))
         self.relevant_by_direct: dict[frozenset[str], frozenset[str]] = {}
+        self.uses: dict[str, Callable[[Profile], object]] = {}
+        self.match_cache: dict[tuple[object, ...], object] = {}
+        self.hits_above: dict[str, frozenset[str]] = {}
+        self.folded_up: dict[str, frozenset[str]] = {}  # group → itself and its ancestors
+        self.reaches: dict[str, bool] = {}  # group → whether it reaches a referenced group
 
     def relevant(self, direct: frozenset[str]) -> frozenset[str]:
         """The direct groups through which a person can reach a group some rule names: the
         only groups that can change a match or its explanation."""
         found = self.relevant_by_direct.get(direct)
         if found is None:
-            found = self.relevant_by_direct[direct] = frozenset(
-                group for group in direct if self.effective(frozenset((group,))) & self.referenced
-            )
+            reaches = self.reaches
+            for group in direct:
+                if group not in reaches:
+                    reaches[group] = bool(self.effective(frozenset((group,))) & self.referenced)
+            found = self.relevant_by_direct[direct] = frozenset(g for g in direct if reaches[g])
         return found
 
     def effective(self, direct: frozenset[str]) -> frozenset[str]:
@@ -96,27 +110,52 @@ class _Evaluator:
         if found is None:
             names: set[str] = set()
             for group in direct:
-                names.add(fold(group))
-                names.update(fold(parent) for parent in self.ancestors.get(group, ()))
+                up = self.folded_up.get(group)
+                if up is None:
+                    ancestors = self.ancestors.get(group, ())
+                    up = self.folded_up[group] = frozenset(
+                        {fold(group), *(fold(parent) for parent in ancestors)}
+                    )
+                names.update(up)
             found = self.effective_by_direct[direct] = frozenset(names)
         return found
 
     def chain_hits(self, person: Person) -> frozenset[str]:
         """Which of the managers the rules name are above ``person`` in the manager chain."""
-        if not self.chain_keys:
+        if not self.chain_keys or person.manager_key is None:
             return frozenset()
-        hits, seen = set(), {person.key}
-        key = person.manager_key
-        while key is not None and key not in seen:
+        # the hits of a manager's chain are shared by everyone below: walk up to the first
+        # manager already known, then fill in the walked ones on the way down
+        chain: list[str] = []
+        seen = {person.key}
+        key: str | None = person.manager_key
+        while key is not None and key not in seen and key not in self.hits_above:
             seen.add(key)
-            if key in self.chain_keys:
-                hits.add(key)
+            chain.append(key)
             above = self.people.get(key)
             key = above.manager_key if above is not None else None
-        return frozenset(hits)
+        hits = self.hits_above.get(key, frozenset()) if key is not None else frozenset()
+        if key is not None and key not in self.hits_above:
+            hits = frozenset()  # a cycle in the manager chain: the walk ends there
+        for manager in reversed(chain):
+            if manager in self.chain_keys:
+                hits = hits | {manager}
+            self.hits_above[manager] = hits
+        return hits
+
+    def facts(self, profile: Profile) -> Facts:
+        """What the rules can see of a profile for matching (not for explaining)."""
+        department, title, relevant, values, hits = profile
+        assert isinstance(department, str) and isinstance(title, str)
+        assert isinstance(relevant, frozenset) and isinstance(values, tuple)
+        assert isinstance(hits, frozenset)
+        attributes = tuple(None if value is None else fold(value) for value in values)
+        groups = self.effective(relevant) & self.referenced
+        return Facts(fold(department), title_as_searched(title), groups, attributes, hits)
 
     def profile(self, person: Person, hits: frozenset[str]) -> Profile:
-        """What the rules can see of ``person``: equal profiles get equal matches."""
+        """What the rules can see of ``person``: equal profiles get equal matches. Positions:
+        department, title, relevant direct groups, attribute values, manager hits."""
         attributes = tuple(map(person.attributes.get, self.attribute_names))
         return (person.department, person.title, self.relevant(person.groups), attributes, hits)
 
@@ -141,11 +180,19 @@ class _Evaluator:
         self.paths[(direct, target)] = path
         return path
 
-    def reason(self, condition: Condition, person: Person, hits: frozenset[str]) -> str | None:
-        """Why ``condition`` matches ``person``, or ``None`` when it does not."""
+    def reason(
+        self,
+        condition: Condition,
+        person: Person,
+        hits: frozenset[str],
+        direct: frozenset[str] | None = None,
+    ) -> str | None:
+        """Why ``condition`` matches ``person``, or ``None`` when it does not. ``direct`` is
+        the person's relevant direct groups when the caller knows them already."""
         match condition:
             case InGroup(group=group):
-                direct = self.relevant(person.groups)
+                if direct is None:
+                    direct = self.relevant(person.groups)
                 if condition.folded not in self.effective(direct):
                     return None
                 path = self.group_path(direct, condition.folded)
@@ -157,7 +204,7 @@ class _Evaluator:
                     return None
                 return f"department '{person.department}'"
             case TitleMatches(pattern=pattern):
-                if pattern.search(person.title) is None:
+                if pattern.search(title_as_searched(person.title)) is None:
                     return None
                 return f"title '{person.title}' matches '{pattern.pattern}'"
             case HasAttribute(name=name, folded=wanted):
@@ -170,31 +217,61 @@ class _Evaluator:
             case AllOf(conditions=parts):
                 reasons = []
                 for part in parts:
-                    found = self.reason(part, person, hits)
+                    found = self.reason(part, person, hits, direct)
                     if found is None:
                         return None
                     reasons.append(found)
                 return " and ".join(reasons)
             case AnyOf(conditions=parts):
                 for part in parts:
-                    found = self.reason(part, person, hits)
+                    found = self.reason(part, person, hits, direct)
                     if found is not None:
                         return found
                 return None
             case Not(condition=inner):
-                if self.reason(inner, person, hits) is not None:
+                if self.reason(inner, person, hits, direct) is not None:
                     return None
                 return f"not {describe(inner)}"
 
     def matches(
-        self, person: Person, rules: Sequence[Rule], hits: frozenset[str]
+        self, person: Person, rules: Sequence[Rule], hits: frozenset[str], profile: Profile
     ) -> tuple[Match, ...]:
+        """The matches of ``rules`` for ``person``. A rule's reason depends only on the parts
+        of the profile its conditions read, so it is built once per distinct such part."""
         found = []
         for rule in rules:
-            because = self.reason(rule.condition, person, hits)
-            if because is not None:
-                found.append(Match(rule.name, rule.persona, rule.priority, because))
+            part = self.uses.get(rule.name)
+            if part is None:
+                part = self.uses[rule.name] = _profile_part(rule.condition)
+            key = (rule.name, part(profile))
+            match = self.match_cache.get(key, _UNSEEN)
+            if match is _UNSEEN:
+                direct = profile[2]
+                assert isinstance(direct, frozenset)
+                because = self.reason(rule.condition, person, hits, direct)
+                match = None
+                if because is not None:
+                    match = Match(rule.name, rule.persona, rule.priority, because)
+                self.match_cache[key] = match
+            if isinstance(match, Match):
+                found.append(match)
         return tuple(found)
+
+
+_UNSEEN = object()
+_PART: Mapping[type, int] = {
+    InDepartment: 0,
+    TitleMatches: 1,
+    InGroup: 2,
+    HasAttribute: 3,
+    ReportsTo: 4,
+}
+
+
+def _profile_part(condition: Condition) -> Callable[[Profile], object]:
+    """The part of a profile (see ``_Evaluator.profile``) a condition reads."""
+    uses = sorted({_PART[type(part)] for part in walk(condition) if type(part) in _PART})
+    return itemgetter(*uses) if uses else (lambda profile: None)
 
 
 def by_precedence(rules: Sequence[Rule]) -> list[Rule]:
@@ -202,31 +279,91 @@ def by_precedence(rules: Sequence[Rule]) -> list[Rule]:
     return sorted(rules, key=lambda rule: rule.precedence)
 
 
-def assign(snapshot: Snapshot, mappings: Mappings) -> dict[str, Assignment]:
+def pins_in_force(mappings: Mappings, today: date | None) -> dict[str, Override]:
+    """The overrides that apply on ``today`` (all of them when ``today`` is None)."""
+    return {
+        key: pin
+        for key, pin in mappings.overrides.items()
+        if today is None or not pin.expired(today)
+    }
+
+
+def expired_pins(mappings: Mappings, today: date) -> list[Override]:
+    """Overrides past their expiry: ignored, and reported so that someone renews or drops them."""
+    return [pin for _, pin in sorted(mappings.overrides.items()) if pin.expired(today)]
+
+
+def assign(
+    snapshot: Snapshot, mappings: Mappings, *, today: date | None = None
+) -> dict[str, Assignment]:
     """The persona of every active or disabled person of ``snapshot``, by person key
-    (in key order)."""
+    (in key order). Overrides expired on ``today`` are ignored; callers that run for real pass
+    the day (None applies every override, whatever its expiry)."""
     rules = by_precedence(mappings.rules)
     personas = mappings.personas
     default = personas[mappings.default_persona]
+    pins = pins_in_force(mappings, today)
     evaluator = _Evaluator(snapshot, rules)
-    by_profile: dict[Profile, tuple[Match, ...]] = {}
-    out: dict[str, Assignment] = {}
+    seen: list[tuple[Person, frozenset[str], Profile, int]] = []
+    fact_ids: dict[Facts, int] = {}
+    fact_of: dict[Profile, int] = {}
     for key in sorted(snapshot.people):
         person = snapshot.people[key]
         if person.status is PersonStatus.LEFT:
             continue
         hits = evaluator.chain_hits(person)
         profile = evaluator.profile(person, hits)
+        number = fact_of.get(profile)
+        if number is None:
+            facts = evaluator.facts(profile)
+            number = fact_of[profile] = fact_ids.setdefault(facts, len(fact_ids))
+        seen.append((person, hits, profile, number))
+    matched = matching_rules(list(fact_ids), rules, evaluator.attribute_names)
+    by_profile: dict[Profile, tuple[Match, ...]] = {}
+    out: dict[str, Assignment] = {}
+    for person, hits, profile, number in seen:
+        key = person.key
         found = by_profile.get(profile)
         if found is None:
-            found = by_profile[profile] = evaluator.matches(person, rules, hits)
-        if found:
+            candidates = [rules[index] for index in matched[number]]
+            found = by_profile[profile] = evaluator.matches(person, candidates, hits, profile)
+        pin = pins.get(key)
+        if pin is not None and pin.persona is not None:
+            out[key] = Assignment(key, personas[pin.persona], None, None, found, pin)
+        elif found:
             winner = found[0]
-            out[person.key] = Assignment(
-                person.key, personas[winner.persona], winner.rule, winner, found[1:]
+            out[key] = Assignment(
+                key, personas[winner.persona], winner.rule, winner, found[1:], pin
             )
         else:
-            out[person.key] = Assignment(person.key, default, None, None, ())
+            out[key] = Assignment(key, default, None, None, (), pin)
+    return out
+
+
+def untouched(
+    snapshot: Snapshot, mappings: Mappings, *, today: date | None = None
+) -> dict[str, str]:
+    """The people of ``snapshot`` the planner must send nothing for, with the reason:
+    ``leave_alone`` overrides in force, and the exclusions (people, and members of excluded
+    groups directly or through nesting)."""
+    out: dict[str, str] = {}
+    excluded = mappings.exclusions
+    if excluded.groups:
+        ancestors = snapshot.group_ancestors()
+        for key, person in snapshot.people.items():
+            for group in sorted(person.groups):
+                names = {fold(group)} | {fold(a) for a in ancestors.get(group, ())}
+                hit = sorted(names & excluded.groups)
+                if hit:
+                    out[key] = f"excluded: member of group {hit[0]}" + (
+                        "" if fold(group) == hit[0] else f" via {group}"
+                    )
+                    break
+    for key in excluded.people & snapshot.people.keys():
+        out[key] = "excluded: listed under exclusions.people"
+    for key, pin in pins_in_force(mappings, today).items():
+        if pin.leave_alone and key in snapshot.people:
+            out[key] = f"override: leave alone (by {pin.author}: {pin.reason})"
     return out
 
 
@@ -250,7 +387,11 @@ def explain(assignment: Assignment, person: Person, mappings: Mappings) -> str:
         f" ({tier.title}, target {tier.share:g} %)" if tier is not None else ""
     )
     lines.append(f"persona: {persona.key} ({persona.title}), tier {tier_text}")
-    if assignment.winner is None:
+    pin = assignment.pin
+    if pin is not None and pin.persona is not None:
+        lines.append(f"rule: none; pinned by override: {pin.describe()}")
+        lines.append("  the override wins over every rule")
+    elif assignment.winner is None:
         lines.append(
             f"rule: none matched; default persona '{mappings.default_persona}' (default_persona)"
         )
@@ -262,8 +403,11 @@ def explain(assignment: Assignment, person: Person, mappings: Mappings) -> str:
         lines.append(f"  because {winner.because}")
         if rule is not None and rule.description:
             lines.append(f"  {rule.description}")
+    if pin is not None and pin.leave_alone:
+        lines.append(f"override: {pin.describe()}; the connector sends nothing for this person")
     if assignment.lost:
-        lines.append("also matched, lost on precedence:")
+        lost_to = "the override" if pin is not None and pin.persona else "precedence"
+        lines.append(f"also matched, lost to {lost_to}:")
         for match in assignment.lost:
             lines.append(
                 f"  - {match.rule} (priority {match.priority}) → {match.persona}: {match.because}"

@@ -13,18 +13,20 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from types import MappingProxyType
 
 from connector.errors import MappingsError
-from connector.model import Bundle, Course, Persona, Tier
-from connector.personas.conditions import Condition
+from connector.model import Bundle, Course, Leader, Persona, ScopeKind, Tier
+from connector.personas.conditions import Condition, fold
 from connector.personas.marked_yaml import read_marked_yaml
 from connector.personas.schema import CourseEntry
 from connector.personas.sections import Place, Problems, Sections, collect
 
 SHARE_TOTAL = 100.0
+MAX_FILE_BYTES = 1_000_000  # a hand-written mappings file is a few kilobytes
 DEFAULT_TOLERANCE = 5.0
 
 
@@ -48,11 +50,43 @@ class Rule:
     description: str
     condition: Condition
     source: str
+    at: str = ""  # file:line:column of the rule, for validation messages
 
     @property
     def precedence(self) -> tuple[int, str]:
         """Sort key: higher priority first, then rule name alphabetically (the tie-break)."""
         return (-self.priority, self.name)
+
+
+@dataclass(frozen=True, slots=True)
+class Override:
+    """An administrator's pin on one person: a persona that wins over every rule, or
+    ``leave_alone`` (the planner sends nothing for them: no enrollment, no removal). A pin
+    with ``expires`` holds through that day and is ignored (and reported) after it."""
+
+    person_key: str
+    persona: str | None
+    leave_alone: bool
+    author: str
+    reason: str
+    expires: date | None
+    source: str  # mappings/overrides.yaml:7
+
+    def expired(self, today: date) -> bool:
+        return self.expires is not None and today > self.expires
+
+    def describe(self) -> str:
+        what = "leave alone" if self.leave_alone else f"persona {self.persona}"
+        until = f", expires {self.expires.isoformat()}" if self.expires else ""
+        return f"{what} (by {self.author}: {self.reason}{until}; {self.source})"
+
+
+@dataclass(frozen=True, slots=True)
+class Exclusions:
+    """People and groups (through nesting) the connector never touches."""
+
+    people: frozenset[str] = frozenset()
+    groups: frozenset[str] = frozenset()  # folded names
 
 
 @dataclass(frozen=True)
@@ -69,6 +103,13 @@ class Mappings:
     bundles: Mapping[str, Bundle]
     rules: tuple[Rule, ...]
     content_hash: str
+    leaders: Mapping[str, Leader] = field(default_factory=lambda: MappingProxyType({}))
+    overrides: Mapping[str, Override] = field(default_factory=lambda: MappingProxyType({}))
+    exclusions: Exclusions = Exclusions()
+    #: where each course is first defined, (target, ref) → ``file:line:column``
+    course_sources: Mapping[tuple[str, str], str] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
 
     def bundle_for(self, persona_key: str) -> Bundle:
         """The bundle (with includes flattened) of the persona ``persona_key``."""
@@ -229,7 +270,9 @@ class _Flattener:
         return first[0]
 
 
-def _bundles(sections: Sections, problems: Problems) -> dict[str, Bundle]:
+def _bundles(
+    sections: Sections, problems: Problems
+) -> tuple[dict[str, Bundle], dict[tuple[str, str], str]]:
     flattener = _Flattener(sections, problems)
     bundles: dict[str, Bundle] = {}
     for key, (entry, place) in sorted(sections.bundles.items()):
@@ -241,7 +284,7 @@ def _bundles(sections: Sections, problems: Problems) -> dict[str, Bundle]:
                 "courses: or include a bundle that has some",
             )
         bundles[key] = Bundle(key, entry.title, courses)
-    return bundles
+    return bundles, {ident: str(place) for ident, (_, place) in flattener.defined.items()}
 
 
 def _rules(sections: Sections, problems: Problems) -> list[Rule]:
@@ -258,10 +301,68 @@ def _rules(sections: Sections, problems: Problems) -> list[Rule]:
             continue
         source = f"{draft.place.label}:{draft.place.line()}"
         rule = Rule(
-            entry.name, entry.priority, entry.persona, entry.description, draft.condition, source
+            entry.name,
+            entry.priority,
+            entry.persona,
+            entry.description,
+            draft.condition,
+            source,
+            str(draft.place),
         )
         rules.append(rule)
     return sorted(rules, key=lambda rule: rule.precedence)
+
+
+def _leaders(sections: Sections) -> dict[str, Leader]:
+    """The report recipients. Person keys (``person``, ``scope.manager``) can only be checked
+    against a snapshot: ``upskill mappings validate --online`` does, and the report skips and
+    reports a leader whose person is not in the directory."""
+    leaders: dict[str, Leader] = {}
+    for key, (entry, place) in sorted(sections.leaders.items()):
+        scope = entry.scope
+        if scope.manager is not None:
+            kind, value = ScopeKind.MANAGER, scope.manager.strip()
+        elif scope.department is not None:
+            kind, value = ScopeKind.DEPARTMENT, scope.department.strip()
+        else:
+            kind, value = ScopeKind.ORGANISATION, None
+        leaders[key] = Leader(
+            key=key,
+            person_key=entry.person.strip() if entry.person is not None else None,
+            email=entry.email,
+            scope=kind,
+            scope_value=value,
+            name=entry.name,
+            source=f"{place.label}:{place.line()}",
+        )
+    return leaders
+
+
+def _overrides(sections: Sections, problems: Problems) -> dict[str, Override]:
+    found: dict[str, Override] = {}
+    for key, (entry, place) in sorted(sections.overrides.items()):
+        if entry.persona is not None and not sections.known("personas", entry.persona):
+            problems.at(
+                place.sub("persona"),
+                f"override of '{key}' pins unknown persona '{entry.persona}'; use one of: "
+                f"{_known(sections.personas)}",
+            )
+        found[key] = Override(
+            person_key=key,
+            persona=entry.persona,
+            leave_alone=bool(entry.leave_alone),
+            author=entry.author,
+            reason=entry.reason,
+            expires=entry.expires,
+            source=f"{place.label}:{place.line()}",
+        )
+    return found
+
+
+def _exclusions(sections: Sections) -> Exclusions:
+    people = {key.strip() for entry, _ in sections.exclusions for key in entry.people}
+    groups = {fold(name) for entry, _ in sections.exclusions for name in entry.groups}
+    return Exclusions(frozenset(people), frozenset(groups))
 
 
 def _build(
@@ -269,8 +370,9 @@ def _build(
 ) -> Mappings | None:
     tiers = _tier_targets(sections, problems, folder)
     personas = _personas(sections, problems, folder)
-    bundles = _bundles(sections, problems)
+    bundles, course_sources = _bundles(sections, problems)
     rules = _rules(sections, problems)
+    overrides = _overrides(sections, problems)
     if problems.found or sections.default_persona is None:
         return None
     return Mappings(
@@ -281,6 +383,10 @@ def _build(
         bundles=MappingProxyType(bundles),
         rules=tuple(rules),
         content_hash=content_hash,
+        leaders=MappingProxyType(_leaders(sections)),
+        course_sources=MappingProxyType(course_sources),
+        overrides=MappingProxyType(overrides),
+        exclusions=_exclusions(sections),
     )
 
 
@@ -319,6 +425,15 @@ def load_mappings(path: Path) -> Mappings:
     for file in files:
         label = (path / file.name).as_posix()
         try:
+            size = file.stat().st_size
+            if size > MAX_FILE_BYTES:
+                problems.at_file(
+                    label,
+                    f"is {size:,} bytes, over the limit of {MAX_FILE_BYTES:,} for a mappings "
+                    "file; it is not read. Mappings are written by hand: check that the file "
+                    "is the right one, or split it into several files",
+                )
+                continue
             raw = file.read_bytes()
         except OSError as exc:
             problems.at_file(label, f"cannot be read ({exc.strerror}); check its permissions")

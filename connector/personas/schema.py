@@ -9,6 +9,11 @@ any file (the shipped defaults keep one per file)::
     personas:         {<key>: {tier, title, role?, bundle}}
     bundles:          {<key>: {title, includes?: [bundle keys], courses?: [course]}}
     rules:            [{name, priority, persona, description?, when: <condition>}]
+    leaders:          {<key>: {person?, email?, name?, scope: {organisation: true} |
+                               {manager: PERSON_KEY} | {department: NAME}}}
+    overrides:        {<person key>: {persona: KEY | leave_alone: true, author, reason,
+                                      expires?: YYYY-MM-DD}}
+    exclusions:       {people?: [person keys], groups?: [group names]}
 
 Entries are validated one by one (so one broken persona does not hide the problems of the
 others) in strict mode: YAML already gives typed values, and ``priority: "10"`` is a mistake.
@@ -17,11 +22,30 @@ Conditions (``when``) are parsed by :mod:`connector.personas.conditions`.
 
 from __future__ import annotations
 
+import re
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
-SECTIONS = ("tiers", "tolerance", "default_persona", "personas", "bundles", "rules")
+SECTIONS = (
+    "tiers",
+    "tolerance",
+    "default_persona",
+    "personas",
+    "bundles",
+    "rules",
+    "leaders",
+    "overrides",
+    "exclusions",
+)
 
 
 def _number_as_text(value: Any) -> Any:
@@ -83,6 +107,84 @@ class RuleEntry(Entry):
     when: Any
 
 
+#: the same shape the HR CSV reader accepts: something@domain.tld, no spaces
+EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)+")
+
+
+class ScopeEntry(Entry):
+    """Exactly one of the three: everyone, a manager's subtree, one department."""
+
+    organisation: Literal[True] | None = None
+    manager: Name | None = None
+    department: Name | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> ScopeEntry:
+        given = [name for name in ("organisation", "manager", "department") if getattr(self, name)]
+        if len(given) != 1:
+            raise ValueError(
+                "name exactly one of organisation: true, manager: PERSON_KEY or "
+                f"department: NAME (got {', '.join(given) or 'none'})"
+            )
+        return self
+
+
+class LeaderEntry(Entry):
+    person: Ref | None = None
+    email: Name | None = None
+    name: str = ""
+    scope: ScopeEntry
+
+    @field_validator("email")
+    @classmethod
+    def _address(cls, value: str | None) -> str | None:
+        if value is not None and not EMAIL.fullmatch(value.strip()):
+            raise ValueError(f"'{value}' is not an e-mail address; write e.g. ada@example.org")
+        return value.strip() if value is not None else None
+
+    @model_validator(mode="after")
+    def _addressable(self) -> LeaderEntry:
+        if self.person is None and self.email is None:
+            raise ValueError(
+                "a leader needs person: PERSON_KEY (the e-mail comes from the directory) "
+                "or email: ADDRESS, or both"
+            )
+        return self
+
+
+def _iso_date(value: Any) -> Any:
+    """YAML reads ``2027-03-31`` as a date already; a quoted one is accepted too."""
+    if isinstance(value, datetime):
+        raise ValueError("give a date without a time, e.g. 2027-03-31")
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError(f"'{value}' is not a date; write it as YYYY-MM-DD") from None
+    return value
+
+
+class OverrideEntry(Entry):
+    persona: Name | None = None
+    leave_alone: Literal[True] | None = None
+    author: Name
+    reason: Name
+    expires: Annotated[date | None, BeforeValidator(_iso_date)] = None
+
+    @model_validator(mode="after")
+    def _one_pin(self) -> OverrideEntry:
+        if (self.persona is None) == (self.leave_alone is None):
+            raise ValueError(
+                "an override pins either persona: KEY or leave_alone: true (exactly one)"
+            )
+        return self
+
+
+class ExclusionsEntry(Entry):
+    people: list[Ref] = []
+    groups: list[Name] = []
+
+
 Tolerance = Annotated[float, Field(ge=0, le=100)]
 
 #: the keys allowed inside each kind of entry, for "unknown key" hints
@@ -93,4 +195,8 @@ ALLOWED_KEYS: dict[str, tuple[str, ...]] = {
     "bundles": tuple(BundleEntry.model_fields),
     "courses": tuple(CourseEntry.model_fields),
     "rules": tuple(RuleEntry.model_fields),
+    "leaders": tuple(LeaderEntry.model_fields),
+    "scope": tuple(ScopeEntry.model_fields),
+    "overrides": tuple(OverrideEntry.model_fields),
+    "exclusions": tuple(ExclusionsEntry.model_fields),
 }

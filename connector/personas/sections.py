@@ -19,6 +19,9 @@ from connector.personas.schema import (
     ALLOWED_KEYS,
     SECTIONS,
     BundleEntry,
+    ExclusionsEntry,
+    LeaderEntry,
+    OverrideEntry,
     PersonaEntry,
     RuleEntry,
     TierEntry,
@@ -93,6 +96,9 @@ class Sections:
         self.personas: dict[str, tuple[PersonaEntry, Place]] = {}
         self.bundles: dict[str, tuple[BundleEntry, Place]] = {}
         self.rules: list[RuleDraft] = []
+        self.leaders: dict[str, tuple[LeaderEntry, Place]] = {}
+        self.overrides: dict[str, tuple[OverrideEntry, Place]] = {}
+        self.exclusions: list[tuple[ExclusionsEntry, Place]] = []
         self.broken: set[tuple[str, str]] = set()  # (section, key) defined but invalid
         self.first: dict[tuple[str, str], Place] = {}
 
@@ -107,7 +113,11 @@ def _pydantic_message(error: ErrorDetails, kind: str) -> str:
     if error["type"] == "missing":
         return f"'{field}' is required here; add it"
     if error["type"] == "extra_forbidden":
-        context = "courses" if kind == "bundles" and loc and loc[0] == "courses" else kind
+        context = kind
+        if kind == "bundles" and loc and loc[0] == "courses":
+            context = "courses"
+        elif kind == "leaders" and len(loc) > 1 and loc[0] == "scope":
+            context = "scope"
         allowed = ", ".join(ALLOWED_KEYS[context])
         return f"unknown key '{field}'; remove it or correct its spelling (allowed: {allowed})"
     dotted = ".".join(str(part) for part in loc)
@@ -115,7 +125,8 @@ def _pydantic_message(error: ErrorDetails, kind: str) -> str:
         what = "course" if dotted.startswith("courses") else kind.removesuffix("s")
         return f"{dotted or 'this'}: a {what} must be a mapping of keys; indent its keys below it"
     if error["type"] == "value_error":
-        return f"{dotted}: " + error["msg"].removeprefix("Value error, ")
+        text = error["msg"].removeprefix("Value error, ")
+        return f"{dotted}: {text}" if dotted else text
     shown = repr(error["input"])
     shown = shown if len(shown) <= 60 else shown[:57] + "..."
     return f"{dotted}: {error['msg']} (got {shown}); fix the value"
@@ -241,6 +252,14 @@ def collect(doc: MarkedDocument, label: str, sections: Sections, problems: Probl
             _keyed_section(raw, place, name, BundleEntry, sections.bundles, sections, problems)
         elif name == "rules":
             _rules_section(raw, place, sections, problems)
+        elif name == "leaders":
+            _keyed_section(raw, place, name, LeaderEntry, sections.leaders, sections, problems)
+        elif name == "overrides":
+            _keyed_section(raw, place, name, OverrideEntry, sections.overrides, sections, problems)
+        elif name == "exclusions":
+            entry = _entry(ExclusionsEntry, raw, place, name, problems)
+            if entry is not None:
+                sections.exclusions.append((entry, place))
         elif _claim(sections, "setting", name, place, problems):
             value = _scalar(raw, place, name, problems)
             if value is not None and name == "tolerance":

@@ -1,8 +1,12 @@
 """Collect completion progress from every target into one record per (person, course).
 
 Only enrollments that can still change are read: active ones not yet recorded as completed.
-A completion, once recorded, is kept (the store never downgrades it), so a learner's
-achievement survives a later suspension or an LMS that forgets it.
+Every ``full_check_days`` (a target's attribute; the Moodle target takes it from
+``targets.moodle.full_check_days``) the read covers every enrollment not removed, completed and
+suspended ones included, to catch what the nightly read skips (a completion earned while
+suspended, progress recorded late). A completion, once recorded, is kept (the store never
+downgrades it), so a learner's achievement survives a later suspension or an LMS that
+forgets it.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from connector.lms import EnrollRow, LmsTarget
 from connector.model import EnrollmentStatus
@@ -23,6 +27,7 @@ log = logging.getLogger(__name__)
 class CollectResult:
     read: dict[str, int] = field(default_factory=dict)  # target -> enrollments read
     changed: int = 0
+    full: list[str] = field(default_factory=list)  # targets read in full this time
 
 
 def collect(
@@ -32,10 +37,16 @@ def collect(
     result = CollectResult()
     completed = {(c.person_key, c.target, c.course_ref) for c in store.completions() if c.completed}
     for name, target in sorted(targets.items()):
+        days = getattr(target, "full_check_days", 0)
+        last = store.last_full_check(name) if isinstance(days, int) and days > 0 else None
+        full = isinstance(days, int) and days > 0 and (
+            last is None or at - last >= timedelta(days=days)
+        )
         open_rows = [
             e
             for e in store.enrollments(name)
-            if e.status is EnrollmentStatus.ACTIVE and e.ident not in completed
+            if (full and e.status is not EnrollmentStatus.REMOVED)
+            or (e.status is EnrollmentStatus.ACTIVE and e.ident not in completed)
         ]
         if not open_rows:
             result.read[name] = 0
@@ -53,4 +64,7 @@ def collect(
         completions = target.completions(rows)
         result.read[name] = len(rows)
         result.changed += store.record_completions(run_id, completions, at)
+        if full:
+            store.record_full_check(name, run_id, at)
+            result.full.append(name)
     return result

@@ -20,6 +20,9 @@ a tier, a persona, the unassigned people or everyone in scope):
 | within band | Whether the absolute delta is at most the tolerance, in points. |
 | enrolled | The group's people with at least one active (not suspended or removed) enrollment. |
 | completed | The enrolled people who have completed every one of their active enrollments. |
+| in progress | Enrolled people who have completed some, not all, of their active enrollments. |
+| overdue | People with an incomplete active enrollment past its due-in days by the period's end. |
+| stuck | People with an unconfirmed Skill Builder request older than report.stuck_after_days. |
 | completion rate | Completed as a percentage of enrolled, "–" when nobody is enrolled. |
 | enrollments | The number of active enrollments of the group's people. |
 | courses completed | The active enrollments of the group's people that are completed. |
@@ -29,35 +32,52 @@ a tier, a persona, the unassigned people or everyone in scope):
 | hours completed share | The group's hours completed as a percentage of all hours completed. |
 | state | Not enrolled, enrolled (none completed), in progress (some) or completed (all). |
 | last completion | The latest UTC date on which one of the person's active enrollments completed. |
+| change | A figure minus the same figure in the leader's report of the previous period. |
+| completions per week | Active enrollments in scope completed in each of the last 12 ISO weeks. |
+| cumulative completion | Active enrollments completed by a week's end as a share of all in scope. |
 
-Rules behind the sentences: only enrollments with status ``active`` count anywhere; an
-enrollment is completed when a completion for the same (person, target, course) says so (two
-completions of one enrollment merge: completed if either is, latest date); enrollments and
-completions of people outside the scope are not part of this report; an enrollment of a
-course missing from the catalogue counts with 0 hours and is reported in
-:attr:`Report.problems`. Shares are ``None`` (shown as "–") when their whole is zero; persona,
-unassigned and total rows have no target share, so their delta and band are ``None`` too.
+Rules behind the sentences (the per-person ones are in :mod:`connector.report.learner`): only
+enrollments with status ``active`` count anywhere; an enrollment is completed when a completion
+for the same (person, target, course) says so (two completions of one enrollment merge:
+completed if either is, latest date); enrollments and completions of people outside the scope
+are not part of this report; an enrollment of a course missing from the catalogue counts with 0
+hours and is reported in :attr:`Report.problems`. Shares are ``None`` (shown as "–") when their
+whole is zero; persona, unassigned and total rows have no target share, so their delta and band
+are ``None`` too. Completions without a date count everywhere except in the weekly trend. Due-in
+days count from the enrollment's start (``since``) to the end of the period (or now, for the
+current period); a Skill Builder request is unconfirmed while no completion source has said
+anything about it, and stuck is "not configured" (``None``) without a Skill Builder target. The
+change is "–" when there is no previous report; the weekly trend counts by UTC completion date
+and ends with the period's last ISO week.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from enum import StrEnum
 
 from connector.errors import ConfigError
 from connector.model import (
     Completion,
     Course,
     Enrollment,
-    EnrollmentStatus,
     Person,
     Persona,
     RecordProblem,
     Tier,
 )
+from connector.report.learner import (
+    Deadlines,
+    EnrollmentKey,
+    PersonState,
+    Progress,
+    active_enrollments,
+    merge_completions,
+    progress_of,
+)
+from connector.report.trend import TrendWeek, weekly_trend
 
 TIER_ORDER: tuple[Tier, ...] = (Tier.CONSUMERS, Tier.LEADERS, Tier.BUILDERS)
 UNASSIGNED = "unassigned"
@@ -80,15 +100,6 @@ DEFINITIONS: tuple[tuple[str, str], ...] = _definitions(__doc__ or "")
 """(figure, one-sentence definition) pairs, in the order of the module docstring's table."""
 
 
-class PersonState(StrEnum):
-    """Where one person stands with their active enrollments."""
-
-    NOT_ENROLLED = "not enrolled"
-    ENROLLED = "enrolled"
-    IN_PROGRESS = "in progress"
-    COMPLETED = "completed"
-
-
 @dataclass(frozen=True)
 class ReportInput:
     """Everything :func:`compute` needs; the caller assembles it from the state database and
@@ -104,6 +115,13 @@ class ReportInput:
     tier_targets: Mapping[Tier, float]
     tolerance: float
     skipped: Sequence[RecordProblem] = ()
+    as_of: datetime | None = None  # end of the period (overdue, stuck, trend); default generated_at
+    since: Mapping[EnrollmentKey, datetime] = field(default_factory=dict)
+    stuck_after_days: int | None = None  # None: no Skill Builder target, stuck not counted
+    period: str = ""
+    scope: str = "the whole organisation"
+    previous: Mapping[str, float | None] | None = None  # flat figures of the previous report
+    show_skipped: bool = True  # the organisation's skipped rows: not in a leader's report
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +161,9 @@ class Figures:
     courses_completed: int
     hours_assigned: float
     hours_completed: float
+    in_progress: int
+    overdue: int
+    stuck: int | None
     headcount_share: Share
     hours_share: Share
     hours_completed_share: Share
@@ -194,6 +215,11 @@ class Report:
     people: tuple[PersonRow, ...]
     skipped: tuple[RecordProblem, ...] = ()
     problems: tuple[RecordProblem, ...] = ()
+    trend: tuple[TrendWeek, ...] = ()
+    period: str = ""
+    scope: str = "the whole organisation"
+    previous: Mapping[str, float | None] | None = None
+    show_skipped: bool = True
 
     def tier(self, tier: Tier) -> TierSection:
         for section in self.tiers:
@@ -201,51 +227,35 @@ class Report:
                 return section
         raise KeyError(tier)
 
+    def groups(self) -> tuple[Figures, ...]:
+        """The tiers' figures, the unassigned people's and the total, in that order."""
+        return (*(s.figures for s in self.tiers), self.unassigned, self.total)
 
-@dataclass(frozen=True, slots=True)
-class _Progress:
-    """One person's active enrollments, summed."""
-
-    refs: tuple[str, ...]
-    enrollments: int
-    courses_completed: int
-    hours_assigned: float
-    hours_completed: float
-    last_completion: date | None
-
-    @property
-    def enrolled(self) -> bool:
-        return self.enrollments > 0
-
-    @property
-    def completed(self) -> bool:
-        return self.enrolled and self.courses_completed == self.enrollments
-
-    @property
-    def state(self) -> PersonState:
-        if not self.enrolled:
-            return PersonState.NOT_ENROLLED
-        if self.completed:
-            return PersonState.COMPLETED
-        if self.courses_completed:
-            return PersonState.IN_PROGRESS
-        return PersonState.ENROLLED
+    def change(self, group: str, figure: str) -> float | None:
+        """``figure`` of ``group`` minus the same in the previous report; None without one."""
+        if self.previous is None:
+            return None
+        before = self.previous.get(f"{group}.{figure}")
+        now = flat_figures(self).get(f"{group}.{figure}")
+        return None if before is None or now is None else now - before
 
 
-@dataclass(frozen=True, slots=True)
-class _Done:
-    completed: bool
-    at: datetime | None
+CHANGE_FIGURES = ("headcount", "enrolled", "completed", "completion_rate", "hours_completed")
+"""The figures whose change since the previous report is shown and stored."""
+
+
+def flat_figures(report: Report) -> dict[str, float | None]:
+    """The figures kept for the next report's change column: ``"<group>.<figure>"``."""
+    out: dict[str, float | None] = {}
+    for f in report.groups():
+        for name in CHANGE_FIGURES:
+            value = getattr(f, name)
+            out[f"{f.key}.{name}"] = None if value is None else float(value)
+    return out
 
 
 def _percent(part: float, whole: float) -> float | None:
     return None if whole == 0 else 100.0 * part / whole
-
-
-def _as_utc(moment: datetime) -> datetime:
-    """Aware in UTC; a naive time is taken to be UTC already."""
-    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-    return aware.astimezone(UTC)
 
 
 def _check(inp: ReportInput) -> None:
@@ -265,86 +275,8 @@ def _check(inp: ReportInput) -> None:
         raise ConfigError("the report settings are invalid", problems)
     if inp.generated_at.tzinfo is None:
         raise ValueError("ReportInput.generated_at must be timezone-aware (UTC)")
-
-
-def _merge_completions(completions: Iterable[Completion]) -> dict[tuple[str, str, str], _Done]:
-    done: dict[tuple[str, str, str], _Done] = {}
-    for c in completions:
-        key = (c.person_key, c.target, c.course_ref)
-        at = _as_utc(c.completed_at) if c.completed and c.completed_at is not None else None
-        before = done.get(key)
-        if before is not None:
-            stamps = [t for t in (before.at, at) if t is not None]
-            done[key] = _Done(before.completed or c.completed, max(stamps, default=None))
-        else:
-            done[key] = _Done(c.completed, at)
-    return done
-
-
-def _active_enrollments(
-    inp: ReportInput, in_scope: Mapping[str, Person], problems: list[RecordProblem]
-) -> dict[str, list[Enrollment]]:
-    seen: dict[tuple[str, str, str], Enrollment] = {}
-    for e in inp.enrollments:
-        if e.person_key not in in_scope:
-            continue
-        if e.ident in seen:
-            problems.append(
-                RecordProblem(
-                    where="enrollments",
-                    message=f"enrollment {e.target}:{e.course_ref} of {e.person_key} is listed "
-                    "twice; the later row counts",
-                    record_key=e.person_key,
-                )
-            )
-        seen[e.ident] = e
-    out: dict[str, list[Enrollment]] = {}
-    missing: set[tuple[str, str]] = set()
-    for e in seen.values():
-        if e.status is not EnrollmentStatus.ACTIVE:
-            continue
-        out.setdefault(e.person_key, []).append(e)
-        if (e.target, e.course_ref) not in inp.courses:
-            missing.add((e.target, e.course_ref))
-    problems.extend(
-        RecordProblem(
-            where="course catalogue",
-            message=f"course {target}:{ref} is not in the catalogue; its enrollments count "
-            "with 0 hours (add it to a bundle in mappings/)",
-            record_key=f"{target}:{ref}",
-        )
-        for target, ref in sorted(missing)
-    )
-    return out
-
-
-def _progress(
-    enrollments: Sequence[Enrollment],
-    courses: Mapping[tuple[str, str], Course],
-    done: Mapping[tuple[str, str, str], _Done],
-) -> _Progress:
-    ordered = sorted(enrollments, key=lambda e: (e.target, e.course_ref))
-    assigned: list[float] = []
-    completed: list[float] = []
-    last: date | None = None
-    for e in ordered:
-        course = courses.get((e.target, e.course_ref))
-        hours = course.hours if course is not None else 0.0
-        assigned.append(hours)
-        record = done.get(e.ident)
-        if record is not None and record.completed:
-            completed.append(hours)
-            if record.at is not None:
-                day = record.at.date()
-                last = day if last is None else max(last, day)
-    return _Progress(
-        refs=tuple(e.course_ref for e in ordered),
-        enrollments=len(ordered),
-        courses_completed=len(completed),
-        hours_assigned=math.fsum(assigned),
-        hours_completed=math.fsum(completed),
-        last_completion=last,
-    )
+    if inp.as_of is not None and inp.as_of.tzinfo is None:
+        raise ValueError("ReportInput.as_of must be timezone-aware (UTC)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -353,10 +285,11 @@ class _Wholes:
     hours_assigned: float
     hours_completed: float
     tolerance: float
+    stuck_off: bool
 
 
 def _figures(
-    key: str, label: str, members: Sequence[_Progress], wholes: _Wholes, target: float | None
+    key: str, label: str, members: Sequence[Progress], wholes: _Wholes, target: float | None
 ) -> Figures:
     hours_assigned = math.fsum(p.hours_assigned for p in members)
     hours_completed = math.fsum(p.hours_completed for p in members)
@@ -371,6 +304,9 @@ def _figures(
         courses_completed=sum(p.courses_completed for p in members),
         hours_assigned=hours_assigned,
         hours_completed=hours_completed,
+        in_progress=sum(p.state is PersonState.IN_PROGRESS for p in members),
+        overdue=sum(p.overdue > 0 for p in members),
+        stuck=None if wholes.stuck_off else sum(p.stuck > 0 for p in members),
         headcount_share=Share(_percent(len(members), wholes.people), target, tol),
         hours_share=Share(_percent(hours_assigned, wholes.hours_assigned), target, tol),
         hours_completed_share=Share(
@@ -387,19 +323,24 @@ def compute(inp: ReportInput) -> Report:
     _check(inp)
     problems: list[RecordProblem] = []
     in_scope = {key: p for key, p in inp.people.items() if p.is_active}
-    active = _active_enrollments(inp, in_scope, problems)
-    done = _merge_completions(inp.completions)
-    progress = {key: _progress(active.get(key, ()), inp.courses, done) for key in in_scope}
+    active = active_enrollments(inp.enrollments, in_scope, inp.courses, problems)
+    done = merge_completions(inp.completions)
+    as_of = (inp.as_of or inp.generated_at).astimezone(UTC)
+    deadlines = Deadlines(as_of, inp.since, inp.stuck_after_days)
+    progress = {
+        key: progress_of(active.get(key, ()), inp.courses, done, deadlines) for key in in_scope
+    }
 
     wholes = _Wholes(
         people=len(in_scope),
         hours_assigned=math.fsum(p.hours_assigned for p in progress.values()),
         hours_completed=math.fsum(p.hours_completed for p in progress.values()),
         tolerance=inp.tolerance,
+        stuck_off=inp.stuck_after_days is None,
     )
-    by_tier: dict[Tier, dict[str, list[_Progress]]] = {tier: {} for tier in TIER_ORDER}
+    by_tier: dict[Tier, dict[str, list[Progress]]] = {tier: {} for tier in TIER_ORDER}
     persona_of: dict[str, Persona] = {}
-    unassigned: list[_Progress] = []
+    unassigned: list[Progress] = []
     for key in in_scope:
         persona = inp.personas.get(key)
         if persona is None:
@@ -435,13 +376,18 @@ def compute(inp: ReportInput) -> Report:
         people=_person_rows(in_scope, inp.personas, progress),
         skipped=tuple(inp.skipped),
         problems=tuple(problems),
+        trend=weekly_trend(progress.values(), as_of),
+        period=inp.period,
+        scope=inp.scope,
+        previous=inp.previous,
+        show_skipped=inp.show_skipped,
     )
 
 
 def _person_rows(
     in_scope: Mapping[str, Person],
     personas: Mapping[str, Persona],
-    progress: Mapping[str, _Progress],
+    progress: Mapping[str, Progress],
 ) -> tuple[PersonRow, ...]:
     rows = []
     ordered = sorted(

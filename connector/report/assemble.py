@@ -3,40 +3,99 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from connector.config import Settings
-from connector.model import PersonStatus
+from connector.model import Leader, Person
 from connector.report.allocation import Report, ReportInput, compute
+from connector.report.leaders import LeaderReport, leader_reports
+from connector.report.period import Period, month_of, week_of
 from connector.store import Store
+from connector.store.sentlog import ORGANISATION_KEY, SentLog
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def build_report(
-    settings: Settings, store: Store, *, clock: Callable[[], datetime] = _now
-) -> Report:
-    """The organisation-wide report as of now: people and personas from a fresh read of the
-    directory (pure, no writes), enrollments and completions as the state database holds them,
-    and the rows the last sync skipped."""
+def current_period(settings: Settings, now: datetime) -> Period:
+    """The period ``report.period`` names (week or month) that holds ``now``."""
+    day = now.astimezone(UTC).date()
+    return week_of(day) if settings.report.period == "week" else month_of(day)
+
+
+@dataclass(frozen=True, slots=True)
+class Assembled:
+    """The organisation-wide input and what is needed to scope it per leader."""
+
+    input: ReportInput
+    directory: dict[str, Person]
+    leaders: tuple[Leader, ...]
+    period: Period
+
+
+def assemble(
+    settings: Settings, store: Store, period: Period, *, clock: Callable[[], datetime] = _now
+) -> Assembled:
+    """People and personas from a fresh read of the directory (pure, no writes); enrollments,
+    their dates and completions as the state database holds them; the rows the last sync
+    skipped. Overdue and stuck are measured at the end of the period, or now if that is
+    earlier (the current period)."""
+    from connector.registry import enabled_targets
     from connector.sync.run import read_and_assign
 
     mappings, snapshot, assignments = read_and_assign(settings)
     last = store.last_run("sync", status=None)
     skipped = store.problems(last.id) if last is not None else list(snapshot.problems)
-    return compute(
-        ReportInput(
-            title=settings.report.title,
-            generated_at=clock(),
-            people={k: p for k, p in snapshot.people.items() if p.status is PersonStatus.ACTIVE},
-            personas={k: a.persona for k, a in assignments.items()},
-            courses=mappings.courses(),
-            enrollments=store.enrollments(),
-            completions=store.completions(),
-            tier_targets={tier: t.share for tier, t in mappings.tiers.items()},
-            tolerance=mappings.tolerance,
-            skipped=skipped,
-        )
+    now = clock()
+    with_sb = "skillbuilder" in enabled_targets(settings)
+    stuck = settings.report.stuck_after_days if with_sb else None
+    base = ReportInput(
+        title=settings.report.title,
+        generated_at=now,
+        people={k: p for k, p in snapshot.people.items() if p.is_active},
+        personas={k: a.persona for k, a in assignments.items()},
+        courses=mappings.courses(),
+        enrollments=store.enrollments(),
+        completions=store.completions(),
+        tier_targets={tier: t.share for tier, t in mappings.tiers.items()},
+        tolerance=mappings.tolerance,
+        skipped=skipped,
+        as_of=min(period.ends_at, now.astimezone(UTC)),
+        since=store.enrollment_since(),
+        stuck_after_days=stuck,
+        period=period.label,
     )
+    leaders = tuple(mappings.leaders.values())
+    return Assembled(base, dict(snapshot.people), leaders, period)
+
+
+def organisation_report(assembled: Assembled, store: Store) -> Report:
+    """The organisation-wide report, with the change since the previous period's."""
+    previous = SentLog(store.engine).entries(assembled.period.previous().label)
+    kept = previous.get(ORGANISATION_KEY)
+    return compute(replace(assembled.input, previous=kept.figures if kept else None))
+
+
+def all_leader_reports(assembled: Assembled, store: Store) -> list[LeaderReport]:
+    """Every configured leader's report, with the change since their previous one."""
+    previous = SentLog(store.engine).entries(assembled.period.previous().label)
+    return leader_reports(
+        assembled.input,
+        assembled.leaders,
+        assembled.directory,
+        {key: entry.figures for key, entry in previous.items()},
+    )
+
+
+def build_report(
+    settings: Settings,
+    store: Store,
+    *,
+    clock: Callable[[], datetime] = _now,
+    period: Period | None = None,
+) -> Report:
+    """The organisation-wide report of ``period`` (default: the current one)."""
+    chosen = period or current_period(settings, clock())
+    return organisation_report(assemble(settings, store, chosen, clock=clock), store)

@@ -1,22 +1,35 @@
 """Rendering of a computed :class:`~connector.report.allocation.Report`: a self-contained HTML
-page (also fit for an HTML e-mail: tables, inline styles, no scripts, no external resources),
-the per-person CSV (RFC 4180, spreadsheet formulas neutralised) and a terminal table.
+page (also fit for an HTML e-mail: tables, inline styles, no scripts, no external resources;
+charts only as images whose ``src`` the caller gives: ``cid:`` in an e-mail, a file name or a
+data URI on disk), the per-person CSV (RFC 4180, spreadsheet formulas neutralised) and a
+fixed-width text version (the terminal and the e-mail's plain-text part).
 
-Only :func:`write_report` touches the file system.
+The templates (``report.html.j2``, ``report.txt.j2``) ship in the package; a file of the same
+name in ``report.templates_dir`` takes precedence. Only :func:`write_report` touches the file
+system.
 """
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import os
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from functools import lru_cache
 from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import (
+    ChoiceLoader,
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    TemplateError,
+    select_autoescape,
+)
 
-from connector.errors import UserError
+from connector.errors import ConfigError, UserError
 from connector.model import Tier
 from connector.report.allocation import DEFINITIONS, Figures, Report, Share
 
@@ -69,6 +82,20 @@ def hours(value: float) -> str:
     return f"{value:,.1f}"
 
 
+def count(value: int | None) -> str:
+    return "not configured" if value is None else str(value)
+
+
+def change(delta: float | None, unit: str = "") -> str:
+    """A change since the previous report: ``+2``, ``−1``, ``±0``; ``–`` without one."""
+    if delta is None:
+        return NONE_MARK
+    shown = f"{delta:+.1f}" if unit else f"{delta:+.0f}"
+    if shown.lstrip("+-").strip("0.") == "":
+        return "±0" + (".0" if unit else "") + unit
+    return shown.replace("-", "−") + unit
+
+
 def band_label(share: Share) -> str:
     """A text label for the band, so that colour is never the only signal."""
     if share.within_band is None:
@@ -97,26 +124,55 @@ def _bar(value: float | None) -> float:
     return 0.0 if value is None else round(min(max(value, 0.0), 100.0), 1)
 
 
-def _environment() -> Environment:
+@lru_cache(maxsize=8)
+def _environment(templates_dir: Path | None) -> Environment:
+    loaders = [FileSystemLoader(TEMPLATES)]
+    if templates_dir is not None:
+        loaders.insert(0, FileSystemLoader(templates_dir))
     env = Environment(
-        loader=FileSystemLoader(TEMPLATES),
-        autoescape=True,
+        loader=ChoiceLoader(loaders),
+        autoescape=select_autoescape(
+            enabled_extensions=("html.j2", "html"),
+            disabled_extensions=("txt.j2", "txt"),
+            default_for_string=True,
+            default=True,
+        ),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(percent=percent, points=points, hours=hours, bar=_bar)
+    env.filters.update(
+        percent=percent, points=points, hours=hours, bar=_bar, count=count, change=change
+    )
     env.globals.update(
         band_label=band_label, tier_label=TIER_LABELS.get, audience=TIER_AUDIENCE.get
     )
     return env
 
 
-def render_html(report: Report) -> str:
-    """The report as one self-contained HTML page."""
-    template = _environment().get_template("report.html.j2")
-    return template.render(
+def _render(name: str, templates_dir: Path | None, **values: object) -> str:
+    try:
+        return _environment(templates_dir).get_template(name).render(**values)
+    except TemplateError as exc:
+        where = templates_dir if templates_dir is not None else TEMPLATES
+        raise ConfigError(
+            f"report template {name} ({where}) cannot be rendered: {exc}; "
+            "fix the template in report.templates_dir or remove it to use the shipped one"
+        ) from exc
+
+
+def render_html(
+    report: Report,
+    *,
+    images: Mapping[str, str] | None = None,
+    templates_dir: Path | None = None,
+) -> str:
+    """The report as one HTML page. ``images`` maps ``tiers`` and ``trend`` to the ``src`` of
+    the charts; without it the page has no image at all."""
+    return _render(
+        "report.html.j2",
+        templates_dir,
         report=report,
         headline=headline(report),
         generated=report.generated_at.strftime("%Y-%m-%d %H:%M UTC"),
@@ -124,6 +180,18 @@ def render_html(report: Report) -> str:
         skipped_shown=report.skipped[:SKIPPED_SHOWN],
         skipped_more=max(len(report.skipped) - SKIPPED_SHOWN, 0),
         none_mark=NONE_MARK,
+        images=dict(images or {}),
+    )
+
+
+def render_plain(report: Report, *, templates_dir: Path | None = None) -> str:
+    """The plain-text version (the e-mail's text/plain part)."""
+    return _render(
+        "report.txt.j2",
+        templates_dir,
+        report=report,
+        tables=render_text(report),
+        definitions=DEFINITIONS,
     )
 
 
@@ -183,11 +251,28 @@ HOURS_COLUMNS: tuple[_Column, ...] = (
 PROGRESS_COLUMNS: tuple[_Column, ...] = (
     ("tier", "<", lambda f: f.label),
     ("enrolled", ">", lambda f: str(f.enrolled)),
+    ("in progress", ">", lambda f: str(f.in_progress)),
     ("completed", ">", lambda f: str(f.completed)),
     ("rate", ">", lambda f: percent(f.completion_rate)),
     ("enrollments", ">", lambda f: str(f.enrollments)),
     ("courses done", ">", lambda f: str(f.courses_completed)),
+    ("overdue", ">", lambda f: str(f.overdue)),
+    ("stuck", ">", lambda f: "n/c" if f.stuck is None else str(f.stuck)),
 )
+
+
+def _change_columns(report: Report) -> tuple[_Column, ...]:
+    def delta(figure: str, unit: str = "") -> Callable[[Figures], str]:
+        return lambda f: change(report.change(f.key, figure), unit)
+
+    return (
+        ("tier", "<", lambda f: f.label),
+        ("people", ">", delta("headcount")),
+        ("enrolled", ">", delta("enrolled")),
+        ("completed", ">", delta("completed")),
+        ("rate", ">", delta("completion_rate", " pt")),
+        ("hours done", ">", delta("hours_completed")),
+    )
 
 
 def _table(columns: Sequence[_Column], figures: Sequence[Figures]) -> list[str]:
@@ -217,7 +302,12 @@ def render_text(report: Report) -> str:
     figures.append(report.total)
     lines = [
         f"{report.title} — {report.generated_at.strftime('%Y-%m-%d %H:%M UTC')}",
+        f"Period {report.period or '–'}; people: {report.scope}.",
         headline(report),
+    ]
+    if report.total.headcount == 0:
+        return "\n".join(lines) + "\n"
+    lines += [
         f"Band: within ±{report.tolerance:g} points of the target share.",
         "",
         "People against target",
@@ -229,6 +319,13 @@ def render_text(report: Report) -> str:
         "Progress",
         *_table(PROGRESS_COLUMNS, figures),
     ]
+    if report.previous is not None:
+        lines += ["", "Change since the previous report", *_table(_change_columns(report), figures)]
+    if report.trend:
+        lines += ["", "Completions per week (cumulative completion)"]
+        lines += [
+            f"  {w.label}  {w.completed:>5}  ({percent(w.cumulative_rate)})" for w in report.trend
+        ]
     if report.skipped:
         lines += ["", f"{len(report.skipped)} rows skipped in the last run:"]
         lines += [f"  {p}" for p in report.skipped[:SKIPPED_SHOWN]]
@@ -250,15 +347,40 @@ def _write_atomically(path: Path, text: str) -> None:
         raise
 
 
-def write_report(report: Report, out_dir: Path) -> list[Path]:
-    """Write ``report-<YYYY-MM-DD>.html`` and ``.csv`` (date of ``generated_at`` in UTC) and
-    overwrite ``latest.html`` / ``latest.csv`` in ``out_dir``, creating it; return the paths
-    in that order. Each file is replaced atomically, so a reader never sees half a report."""
-    day = report.generated_at.date().isoformat()
-    html, table = render_html(report), render_csv(report)
+def chart_images(report: Report) -> dict[str, bytes]:
+    """The PNG charts of the report by name (``tiers``, ``trend``); none for an empty scope."""
+    if report.total.headcount == 0:
+        return {}
+    from connector.report.charts import tier_chart, trend_chart
+
+    return {"tiers": tier_chart(report), "trend": trend_chart(report)}
+
+
+def data_uris(images: Mapping[str, bytes]) -> dict[str, str]:
+    return {name: "data:image/png;base64," + base64.b64encode(png).decode() for name, png in
+            images.items()}
+
+
+def write_report(
+    report: Report,
+    out_dir: Path,
+    *,
+    charts: bool = True,
+    templates_dir: Path | None = None,
+    stem: str | None = None,
+) -> list[Path]:
+    """Write ``<stem>.html`` and ``.csv`` and overwrite ``latest.html`` / ``latest.csv`` in
+    ``out_dir``, creating it; return the paths in that order. ``stem`` defaults to
+    ``report-<YYYY-MM-DD>`` (date of ``generated_at`` in UTC). With ``charts`` the HTML carries
+    the charts as data URIs, so each file stands alone. Each file is replaced atomically, so a
+    reader never sees half a report."""
+    name = stem or f"report-{report.generated_at.date().isoformat()}"
+    images = data_uris(chart_images(report)) if charts else {}
+    html = render_html(report, images=images, templates_dir=templates_dir)
+    table = render_csv(report)
     files = [
-        (out_dir / f"report-{day}.html", html),
-        (out_dir / f"report-{day}.csv", table),
+        (out_dir / f"{name}.html", html),
+        (out_dir / f"{name}.csv", table),
         (out_dir / "latest.html", html),
         (out_dir / "latest.csv", table),
     ]

@@ -28,6 +28,7 @@ from connector.model import (
     RecordProblem,
 )
 from connector.store import database, runlock
+from connector.store import policy as policy_q
 from connector.store import queries as q
 from connector.store.completions import merged
 from connector.store.records import JournalEntry, RunRecord
@@ -40,6 +41,7 @@ from connector.store.tables import (
     runs,
 )
 from connector.store.tables import accounts as accounts_table
+from connector.store.tables import completion_checks as completion_checks_table
 from connector.store.tables import completions as completions_table
 from connector.store.tables import enrollments as enrollments_table
 from connector.sync.state import State
@@ -381,7 +383,42 @@ class Store:
         with self._read("load the state") as conn:
             account_map = q.account_map(conn)
             applied = q.applied_enrollments(conn)
-        return State(accounts=account_map, enrollments=applied)
+            unwanted = policy_q.unwanted_since(conn)
+            withdrawn = policy_q.withdrawn(conn)
+        return State(
+            accounts=account_map,
+            enrollments=applied,
+            unwanted_since=unwanted,
+            withdrawn=withdrawn,
+        )
+
+    def record_unwanted(
+        self,
+        run_id: int,
+        unwanted: Mapping[tuple[str, str, str], tuple[datetime, str]],
+    ) -> None:
+        """Replace the grace-period memory: (person, target, course) → (since, reason) of every
+        applied enrollment that is unwanted now (see :mod:`connector.sync.policy`)."""
+        with self._write("record the grace periods") as conn:
+            policy_q.replace_unwanted(conn, run_id, unwanted)
+
+    def record_manual_removals(
+        self, run_id: int, target: str, removed: Sequence[tuple[str, str]], at: datetime
+    ) -> None:
+        """Record (person_key, course_ref) enrollments found removed by hand on ``target``
+        (sticky removals: the planner does not re-enroll them unless the person is restored)."""
+        with self._write("record manual removals") as conn:
+            policy_q.record_withdrawn(conn, run_id, target, removed, at)
+
+    def restore_manual_removals(self, person_keys: Sequence[str]) -> int:
+        """Forget the manual removals of these people; how many enrollments that concerned."""
+        with self._write("restore manual removals") as conn:
+            return policy_q.clear_withdrawn(conn, person_keys)
+
+    def enrollment_traces(self, person_key: str) -> list[policy_q.EnrollmentTrace]:
+        """The person's applied enrollments with the run and mappings version behind each."""
+        with self._read("trace enrollments") as conn:
+            return policy_q.traces(conn, person_key)
 
     def enrollments(self, target: str | None = None) -> list[Enrollment]:
         """The applied enrollments (of one target, or all), ordered by target, person, course."""
@@ -396,6 +433,14 @@ class Store:
                 for person_key, tgt, course_ref, status, persona in conn.execute(query)
             ]
 
+    def enrollment_since(self) -> dict[tuple[str, str, str], datetime]:
+        """(person, target, course) → when the enrollment got its current status (the
+        start of its due-in period for the report)."""
+        e = enrollments_table.c
+        query = select(e.person_key, e.target, e.course_ref, e.since)
+        with self._read("read enrollment dates") as conn:
+            return {(p, t, c): since for p, t, c, since in conn.execute(query)}
+
     def accounts(self, target: str) -> dict[str, str]:
         """Person key → remote user id of the accounts on ``target``."""
         a = accounts_table.c
@@ -404,6 +449,23 @@ class Store:
             return {person_key: remote_id for person_key, remote_id in conn.execute(query)}
 
     # -- completions ------------------------------------------------------------------------
+
+    def last_full_check(self, target: str) -> datetime | None:
+        """When ``target``'s completions were last read in full (None: never)."""
+        c = completion_checks_table.c
+        query = select(c.checked_at).where(c.target == target)
+        with self._read("read the last full completion check") as conn:
+            value: datetime | None = conn.execute(query).scalar_one_or_none()
+            return value
+
+    def record_full_check(self, target: str, run_id: int, at: datetime) -> None:
+        """Remember that ``target``'s completions were read in full at ``at``."""
+        c = completion_checks_table.c
+        with self._write("record the full completion check") as conn:
+            conn.execute(completion_checks_table.delete().where(c.target == target))
+            conn.execute(
+                completion_checks_table.insert().values(target=target, checked_at=at, run_id=run_id)
+            )
 
     def record_completions(
         self, run_id: int, completions: Sequence[Completion], at: datetime

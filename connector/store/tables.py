@@ -171,3 +171,50 @@ run_problems = Table(
     Column("message", Text, nullable=False),
     Index("ix_run_problems_run_id", "run_id"),
 )
+
+SENT_STATUSES = ("sending", "sent", "failed", "written")
+
+sent_log = Table(
+    "sent_log",
+    metadata,
+    Column("leader_key", String(255), primary_key=True),
+    Column("period", String(16), primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("recipient", String(320)),
+    Column("message_id", String(255)),
+    Column("sent_at", UtcDateTime),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("error", Text),
+    Column("figures", Text, nullable=False, default="{}"),
+    Column("updated_at", UtcDateTime, nullable=False),
+    CheckConstraint(_one_of("status", SENT_STATUSES), name="status"),
+)
+
+removal_grace = Table(
+    "removal_grace",
+    metadata,
+    Column("target", String(64), primary_key=True),
+    Column("person_key", String(255), primary_key=True),
+    Column("course_ref", String(255), primary_key=True),
+    Column("unwanted_since", UtcDateTime, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),
+)
+
+completion_checks = Table(
+    "completion_checks",
+    metadata,
+    Column("target", String(64), primary_key=True),
+    Column("checked_at", UtcDateTime, nullable=False),  # last full completion read
+    Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),
+)
+
+manual_removals = Table(
+    "manual_removals",
+    metadata,
+    Column("target", String(64), primary_key=True),
+    Column("person_key", String(255), primary_key=True),
+    Column("course_ref", String(255), primary_key=True),
+    Column("detected_at", UtcDateTime, nullable=False),
+    Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),
+)

@@ -21,13 +21,23 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from connector.errors import AccessDenied, UserError
-from connector.lms import BatchOutcome, EnrollRow, LmsTarget, row_key
-from connector.model import Change, ChangeKind, EnrollmentStatus, Person, Plan
+from connector.lms import (
+    AccountLifecycle,
+    BatchOutcome,
+    EnrollRow,
+    LmsTarget,
+    ProfileSync,
+    VerifiedWrites,
+    row_key,
+)
+from connector.model import Change, ChangeKind, EnrollmentStatus, Person, PersonStatus, Plan
 from connector.store import Store
 
 log = logging.getLogger(__name__)
 
-BATCH_SIZE = 500
+BATCH_SIZE = 4000
+"""Most changes journaled and sent together; a target may ask for fewer (``preferred_batch``:
+the Moodle target asks for what one request's lookups can hold)."""
 
 _STATUS_AFTER: Mapping[ChangeKind, EnrollmentStatus] = {
     ChangeKind.ENROLL: EnrollmentStatus.ACTIVE,
@@ -71,22 +81,30 @@ class Executor:
         *,
         batch_size: int | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        due_days: Mapping[tuple[str, str], int] | None = None,
+        reconcile: bool = False,
     ) -> None:
         self.store = store
         self.targets = targets
         self.people = people
         self.batch_size = batch_size or BATCH_SIZE
         self.clock = clock
+        self.due_days = due_days or {}  # (target, course ref) → days: sent as timeend
+        self.reconcile = reconcile
 
     def preflight(self, plan: Plan) -> dict[str, dict[str, str]]:
         """Check every target the plan writes to; return course ids per target."""
         course_ids: dict[str, dict[str, str]] = {}
         for name in sorted({c.target for c in plan.changes}):
             target = self.targets[name]
-            info = target.check()
+            info = target.check(reconcile=True) if self.reconcile else target.check()
             if info.missing_functions:
+                lacking = ", ".join(
+                    f"{f} (for {info.needed_by[f]})" if f in info.needed_by else f
+                    for f in info.missing_functions
+                )
                 raise AccessDenied(
-                    f"{name}: the token's service lacks {', '.join(info.missing_functions)}; "
+                    f"{name}: the token's service lacks {lacking}; "
                     "add these functions to the external service in Site administration > "
                     "Server > Web services > External services"
                 )
@@ -104,14 +122,17 @@ class Executor:
 
     def apply(self, run_id: int, plan: Plan) -> ApplyResult:
         result = ApplyResult()
-        if plan.is_empty:
+        if plan.is_empty and not self.reconcile:
             return result
-        course_ids = self.preflight(plan)
-        self.store.journal_plan(run_id, plan.changes)
+        course_ids = self.preflight(plan) if not plan.is_empty else {}
+        if plan.changes:
+            self.store.journal_plan(run_id, plan.changes)
         writes_before = {n: t.stats.writes for n, t in self.targets.items()}
         try:
             for name in sorted(course_ids):
                 self._apply_target(run_id, name, plan, course_ids[name], result)
+            if self.reconcile:
+                self._sync_profiles()
         finally:
             result.writes_sent = sum(
                 t.stats.writes - writes_before[n] for n, t in self.targets.items()
@@ -133,7 +154,9 @@ class Executor:
             if change.target == name:
                 by_kind.setdefault(change.kind, []).append(change)
 
-        for batch in _batches(by_kind.get(ChangeKind.CREATE_USER, []), self.batch_size):
+        hint = getattr(target, "preferred_batch", None)
+        size = min(self.batch_size, hint) if isinstance(hint, int) and hint > 0 else self.batch_size
+        for batch in _batches(by_kind.get(ChangeKind.CREATE_USER, []), size):
             self.store.journal_mark(run_id, [c.ident for c in batch], "sent")
             people = [self.people[c.person_key] for c in batch]
             outcome = target.ensure_users(people)
@@ -150,10 +173,91 @@ class Executor:
             )
 
         for kind in (ChangeKind.ENROLL, ChangeKind.REVIVE, ChangeKind.SUSPEND, ChangeKind.UNENROLL):
-            for batch in _batches(by_kind.get(kind, []), self.batch_size):
+            for batch in _batches(by_kind.get(kind, []), size):
                 self._apply_enrollments(
                     run_id, name, target, kind, batch, accounts, course_ids, result
                 )
+        if isinstance(target, VerifiedWrites):
+            self._verify(run_id, name, target, plan, result)
+        if isinstance(target, AccountLifecycle):
+            self._suspend_leavers(name, target, by_kind, accounts)
+
+    def _sync_profiles(self) -> None:
+        """In a reconciling run: bring account names and e-mails in step with the directory."""
+        for name, target in sorted(self.targets.items()):
+            if not isinstance(target, ProfileSync):
+                continue
+            profiles = target.update_profiles(self.people, self.store.accounts(name))
+            for key, failure in profiles.warnings.items():
+                log.warning("%s: account of %s not updated: %s", name, key, failure.message)
+            if profiles.done:
+                log.info("%s: %d account(s) updated from the directory", name, len(profiles.done))
+
+    def _verify(
+        self, run_id: int, name: str, target: VerifiedWrites, plan: Plan, result: ApplyResult
+    ) -> None:
+        """Read back what the writes should have done; a shortfall becomes a failure of its
+        change, and the state records what the target actually has, so the next run plans
+        the write again."""
+        shortfall = target.verify_writes()
+        if not shortfall:
+            return
+        by_key = {
+            row_key(c.person_key, c.course_ref or ""): c
+            for c in plan.changes
+            if c.target == name and c.course_ref
+        }
+        actual = {"active": EnrollmentStatus.ACTIVE, "suspended": EnrollmentStatus.SUSPENDED}
+        failed: dict[str, tuple[str, str]] = {}
+        repaired: list[tuple[str, str, EnrollmentStatus, str | None]] = []
+        for item in shortfall:
+            change = by_key.get(item.key)
+            if change is None:
+                continue
+            failed[change.ident] = (item.failure.errorcode, item.failure.message)
+            status = actual.get(item.actual, EnrollmentStatus.REMOVED)
+            repaired.append((change.person_key, change.course_ref or "", status, change.persona))
+            result.failures.append((change, item.failure.errorcode, item.failure.message))
+            result.done[change.kind.value] = max(result.done.get(change.kind.value, 0) - 1, 0)
+            result.failed[change.kind.value] = result.failed.get(change.kind.value, 0) + 1
+            log.error("%s %s: %s", name, change.ident, item.failure.message)
+        self.store.commit_batch(
+            run_id, name, done=[], failed=failed, enrollments=repaired, at=self.clock()
+        )
+
+    def _suspend_leavers(
+        self,
+        name: str,
+        target: AccountLifecycle,
+        by_kind: Mapping[ChangeKind, list[Change]],
+        accounts: Mapping[str, str],
+    ) -> None:
+        """Suspend the accounts of people who left (or vanished) and lost their enrollments
+        in this run, and reactivate those of people revived in it; the target decides whether
+        that is configured."""
+        leavers = {
+            c.person_key: accounts[c.person_key]
+            for kind in (ChangeKind.SUSPEND, ChangeKind.UNENROLL)
+            for c in by_kind.get(kind, [])
+            if c.person_key in accounts
+            and (
+                c.person_key not in self.people
+                or self.people[c.person_key].status is PersonStatus.LEFT
+            )
+        }
+        if leavers:
+            outcome = target.suspend_accounts(leavers)
+            for key, failure in outcome.failed.items():
+                log.warning("%s: leaver %s not suspended: %s", name, key, failure.message)
+        returning = {
+            c.person_key: accounts[c.person_key]
+            for c in by_kind.get(ChangeKind.REVIVE, [])
+            if c.person_key in accounts
+        }
+        if returning:  # a leaver who came back: their account is usable again
+            outcome = target.reactivate_accounts(returning)
+            for key, failure in outcome.failed.items():
+                log.warning("%s: account of %s not reactivated: %s", name, key, failure.message)
 
     def _apply_enrollments(
         self,
@@ -178,7 +282,11 @@ class Executor:
                 )
                 continue
             active = kind in (ChangeKind.ENROLL, ChangeKind.REVIVE)
-            rows.append(EnrollRow(change.person_key, user_id, ref, course_ids[ref], active))
+            days = self.due_days.get((name, ref)) if active else None
+            timeend = int(self.clock().timestamp()) + days * 86_400 if days else 0
+            rows.append(
+                EnrollRow(change.person_key, user_id, ref, course_ids[ref], active, 0, timeend)
+            )
         self.store.journal_mark(run_id, [c.ident for c in batch], "sent")
         outcome = BatchOutcome()
         if rows:

@@ -5,7 +5,13 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
-from connector.model import ChangeKind, Person, Plan
+from connector.model import ChangeKind, HoldKind, Person, Plan
+
+HELD_TEXT = {
+    HoldKind.GRACE: "kept in their grace period before removal",
+    HoldKind.WITHDRAWN: "removed by hand on the target, not enrolled again (sticky removal)",
+    HoldKind.UNTOUCHED: "not sent: leave-alone override or exclusion",
+}
 
 
 def format_plan(plan: Plan, people: Mapping[str, Person], *, verbose: bool = False) -> str:
@@ -22,6 +28,20 @@ def format_plan(plan: Plan, people: Mapping[str, Person], *, verbose: bool = Fal
                 n = counts.get((target, kind))
                 if n:
                     lines.append(f"    {kind.value:<{width}}  {n:>7}")
+    if plan.held:
+        lines.append(f"Held back: {len(plan.held)} enrollment(s)")
+        for hold_kind in HoldKind:
+            held = sum(1 for hold in plan.held if hold.kind is hold_kind)
+            if held:
+                lines.append(f"  {held:>7}  {HELD_TEXT[hold_kind]}")
+        if verbose:
+            for hold in plan.held:
+                person = people.get(hold.person_key)
+                who = f"{person.display_name} <{person.email}>" if person else hold.person_key
+                lines.append(
+                    f"  {hold.target} {hold.course_ref} for {who} [{hold.person_key}]: "
+                    f"{hold.reason}"
+                )
     if plan.skipped:
         lines.append(f"Skipped {len(plan.skipped)} directory record(s):")
         for problem in plan.skipped[: None if verbose else 10]:
@@ -61,6 +81,18 @@ def plan_json(plan: Plan) -> str:
             "skipped": [
                 {"where": p.where, "field": p.field, "record": p.record_key, "message": p.message}
                 for p in plan.skipped
+            ],
+            "held": [
+                {
+                    "kind": h.kind.value,
+                    "target": h.target,
+                    "person": h.person_key,
+                    "course": h.course_ref,
+                    "reason": h.reason,
+                    "since": h.since.isoformat() if h.since else None,
+                    "until": h.until.isoformat() if h.until else None,
+                }
+                for h in plan.held
             ],
         },
         indent=2,

@@ -13,6 +13,10 @@ Rules, per target:
 - An applied active enrollment that is no longer wanted (the person left, vanished from the
   directory, or changed persona) is suspended, or unenrolled where the target's policy says
   so. Suspension keeps grades and progress; unenrolment deletes them on Moodle.
+- Policy (:mod:`connector.sync.policy`): an unwanted enrollment is kept during the grace
+  period (a GRACE hold); an enrollment removed by hand on the target is not enrolled again
+  unless the person is in ``restore`` (a WITHDRAWN hold); nothing at all is sent for the
+  ``untouched`` people (leave-alone overrides, exclusions: UNTOUCHED holds).
 - Changes are ordered: accounts first, then enrollments, then removals; within a kind by
   person key and course, so the same inputs always give the same plan.
 """
@@ -20,8 +24,7 @@ Rules, per target:
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
-from typing import Literal
+from datetime import datetime
 
 from connector.errors import SafetyStop
 from connector.model import (
@@ -30,24 +33,19 @@ from connector.model import (
     Change,
     ChangeKind,
     EnrollmentStatus,
+    Hold,
+    HoldKind,
     Persona,
     PersonStatus,
     Plan,
     Snapshot,
 )
+from connector.sync.policy import Policy, RemovalMode
 from connector.sync.state import State
 
-RemovalMode = Literal["suspend", "unenroll"]
+__all__ = ["Policy", "RemovalMode", "desired_enrollments", "plan"]
 
-
-@dataclass(frozen=True, slots=True)
-class Policy:
-    """How removals are applied, per target (default: suspend)."""
-
-    removal: Mapping[str, RemovalMode] = field(default_factory=dict)
-
-    def removal_for(self, target: str) -> RemovalMode:
-        return self.removal.get(target, "suspend")
+_NO_ONE: Mapping[str, str] = {}
 
 
 def desired_enrollments(
@@ -77,8 +75,16 @@ def plan(
     state: State,
     targets: Collection[str],
     policy: Policy | None = None,
+    *,
+    now: datetime | None = None,
+    untouched: Mapping[str, str] = _NO_ONE,
+    restore: Collection[str] = (),
 ) -> Plan:
-    """The changes that bring ``targets`` from ``state`` to what the snapshot and personas ask."""
+    """The changes that bring ``targets`` from ``state`` to what the snapshot and personas ask.
+
+    ``now`` is the moment the grace period is measured at (None: no grace period);
+    ``untouched`` maps the people to send nothing for to the reason; ``restore`` names the
+    people whose enrollments removed by hand are to be enrolled again."""
     policy = policy or Policy()
     if not snapshot.people and any(
         applied.status is EnrollmentStatus.ACTIVE for applied in state.enrollments.values()
@@ -95,6 +101,7 @@ def plan(
     wanted = {key: frozenset((c.target, c.ref) for c in found) for key, found in courses.items()}
     buckets: dict[tuple[str, ChangeKind], list[Change]] = {}
     reasons: dict[tuple[str, ...], str] = {}  # the same few sentences, shared by every change
+    held: list[Hold] = []
 
     def add(
         kind: ChangeKind,
@@ -107,11 +114,24 @@ def plan(
         reason = reasons.get(why)
         if reason is None:
             reason = reasons[why] = _REASONS[why[0]].format(*why[1:])
+        if person_key in untouched:
+            if course_ref is not None:
+                held.append(
+                    Hold(
+                        HoldKind.UNTOUCHED,
+                        target,
+                        person_key,
+                        course_ref,
+                        f"{untouched[person_key]}; not sent: {kind.value} ({reason})",
+                    )
+                )
+            return
         buckets.setdefault((target, kind), []).append(
             Change(kind, target, person_key, reason, course_ref, persona)
         )
 
     enrollments = state.enrollments
+    withdrawn = state.withdrawn
     for person_key in sorted(snapshot.people):
         if snapshot.people[person_key].status is not PersonStatus.ACTIVE:
             continue
@@ -122,12 +142,29 @@ def plan(
         for course in courses[persona.bundle]:
             target, ref = course.target, course.ref
             applied = enrollments.get((person_key, target, ref))
-            if applied is None or applied.status is EnrollmentStatus.REMOVED:
+            removed_at = withdrawn.get((person_key, target, ref)) if withdrawn else None
+            if removed_at is not None and person_key not in restore:
+                held.append(
+                    Hold(
+                        HoldKind.WITHDRAWN,
+                        target,
+                        person_key,
+                        ref,
+                        f"removed by hand on {target} (found {removed_at:%Y-%m-%d}); not "
+                        f"enrolled again: `upskill sync --restore {person_key}` to enroll",
+                        since=removed_at,
+                    )
+                )
+            elif removed_at is not None or applied is None or (
+                applied.status is EnrollmentStatus.REMOVED
+            ):
                 if person_key not in state.accounts.get(target, {}) and not _has_create(
                     buckets, target, person_key
                 ):
                     add(ChangeKind.CREATE_USER, target, person_key, ("account", target, p), None, p)
                 cause = ("enroll", p, ref) if applied is None else ("again", p, ref)
+                if removed_at is not None:
+                    cause = ("restore", p, ref)
                 add(ChangeKind.ENROLL, target, person_key, cause, ref, p)
             elif applied.status is EnrollmentStatus.SUSPENDED:
                 add(ChangeKind.REVIVE, target, person_key, ("revive", p, ref), ref, p)
@@ -137,6 +174,8 @@ def plan(
     for (person_key, target, ref), applied in enrollments.items():
         if target not in removal or applied.status is not EnrollmentStatus.ACTIVE:
             continue
+        if withdrawn and (person_key, target, ref) in withdrawn:
+            continue  # already gone on the target
         person = snapshot.people.get(person_key)
         persona = personas.get(person_key)
         if person is None:
@@ -150,14 +189,32 @@ def plan(
         else:
             why = ("changed", applied.persona or "unknown", persona.key if persona else "none")
         leaving.append((person_key, ref, target, why, applied.persona))
+    unwanted = state.unwanted_since
     for person_key, ref, target, why, was in sorted(leaving):
         kind = ChangeKind.UNENROLL if removal[target] == "unenroll" else ChangeKind.SUSPEND
+        since = unwanted.get((person_key, target, ref), now)
+        if since is not None and policy.in_grace(since, now) and person_key not in untouched:
+            until = since + policy.grace
+            text = _REASONS[why[0]].format(*why[1:])
+            held.append(
+                Hold(
+                    HoldKind.GRACE,
+                    target,
+                    person_key,
+                    ref,
+                    f"{text}; {kind.value} after {until:%Y-%m-%d} (grace period)",
+                    since=since,
+                    until=until,
+                )
+            )
+            continue
         add(kind, target, person_key, why, ref, was)
 
     ordered: list[Change] = []
     for target, kind in sorted(buckets, key=lambda tk: (tk[0], CHANGE_ORDER[tk[1]])):
         ordered.extend(buckets[(target, kind)])
-    return Plan(changes=tuple(ordered), skipped=snapshot.problems)
+    held.sort(key=lambda h: (h.target, h.person_key, h.course_ref, h.kind.value))
+    return Plan(changes=tuple(ordered), skipped=snapshot.problems, held=tuple(held))
 
 
 _REASONS: Mapping[str, str] = {
@@ -165,6 +222,7 @@ _REASONS: Mapping[str, str] = {
     "enroll": "persona {0} includes {1}",
     "again": "persona {0} includes {1} again (removed earlier)",
     "revive": "persona {0} includes {1}; enrollment was suspended",
+    "restore": "persona {0} includes {1}; restored on request (removed by hand earlier)",
     "gone": "no longer in the directory",
     "left": "left the organisation",
     "changed": "persona changed from {0} to {1}",

@@ -9,21 +9,30 @@ recorded as failed with its message, so a sync never fails silently.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 from connector.config import Settings
-from connector.errors import UpskillError
+from connector.directory.guard import check_read
+from connector.errors import SafetyStop, UpskillError
 from connector.lms import LmsTarget
+from connector.lms.reconcile import ReconcileResult, reconcile_targets
 from connector.model import Persona, Plan, Snapshot
-from connector.personas.engine import Assignment, assign
-from connector.personas.loader import Mappings, load_mappings
+from connector.personas.analysis import rule_problems
+from connector.personas.engine import Assignment, assign, expired_pins, untouched
+from connector.personas.loader import Mappings, Override, load_mappings
 from connector.progress.collect import CollectResult, collect
 from connector.registry import build_source, build_targets, enabled_targets, mappings_path
+from connector.report.admin import after_sync
 from connector.store import Store
+from connector.sync import approval, guards
 from connector.sync.executor import ApplyResult, Executor
 from connector.sync.planner import Policy, plan
+from connector.sync.policy import unwanted_after
+from connector.sync.preview import moved_people, people_subset
+from connector.sync.state import State
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +51,32 @@ class Prepared:
     snapshot: Snapshot
     assignments: Mapping[str, Assignment]
     plan: Plan
+    state: State = field(default_factory=State)
+    expired: tuple[Override, ...] = ()  # overrides past their expiry, ignored
 
     @property
     def personas(self) -> dict[str, Persona]:
         return {k: a.persona for k, a in self.assignments.items()}
+
+    def tier_counts(self) -> dict[str, int]:
+        """Assigned people per tier (active and disabled)."""
+        out: dict[str, int] = {}
+        for assignment in self.assignments.values():
+            tier = assignment.persona.tier.value
+            out[tier] = out.get(tier, 0) + 1
+        return out
+
+    def population(self) -> int:
+        """The people a removal share is measured against (see connector.sync.guards)."""
+        holders = {
+            ident[0]
+            for ident, e in self.state.enrollments.items()
+            if e.status.value == "active"
+        }
+        return max(len(self.snapshot), len(holders))
+
+    def fingerprint(self) -> approval.Fingerprint:
+        return approval.fingerprint(self.snapshot, self.state, self.mappings.content_hash)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +86,7 @@ class SyncOutcome:
     dry_run: bool
     applied: ApplyResult | None = None
     collected: CollectResult | None = None
+    reconciled: ReconcileResult | None = None
 
     @property
     def writes_sent(self) -> int:
@@ -65,29 +97,127 @@ def open_store(settings: Settings) -> Store:
     return Store.open(settings.state_url())
 
 
-def read_and_assign(settings: Settings) -> tuple[Mappings, Snapshot, dict[str, Assignment]]:
+def read_and_assign(
+    settings: Settings, *, today: date | None = None
+) -> tuple[Mappings, Snapshot, dict[str, Assignment]]:
     """Load the mappings, read the directory, and give everyone a persona (no writes)."""
     mappings = load_mappings(mappings_path(settings))
     snapshot = build_source(settings).read()
-    return mappings, snapshot, assign(snapshot, mappings)
+    return mappings, snapshot, assign(snapshot, mappings, today=today or utcnow().date())
 
 
-def prepare(settings: Settings, store: Store) -> Prepared:
-    mappings, snapshot, assignments = read_and_assign(settings)
-    personas = {k: a.persona for k, a in assignments.items()}
-    policy = Policy(removal={"moodle": settings.targets.moodle.removal})
-    the_plan = plan(
-        snapshot, personas, mappings.bundles, store.load_state(), enabled_targets(settings), policy
+def policy_of(settings: Settings) -> Policy:
+    return Policy(
+        removal={"moodle": settings.targets.moodle.removal},
+        grace=timedelta(days=settings.removal.grace_days),
     )
-    return Prepared(mappings, snapshot, assignments, the_plan)
 
 
-def _counts(outcome_plan: Plan) -> dict[str, int]:
+def plan_with(
+    settings: Settings,
+    mappings: Mappings,
+    snapshot: Snapshot,
+    state: State,
+    *,
+    now: datetime,
+    restore: Collection[str] = (),
+    moved_from: Mapping[str, Assignment] | None = None,
+) -> Prepared:
+    """Assign and plan with ``mappings`` (pure: the caller read the snapshot and state).
+    With ``moved_from`` (the assignments of another tree), everyone is assigned but only the
+    people whose persona differs are planned (a plan is made person by person, so theirs is
+    the same as in the whole plan): what a preview needs, at a fraction of the cost."""
+    today = now.date()
+    assignments = assign(snapshot, mappings, today=today)
+    personas = {k: a.persona for k, a in assignments.items()}
+    planned = snapshot
+    if moved_from is not None:
+        moved = moved_people(moved_from, assignments)
+        planned, state = people_subset(snapshot, state, moved)
+    the_plan = plan(
+        planned,
+        personas,
+        mappings.bundles,
+        state,
+        enabled_targets(settings),
+        policy_of(settings),
+        now=now,
+        untouched=untouched(planned, mappings, today=today),
+        restore=frozenset(restore),
+    )
+    expired = tuple(expired_pins(mappings, today))
+    return Prepared(mappings, snapshot, assignments, the_plan, state, expired)
+
+
+def prepare(
+    settings: Settings,
+    store: Store,
+    *,
+    now: datetime | None = None,
+    restore: Collection[str] = (),
+    mappings_folder: Path | None = None,
+    accept_shrink: bool = False,
+) -> Prepared:
+    mappings = load_mappings(mappings_folder or mappings_path(settings))
+    for problem in rule_problems(mappings.rules):
+        log.warning("mappings: %s", problem)
+    snapshot = build_source(settings).read()
+    last_good = store.last_run("sync")
+    accepted = check_read(
+        snapshot.source,
+        len(snapshot),
+        last_good.people_read if last_good is not None else None,
+        max_shrink=settings.directory_guard.max_shrink,
+        accept_shrink=accept_shrink,
+    )
+    if accepted:
+        log.warning("directory: %s", accepted)
+    return plan_with(
+        settings, mappings, snapshot, store.load_state(), now=now or utcnow(), restore=restore
+    )
+
+
+def _counts(prepared: Prepared) -> dict[str, int]:
+    outcome_plan = prepared.plan
     counts: dict[str, int] = {}
     for (target, kind), n in sorted(outcome_plan.counts().items()):
         counts[f"planned.{target}.{kind.value}"] = n
     counts["skipped"] = len(outcome_plan.skipped)
+    for hold in outcome_plan.held:
+        name = f"held.{hold.kind.value}"
+        counts[name] = counts.get(name, 0) + 1
+    for tier, n in prepared.tier_counts().items():
+        counts[guards.TIER_COUNT_PREFIX + tier] = n
     return counts
+
+
+def check_guards(settings: Settings, store: Store, prepared: Prepared) -> list[guards.Violation]:
+    """The guards ``prepared`` trips, against the last applied sync's tier headcounts."""
+    last = store.last_run("sync", dry_run=False)
+    limits = settings.guards
+    return guards.check_plan(
+        prepared.plan,
+        population=prepared.population(),
+        tiers_now=prepared.tier_counts(),
+        tiers_before=guards.tier_counts_from(last.counts) if last is not None else None,
+        limits=guards.GuardLimits(
+            limits.max_removals,
+            limits.max_removal_share,
+            limits.max_tier_shift,
+            limits.min_people,
+        ),
+    )
+
+
+def _due_days(settings: Settings, mappings: Mappings) -> dict[tuple[str, str], int]:
+    """(target, course ref) → due days, for the targets configured to send them as timeend."""
+    if not settings.targets.moodle.due_dates_to_timeend:
+        return {}
+    return {
+        (c.target, c.ref): c.due_days
+        for c in mappings.courses().values()
+        if c.target == "moodle" and c.due_days
+    }
 
 
 def sync(
@@ -97,15 +227,40 @@ def sync(
     dry_run: bool = False,
     targets: Mapping[str, LmsTarget] | None = None,
     clock: Clock = utcnow,
+    restore: Collection[str] = (),
+    approved: approval.ApprovedPlan | None = None,
+    reconcile: bool = False,
+    accept_shrink: bool = False,
 ) -> SyncOutcome:
-    """Run the sync once. With ``dry_run`` it plans and records the run, writing nothing."""
-    mappings = load_mappings(mappings_path(settings))  # fail fast, before taking the lock
-    run_id = store.start_run("sync", dry_run=dry_run, mappings_hash=mappings.content_hash)
+    """Run the sync once. With ``dry_run`` it plans and records the run, writing nothing.
+
+    Before the first write the safety guards are checked (:mod:`connector.sync.guards`); an
+    ``approved`` plan is applied only when it is exactly the plan computed now, and then
+    passes the guards. ``restore`` names people whose manual removals are to be undone.
+    With ``reconcile`` the actual enrollments are first read from the targets and the state
+    database repaired (each drift recorded as a problem of the run), then the plan is made."""
+    try:
+        mappings = load_mappings(mappings_path(settings))  # fail fast, before taking the lock
+        run_id = store.start_run("sync", dry_run=dry_run, mappings_hash=mappings.content_hash)
+    except BaseException as exc:
+        after_sync(settings, store, None, exc, clock)  # a run that cannot start is reported too
+        raise
+    failure: BaseException | None = None  # for the admin summary, sent whatever the outcome
     prepared: Prepared | None = None
     try:
-        prepared = prepare(settings, store)
+        now = clock()
+        live: Mapping[str, LmsTarget] | None = targets
+        reconciled: ReconcileResult | None = None
+        if reconcile and not dry_run:
+            live = live if live is not None else build_targets(settings)
+            reconciled = reconcile_targets(store, live, run_id, now)
+        prepared = prepare(
+            settings, store, now=now, restore=restore, accept_shrink=accept_shrink
+        )
         store.record_problems(run_id, prepared.snapshot.problems)
-        counts = _counts(prepared.plan)
+        counts = _counts(prepared)
+        if reconciled is not None:
+            counts.update(reconciled.counts())
         if dry_run:
             store.finish_run(
                 run_id,
@@ -115,9 +270,25 @@ def sync(
                 message="dry run: nothing sent",
             )
             return SyncOutcome(run_id, prepared, dry_run=True)
-        live = targets if targets is not None else build_targets(settings)
-        executor = Executor(store, live, prepared.snapshot.people, clock=clock)
+        if approved is not None:
+            approval.verify(approved, prepared.plan, prepared.fingerprint())
+        else:
+            violations = check_guards(settings, store, prepared)
+            if violations:
+                raise SafetyStop(guards.stop_message(violations))
+        live = live if live is not None else build_targets(settings)
+        executor = Executor(
+            store,
+            live,
+            prepared.snapshot.people,
+            clock=clock,
+            due_days=_due_days(settings, prepared.mappings),
+            reconcile=reconcile,
+        )
+        store.record_unwanted(run_id, unwanted_after(prepared.plan, prepared.state, now))
         applied = executor.apply(run_id, prepared.plan)
+        if restore:
+            store.restore_manual_removals(sorted(restore))
         collected = collect(store, live, run_id, clock())
         counts.update({f"done.{k}": v for k, v in applied.done.items()})
         counts.update({f"failed.{k}": v for k, v in applied.failed.items()})
@@ -136,19 +307,23 @@ def sync(
             people_read=len(prepared.snapshot),
             message=message,
         )
-        return SyncOutcome(run_id, prepared, False, applied, collected)
+        return SyncOutcome(run_id, prepared, False, applied, collected, reconciled)
     except UpskillError as exc:
+        failure = exc
         store.finish_run(
             run_id,
             "failed",
-            counts=_counts(prepared.plan) if prepared else None,
+            counts=_counts(prepared) if prepared else None,
             people_read=len(prepared.snapshot) if prepared else None,
             message=exc.message,
         )
         raise
     except BaseException as exc:
+        failure = exc
         store.finish_run(run_id, "failed", message=f"internal error: {type(exc).__name__}")
         raise
+    finally:
+        after_sync(settings, store, run_id, failure, clock)
 
 
 def collect_only(

@@ -16,6 +16,9 @@ p08  leader (L)            LEAD-1 (4), GHOST-9 (not in catalogue: 0)     none (L
 p09  developer (B)         skillbuilder GENAI-ARCH (10)                  yes
 p10  no persona            AI-101 (2)                                    none
 ==== ===================== ============================================= ==================
+
+Due-in days: AI-101 30, LEAD-1 14, GENAI-ARCH 60; the others have none. The period is ISO week
+2024-W18; every enrollment started on 2024-04-01 except those named in :func:`build_input`.
 """
 
 from __future__ import annotations
@@ -47,12 +50,14 @@ DEVELOPER = Persona("developer", Tier.BUILDERS, "Developer", "builder-bundle", "
 
 M, SB = "moodle", "skillbuilder"
 COURSES = {
-    (M, "AI-101"): Course(M, "AI-101", "Responsible AI", 2.0),
+    (M, "AI-101"): Course(M, "AI-101", "Responsible AI", 2.0, due_days=30),
     (M, "PROMPT-1"): Course(M, "PROMPT-1", "Prompt engineering fundamentals", 3.0),
-    (M, "LEAD-1"): Course(M, "LEAD-1", "Building business cases for AI", 4.0),
+    (M, "LEAD-1"): Course(M, "LEAD-1", "Building business cases for AI", 4.0, due_days=14),
     (M, "RISK-1"): Course(M, "RISK-1", "Assessing AI risk", 1.5),
-    (SB, "GENAI-ARCH"): Course(SB, "GENAI-ARCH", "Generative AI architecture", 10.0),
+    (SB, "GENAI-ARCH"): Course(SB, "GENAI-ARCH", "Generative AI architecture", 10.0, due_days=60),
 }
+# The report covers ISO week 2024-W18 (Monday 29 April to Sunday 5 May): it ends at AS_OF.
+AS_OF = datetime(2024, 5, 6, tzinfo=UTC)
 
 
 def person(key: str, first: str, last: str, **kw: object) -> Person:
@@ -120,7 +125,17 @@ def build_input(**overrides: object) -> ReportInput:
         done("p09", "GENAI-ARCH", datetime(2024, 4, 2, 1, 30, tzinfo=plus_two), SB),
         done("p11", "AI-101", at("2024-04-01T08:00")),  # out of scope
     ]
+    # every enrollment started on 1 April, except p03's and p10's AI-101 (1 March: overdue by
+    # the end of the period, 30 days due) and p08's LEAD-1 (22 April: due 6 May, not overdue
+    # yet although incomplete; the due moment is the end of the period itself)
+    since = {e.ident: at("2024-04-01T00:00") for e in enrollments}
+    since[("p03", M, "AI-101")] = at("2024-03-01T00:00")
+    since[("p10", M, "AI-101")] = at("2024-03-01T00:00")
+    since[("p08", M, "LEAD-1")] = at("2024-04-22T00:00")
     values: dict[str, object] = {
+        "as_of": AS_OF,
+        "since": since,
+        "period": "2024-W18",
         "title": "Generative AI upskilling progress",
         "generated_at": GENERATED_AT,
         "people": people,

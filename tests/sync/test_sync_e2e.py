@@ -62,6 +62,8 @@ url = "{sandbox.url}"
 token_file = "token"
 retries = 0
 timeout = 5
+[removal]
+grace_days = 0
 """,
         encoding="utf-8",
     )

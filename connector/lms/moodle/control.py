@@ -25,8 +25,13 @@ class SandboxControl:
         self.session = session or requests.Session()
         self.timeout = timeout
 
-    def _send(self, method: str, action: str, payload: dict[str, Any] | None = None,
-              params: dict[str, str] | None = None) -> Any:
+    def _send(
+        self,
+        method: str,
+        action: str,
+        payload: dict[str, Any] | None = None,
+        params: dict[str, str] | None = None,
+    ) -> Any:
         response = self.session.request(
             method,
             f"{self.base_url}/_sandbox/{action}",
@@ -67,7 +72,11 @@ class SandboxControl:
         return result
 
     def mark_completed(
-        self, user: str | int, course: str | int, *, time: int | None = None,
+        self,
+        user: str | int,
+        course: str | int,
+        *,
+        time: int | None = None,
         completed: bool = True,
     ) -> dict[str, Any]:
         """Mark (or with ``completed=False`` clear) a completion; user by username or id,
@@ -94,10 +103,24 @@ class SandboxControl:
         body: str = "",
         content_type: str = "text/html",
         retry_after: str | int | None = None,
+        function: str = "",
+        skip: int = 0,
+        delay: float = 0.0,
+        apply: bool = False,
     ) -> None:
-        """Answer the next ``count`` web-service calls with this status and body."""
+        """Answer the next ``count`` web-service calls (of ``function`` only when given, after
+        letting ``skip`` of them through) with this status and body; with ``delay`` the answer
+        comes that many seconds late; with ``apply`` the call is carried out first (the answer
+        is lost, not the write)."""
         payload: dict[str, Any] = {
-            "count": count, "status": status, "body": body, "content_type": content_type,
+            "count": count,
+            "status": status,
+            "body": body,
+            "content_type": content_type,
+            "function": function,
+            "skip": skip,
+            "delay": delay,
+            "apply": apply,
         }
         if retry_after is not None:
             payload["retry_after"] = str(retry_after)
@@ -120,4 +143,29 @@ class SandboxControl:
 
     def users(self) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = self._send("GET", "users")
+        return result
+
+    # -- an administrator's hand on the site ---------------------------------------------
+
+    def delete_user(self, user: str | int) -> None:
+        """Delete an account as Moodle does (flagged, identifiers mangled, enrolments gone)."""
+        self._send("POST", "users/delete", {"user": user})
+
+    def update_user(self, user: str | int, **changes: Any) -> None:
+        self._send("POST", "users/update", {"user": user, "changes": changes})
+
+    def delete_course(self, course: str | int) -> None:
+        self._send("POST", "courses/delete", {"course": course})
+
+    def set_manual_enrolment(self, course: str | int, enabled: bool) -> None:
+        """Enable or disable the course's manual enrolment instance."""
+        self._send("POST", "courses/manual", {"course": course, "enabled": enabled})
+
+    def link_cohort(self, cohort_idnumber: str, course: str | int) -> None:
+        """Add a cohort sync enrolment method for the cohort to the course."""
+        self._send("POST", "cohorts/link", {"cohort": cohort_idnumber, "course": course})
+
+    def cohorts(self) -> list[dict[str, Any]]:
+        """Every cohort with its member user ids."""
+        result: list[dict[str, Any]] = self._send("GET", "cohorts")
         return result

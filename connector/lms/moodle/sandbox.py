@@ -32,7 +32,8 @@ from typing import Any
 from urllib.parse import parse_qs, parse_qsl
 from xml.sax.saxutils import escape
 
-from connector.lms.moodle.sandbox_functions import FUNCTIONS, WRITE_FUNCTIONS, Site, WsError, check
+from connector.lms.moodle.sandbox_catalog import FUNCTIONS
+from connector.lms.moodle.sandbox_functions import WRITE_FUNCTIONS, Site, WsError, check
 from connector.lms.moodle.sandbox_store import SandboxStore
 
 log = logging.getLogger(__name__)
@@ -89,6 +90,7 @@ class SandboxState:
     max_input_vars: int
     url: str = ""
     ws_enabled: bool = True
+    maintenance: bool = False
     debug: bool = True
     functions: list[str] = field(default_factory=lambda: list(FUNCTIONS))
     faults: list[dict[str, Any]] = field(default_factory=list)
@@ -98,7 +100,7 @@ class SandboxState:
     def reset(self) -> None:
         self.store.reset()
         self.max_input_vars = self.initial_max_input_vars
-        self.ws_enabled, self.debug = True, True
+        self.ws_enabled, self.debug, self.maintenance = True, True, False
         self.functions = list(FUNCTIONS)
         self.faults = []
 
@@ -106,6 +108,7 @@ class SandboxState:
         return {
             "max_input_vars": self.max_input_vars,
             "ws_enabled": self.ws_enabled,
+            "maintenance": self.maintenance,
             "debug": self.debug,
             "functions": list(self.functions),
         }
@@ -174,8 +177,9 @@ class SandboxHandler(BaseHTTPRequestHandler):
         params = php_parse(query_pairs + body_pairs)
         function = str(params.pop("wsfunction", ""))
         state.store.count_call(function)
-        if state.faults:
-            return self._fault(state)
+        fault = self._due_fault(state, function)
+        if fault is not None and not fault.get("apply"):
+            return self._fault(fault)
         if not state.ws_enabled:
             return 403, "text/plain", "", {}
         as_json = params.pop("moodlewsrestformat", "") == "json"
@@ -196,11 +200,18 @@ class SandboxHandler(BaseHTTPRequestHandler):
                 f"<MESSAGE>{escape(exc.message)}</MESSAGE></EXCEPTION>\n"
             )
             return 200, "application/xml", xml, {}
+        if fault is not None:  # applied, then answered late or wrongly (a lost answer)
+            return self._fault(fault)
         if as_json:
             return 200, "application/json", json.dumps(result), {}
         return 200, "application/xml", to_xml(result), {}
 
     def _run(self, state: SandboxState, token: Any, function: str, params: Any) -> Any:
+        if state.maintenance:
+            raise WsError(
+                "sitemaintenance",
+                "The site is undergoing maintenance and is currently not available",
+            )
         if token != state.token:
             raise WsError("invalidtoken", "Invalid token - token not found")
         spec = FUNCTIONS.get(function)
@@ -223,11 +234,25 @@ class SandboxHandler(BaseHTTPRequestHandler):
         site = Site(store=state.store, url=state.url, functions=list(state.functions))
         return spec.run(site, cleaned)
 
-    def _fault(self, state: SandboxState) -> tuple[int, str, str, dict[str, str]]:
+    def _due_fault(self, state: SandboxState, function: str) -> dict[str, Any] | None:
+        """The fault this call meets, if any: faults wait ``skip`` matching calls (of
+        ``function`` when given), then hit ``count`` calls."""
+        if not state.faults:
+            return None
         fault = state.faults[0]
+        if fault.get("function") and fault["function"] != function:
+            return None
+        if fault.get("skip", 0) > 0:
+            fault["skip"] -= 1
+            return None
         fault["count"] -= 1
         if fault["count"] <= 0:
             state.faults.pop(0)
+        return fault
+
+    def _fault(self, fault: dict[str, Any]) -> tuple[int, str, str, dict[str, str]]:
+        if fault.get("delay"):
+            time.sleep(float(fault["delay"]))  # an answer that comes too late
         headers = {}
         if fault.get("retry_after") is not None:
             headers["Retry-After"] = str(fault["retry_after"])
@@ -295,6 +320,8 @@ def control(
                 state.ws_enabled = bool(data["ws_enabled"])
             if "debug" in data:
                 state.debug = bool(data["debug"])
+            if "maintenance" in data:
+                state.maintenance = bool(data["maintenance"])
             if "functions" in data:
                 state.functions = [str(f) for f in data["functions"]]
         return state.settings()
@@ -320,6 +347,47 @@ def control(
         return rows
     if action == "users":
         return store.all_users()
+    return _more_control(state, method, action, data)
+
+
+def _more_control(state: SandboxState, method: str, action: str, data: dict[str, Any]) -> Any:
+    """Control actions that stand in for an administrator's hand on the site."""
+    store = state.store
+    if (method, action) == ("POST", "users/delete"):
+        user = store.user_by_ref(data["user"])
+        if user is None:
+            raise ControlError(404, f"no such user {data['user']!r}")
+        store.delete_user(user["id"])
+        return {"ok": True}
+    if (method, action) == ("POST", "courses/delete"):
+        course = store.course_by_ref(data["course"])
+        if course is None:
+            raise ControlError(404, f"no such course {data['course']!r}")
+        store.delete_course(course["id"])
+        return {"ok": True}
+    if (method, action) == ("POST", "courses/manual"):
+        course = store.course_by_ref(data["course"])
+        if course is None:
+            raise ControlError(404, f"no such course {data['course']!r}")
+        store.set_manual(course["id"], bool(data["enabled"]))
+        return {"ok": True}
+    if (method, action) == ("POST", "users/update"):
+        user = store.user_by_ref(data["user"])
+        if user is None:
+            raise ControlError(404, f"no such user {data['user']!r}")
+        store.update_user(user["id"], dict(data["changes"]))
+        return {"ok": True}
+    if (method, action) == ("POST", "cohorts/link"):
+        cohort = store.cohort_where("idnumber", str(data["cohort"]))
+        course = store.course_by_ref(data["course"])
+        if cohort is None or course is None:
+            raise ControlError(404, f"no such cohort {data['cohort']!r} or course")
+        store.link_cohort(cohort["id"], course["id"])
+        for user_id in store.members(cohort["id"]):
+            store.put_enrolment(user_id, course["id"], 5, 0, 0, 0)
+        return {"ok": True}
+    if action == "cohorts":
+        return [{**c, "members": store.members(c["id"])} for c in store.cohorts()]
     raise ControlError(404, f"no control action {method} /_sandbox/{action}")
 
 

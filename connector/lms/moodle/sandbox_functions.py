@@ -21,7 +21,15 @@ VERSION = "2025100600"
 ASSIGNABLE_ROLES = {1: "manager", 3: "editingteacher", 4: "teacher", 5: "student"}
 AUTH_PLUGINS = frozenset({"manual", "oauth2", "saml2", "ldap", "shibboleth", "cas", "nologin"})
 WRITE_FUNCTIONS = frozenset(
-    {"core_user_create_users", "enrol_manual_enrol_users", "enrol_manual_unenrol_users"}
+    {
+        "core_user_create_users",
+        "core_user_update_users",
+        "enrol_manual_enrol_users",
+        "enrol_manual_unenrol_users",
+        "core_cohort_create_cohorts",
+        "core_cohort_add_cohort_members",
+        "core_cohort_delete_cohort_members",
+    }
 )
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -197,8 +205,7 @@ def create_users(site: Site, params: Mapping[str, Any]) -> Any:
                 raise invalid(f"users => Invalid authentication type: {user['auth']}")
             if not user.get("password") and not user.get("createpassword"):
                 raise invalid(
-                    "users => Invalid password: you must provide a password, "
-                    "or set createpassword."
+                    "users => Invalid password: you must provide a password, or set createpassword."
                 )
             batch_names.add(username)
             batch_emails.add(email.lower())
@@ -302,6 +309,14 @@ def is_active(enrolment: Record, now: float) -> bool:
     return bool(enrolment["status"] == 0 and started and ongoing)
 
 
+ENROLLED_OPTIONS = frozenset(
+    {
+        "onlyactive", "onlysuspended", "userfields", "limitfrom", "limitnumber",
+        "withcapability", "groupid", "sortby", "sortdirection",
+    }
+)  # fmt: skip
+
+
 def enrolled_users(site: Site, params: Mapping[str, Any]) -> Any:
     course = site.store.course(params["courseid"])
     if course is None:
@@ -309,10 +324,7 @@ def enrolled_users(site: Site, params: Mapping[str, Any]) -> Any:
     options: dict[str, str] = {}
     for option in params["options"]:
         name = option["name"]
-        if name not in (
-            "onlyactive", "onlysuspended", "userfields", "limitfrom", "limitnumber",
-            "withcapability", "groupid", "sortby", "sortdirection",
-        ):  # fmt: skip
+        if name not in ENROLLED_OPTIONS:
             raise invalid(f"options => Invalid option name: {name}")
         options[name] = option["value"]
     only_active = options.get("onlyactive", "0") in ("1", "true")
@@ -323,28 +335,93 @@ def enrolled_users(site: Site, params: Mapping[str, Any]) -> Any:
             "Coding error detected, it must be fixed by a programmer: Both onlyactive "
             "and onlysuspended are set, this is probably not what you want!",
         )
-    now = site.now()
-    rows = site.store.enrolments(course["id"])
-    if only_active:
-        rows = [r for r in rows if is_active(r, now)]
-    elif only_suspended:
-        rows = [r for r in rows if not is_active(r, now)]
-    start = int(options.get("limitfrom", "0") or 0)
-    limit = int(options.get("limitnumber", "0") or 0)
-    rows = rows[start : start + limit] if limit else rows[start:]
+    only = "active" if only_active else "suspended" if only_suspended else None
+    rows = site.store.enrolled_view(
+        course["id"],
+        only=only,
+        now=site.now(),
+        start=int(options.get("limitfrom", "0") or 0),
+        limit=int(options.get("limitnumber", "0") or 0),
+    )
+    wanted = {f.strip() for f in options.get("userfields", "").split(",") if f.strip()}
+    roles = site.store.roles_of_course(course["id"]) if not wanted or "roles" in wanted else {}
     out = []
     for row in rows:
-        user = site.store.user(row["userid"])
-        assert user is not None
-        view = _user_view(user)
+        view = _user_view(row)
         view["roles"] = [
             {"roleid": r, "name": "", "shortname": ASSIGNABLE_ROLES.get(r, str(r)), "sortorder": 0}
-            for r in site.store.roles(row["userid"], course["id"])
+            for r in roles.get(row["id"], [])
         ]
         view["enrolledcourses"] = [
             {"id": course["id"], "fullname": course["fullname"], "shortname": course["shortname"]}
         ]
+        if wanted:
+            view = {k: v for k, v in view.items() if k in wanted or k == "id"}
         out.append(view)
+    return out
+
+
+def update_users(site: Site, params: Mapping[str, Any]) -> Any:
+    """Per user: a bad user gives a warning, the others are updated."""
+    store = site.store
+    warnings = []
+    for user in params["users"]:
+        user_id = user["id"]
+        found = store.user(user_id)
+        problem = None
+        if found is None or found["deleted"]:
+            problem = "Invalid user ID"
+        elif "email" in user and not _EMAIL.match(user["email"]):
+            problem = f"Email address is invalid: {user['email']}"
+        elif (
+            "email" in user
+            and user["email"].lower() != found["email"].lower()
+            and (store.email_taken(user["email"]))
+        ):
+            problem = f"Email address already exists: {user['email']}"
+        elif (
+            "username" in user
+            and user["username"] != found["username"]
+            and (store.username_taken(user["username"]))
+        ):
+            problem = f"Username already exists: {user['username']}"
+        if problem is not None:
+            warnings.append(
+                {"item": "user", "itemid": user_id, "warningcode": "invaliduser",
+                 "message": problem}
+            )  # fmt: skip
+            continue
+        changes = {k: v for k, v in user.items() if k != "id"}
+        if "suspended" in changes:
+            changes["suspended"] = 1 if changes["suspended"] else 0
+        store.update_user(user_id, changes)
+    return {"warnings": warnings}
+
+
+def users_courses(site: Site, params: Mapping[str, Any]) -> Any:
+    """The courses a user is actively enrolled in, with completion."""
+    user = site.store.user(params["userid"])
+    if user is None or user["deleted"]:
+        raise missing_record("user")
+    now = site.now()
+    out = []
+    for row in site.store.user_enrolments(user["id"]):
+        if not is_active(row, now):
+            continue
+        item: dict[str, Any] = {
+            "id": row["courseid"],
+            "shortname": row["shortname"],
+            "fullname": row["fullname"],
+            "displayname": row["fullname"],
+            "enablecompletion": True,
+            "completionhascriteria": bool(row["criteria"]),
+            "completionusertracked": True,
+            "completed": row["timecompleted"] is not None if row["criteria"] else None,
+            "progress": 100.0 if row["timecompleted"] is not None else 0.0,
+        }
+        if params.get("returnusercount"):
+            item["enrolledusercount"] = len(site.store.enrolments(row["courseid"]))
+        out.append(item)
     return out
 
 
@@ -378,77 +455,3 @@ def completion_status(site: Site, params: Mapping[str, Any]) -> Any:
         "completionstatus": {"completed": done, "aggregation": 1, "completions": [criterion]},
         "warnings": [],
     }
-
-
-@dataclass(frozen=True)
-class Function:
-    params: dict[str, Any]
-    run: Callable[[Site, Mapping[str, Any]], Any]
-
-
-FUNCTIONS: Mapping[str, Function] = {
-    "core_webservice_get_site_info": Function(
-        {"serviceshortnames": Opt(Many(TEXT), [])}, site_info
-    ),
-    "core_user_get_users_by_field": Function(
-        {"field": TEXT, "values": Many(TEXT)}, users_by_field
-    ),
-    "core_user_create_users": Function(
-        {
-            "users": Many(
-                {
-                    "username": TEXT,
-                    "firstname": TEXT,
-                    "lastname": TEXT,
-                    "email": TEXT,
-                    "password": Opt(TEXT),
-                    "createpassword": Opt(INT),
-                    "auth": Opt(TEXT, "manual"),
-                    "idnumber": Opt(TEXT, ""),
-                    "department": Opt(TEXT),
-                    "institution": Opt(TEXT),
-                    "city": Opt(TEXT),
-                    "country": Opt(TEXT),
-                    "lang": Opt(TEXT),
-                    "timezone": Opt(TEXT),
-                    "description": Opt(TEXT),
-                    "middlename": Opt(TEXT),
-                    "alternatename": Opt(TEXT),
-                    "firstnamephonetic": Opt(TEXT),
-                    "lastnamephonetic": Opt(TEXT),
-                    "customfields": Opt(Many({"type": TEXT, "value": TEXT})),
-                    "preferences": Opt(Many({"type": TEXT, "value": TEXT})),
-                }
-            )
-        },
-        create_users,
-    ),
-    "core_course_get_courses_by_field": Function(
-        {"field": Opt(TEXT, ""), "value": Opt(TEXT, "")}, courses_by_field
-    ),
-    "enrol_manual_enrol_users": Function(
-        {
-            "enrolments": Many(
-                {
-                    "roleid": INT,
-                    "userid": INT,
-                    "courseid": INT,
-                    "timestart": Opt(INT),
-                    "timeend": Opt(INT),
-                    "suspend": Opt(INT),
-                }
-            )
-        },
-        enrol_users,
-    ),
-    "enrol_manual_unenrol_users": Function(
-        {"enrolments": Many({"userid": INT, "courseid": INT})}, unenrol_users
-    ),
-    "core_enrol_get_enrolled_users": Function(
-        {"courseid": INT, "options": Opt(Many({"name": TEXT, "value": TEXT}), [])},
-        enrolled_users,
-    ),
-    "core_completion_get_course_completion_status": Function(
-        {"courseid": INT, "userid": INT}, completion_status
-    ),
-}

@@ -37,9 +37,27 @@ CREATE TABLE IF NOT EXISTS completions (
     PRIMARY KEY (userid, courseid)
 );
 CREATE TABLE IF NOT EXISTS calls (function TEXT PRIMARY KEY, count INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS cohorts (
+    id INTEGER PRIMARY KEY, idnumber TEXT NOT NULL, name TEXT NOT NULL,
+    contextid INTEGER NOT NULL DEFAULT 1
+);
+CREATE TABLE IF NOT EXISTS cohort_members (
+    cohortid INTEGER NOT NULL, userid INTEGER NOT NULL, PRIMARY KEY (cohortid, userid)
+);
+CREATE TABLE IF NOT EXISTS cohort_links (
+    cohortid INTEGER NOT NULL, courseid INTEGER NOT NULL, PRIMARY KEY (cohortid, courseid)
+);
+CREATE INDEX IF NOT EXISTS ix_users_idnumber ON users (idnumber);
+CREATE INDEX IF NOT EXISTS ix_enrolments_course ON enrolments (courseid, userid);
+CREATE INDEX IF NOT EXISTS ix_users_email ON users (email);
+CREATE INDEX IF NOT EXISTS ix_users_email_lower ON users (lower(email));
+CREATE INDEX IF NOT EXISTS ix_cohorts_idnumber ON cohorts (idnumber);
 """
 
-TABLES = ("users", "courses", "enrolments", "role_assignments", "completions", "calls")
+TABLES = (
+    "users", "courses", "enrolments", "role_assignments", "completions", "calls",
+    "cohorts", "cohort_members", "cohort_links",
+)  # fmt: skip
 
 SEED_USERS = (
     (1, "guest", "guest@sandbox.invalid", "Guest user", " ", "manual"),
@@ -48,6 +66,9 @@ SEED_USERS = (
 )
 
 Record = dict[str, Any]
+_USER_COLUMNS = frozenset(
+    {"username", "email", "firstname", "lastname", "idnumber", "auth", "suspended", "department"}
+)
 
 
 class SandboxStore:
@@ -57,6 +78,9 @@ class SandboxStore:
         self.db = db
         self.conn = sqlite3.connect(db, check_same_thread=False, isolation_level=None)
         self.conn.row_factory = sqlite3.Row
+        if db != ":memory:":  # a test double: speed over durability
+            self.conn.execute("PRAGMA journal_mode = WAL")
+            self.conn.execute("PRAGMA synchronous = OFF")
         self.conn.executescript(SCHEMA)
         self._seed()
 
@@ -91,7 +115,7 @@ class SandboxStore:
             raise
         self.conn.execute("COMMIT")
 
-    def _all(self, sql: str, args: Sequence[Any] = ()) -> list[Record]:
+    def _all(self, sql: str, args: Sequence[Any] | dict[str, Any] = ()) -> list[Record]:
         return [dict(r) for r in self.conn.execute(sql, args).fetchall()]
 
     def _one(self, sql: str, args: Sequence[Any] = ()) -> Record | None:
@@ -136,6 +160,28 @@ class SandboxStore:
     def all_users(self) -> list[Record]:
         return self._all("SELECT * FROM users ORDER BY id")
 
+    def update_user(self, user_id: int, changes: Record) -> None:
+        columns = [c for c in changes if c in _USER_COLUMNS]
+        if not columns:
+            return
+        assignments = ", ".join(f"{c} = :{c}" for c in columns)
+        self.conn.execute(
+            f"UPDATE users SET {assignments} WHERE id = :id",  # noqa: S608 - fixed names
+            {**{c: changes[c] for c in columns}, "id": user_id},
+        )
+
+    def delete_user(self, user_id: int) -> None:
+        """Moodle's delete_user: the record stays, flagged, with mangled identifiers."""
+        user = self.user(user_id)
+        if user is None:
+            return
+        self.conn.execute(
+            "UPDATE users SET deleted = 1, idnumber = '', username = ?, email = ? WHERE id = ?",
+            (f"{user['email']}.{user_id}", f"deleted{user_id}", user_id),
+        )
+        for table in ("enrolments", "role_assignments", "cohort_members"):
+            self.conn.execute(f"DELETE FROM {table} WHERE userid = ?", (user_id,))  # noqa: S608
+
     # -- courses -----------------------------------------------------------------------
 
     def courses_where(self, column: str | None, values: Sequence[Any]) -> list[Record]:
@@ -148,6 +194,14 @@ class SandboxStore:
             f"SELECT * FROM courses WHERE {column} IN ({marks}) ORDER BY id",  # noqa: S608
             list(values),
         )
+
+    def delete_course(self, course_id: int) -> None:
+        self.conn.execute("DELETE FROM courses WHERE id = ?", (course_id,))
+        for table in ("enrolments", "role_assignments", "completions", "cohort_links"):
+            self.conn.execute(f"DELETE FROM {table} WHERE courseid = ?", (course_id,))  # noqa: S608
+
+    def set_manual(self, course_id: int, manual: bool) -> None:
+        self.conn.execute("UPDATE courses SET manual = ? WHERE id = ?", (int(manual), course_id))
 
     def course(self, course_id: int) -> Record | None:
         return self._one("SELECT * FROM courses WHERE id = ?", (course_id,))
@@ -214,6 +268,48 @@ class SandboxStore:
             return self._all(sql + " ORDER BY e.courseid, e.userid")
         return self._all(sql + " WHERE e.courseid = ? ORDER BY e.userid", (course_id,))
 
+    def enrolled_view(
+        self,
+        course_id: int,
+        *,
+        only: str | None = None,
+        now: float = 0.0,
+        start: int = 0,
+        limit: int = 0,
+    ) -> list[Record]:
+        """Enrolments of a course joined with their users, in user id order; ``only`` is
+        ``active`` or ``suspended`` (Moodle's onlyactive / onlysuspended, dates included)."""
+        active = (
+            "(e.status = 0 AND (e.timestart = 0 OR e.timestart <= :now)"
+            " AND (e.timeend = 0 OR e.timeend > :now))"
+        )
+        where = {"active": f" AND {active}", "suspended": f" AND NOT {active}"}.get(only or "", "")
+        page = " LIMIT :limit OFFSET :start" if limit else " LIMIT -1 OFFSET :start"
+        sql = (
+            "SELECT e.timestart, e.timeend, e.status, u.* FROM enrolments e"  # noqa: S608
+            " JOIN users u ON u.id = e.userid WHERE e.courseid = :course"
+            f"{where} ORDER BY u.id{page}"  # fixed fragments only
+        )
+        return self._all(sql, {"course": course_id, "now": now, "start": start, "limit": limit})
+
+    def roles_of_course(self, course_id: int) -> dict[int, list[int]]:
+        out: dict[int, list[int]] = {}
+        for row in self.conn.execute(
+            "SELECT userid, roleid FROM role_assignments WHERE courseid = ? ORDER BY roleid",
+            (course_id,),
+        ):
+            out.setdefault(int(row[0]), []).append(int(row[1]))
+        return out
+
+    def user_enrolments(self, user_id: int) -> list[Record]:
+        return self._all(
+            "SELECT e.*, c.shortname, c.fullname, c.criteria, k.timecompleted FROM enrolments e"
+            " JOIN courses c ON c.id = e.courseid LEFT JOIN completions k"
+            " ON k.userid = e.userid AND k.courseid = e.courseid WHERE e.userid = ?"
+            " ORDER BY e.courseid",
+            (user_id,),
+        )
+
     def roles(self, user_id: int, course_id: int) -> list[int]:
         rows = self._all(
             "SELECT roleid FROM role_assignments WHERE userid = ? AND courseid = ? ORDER BY roleid",
@@ -241,6 +337,57 @@ class SandboxStore:
             " ON CONFLICT (userid, courseid) DO UPDATE SET timecompleted = excluded.timecompleted",
             (user_id, course_id, when),
         )
+
+    # -- cohorts ---------------------------------------------------------------------
+
+    def cohort_where(self, column: str, value: Any) -> Record | None:
+        if column not in ("id", "idnumber"):
+            return None
+        return self._one(f"SELECT * FROM cohorts WHERE {column} = ?", (value,))  # noqa: S608
+
+    def cohorts(self) -> list[Record]:
+        return self._all("SELECT * FROM cohorts ORDER BY id")
+
+    def add_cohort(self, idnumber: str, name: str) -> int:
+        cursor = self.conn.execute(
+            "INSERT INTO cohorts (idnumber, name) VALUES (?, ?)", (idnumber, name)
+        )
+        return int(cursor.lastrowid or 0)
+
+    def is_member(self, cohort_id: int, user_id: int) -> bool:
+        found = self._one(
+            "SELECT 1 FROM cohort_members WHERE cohortid = ? AND userid = ?", (cohort_id, user_id)
+        )
+        return found is not None
+
+    def members(self, cohort_id: int) -> list[int]:
+        rows = self.conn.execute(
+            "SELECT userid FROM cohort_members WHERE cohortid = ? ORDER BY userid", (cohort_id,)
+        )
+        return [int(r[0]) for r in rows]
+
+    def add_member(self, cohort_id: int, user_id: int) -> None:
+        self.conn.execute(
+            "INSERT OR IGNORE INTO cohort_members (cohortid, userid) VALUES (?, ?)",
+            (cohort_id, user_id),
+        )
+
+    def remove_member(self, cohort_id: int, user_id: int) -> None:
+        self.conn.execute(
+            "DELETE FROM cohort_members WHERE cohortid = ? AND userid = ?", (cohort_id, user_id)
+        )
+
+    def link_cohort(self, cohort_id: int, course_id: int) -> None:
+        self.conn.execute(
+            "INSERT OR IGNORE INTO cohort_links (cohortid, courseid) VALUES (?, ?)",
+            (cohort_id, course_id),
+        )
+
+    def linked_courses(self, cohort_id: int) -> list[int]:
+        rows = self.conn.execute(
+            "SELECT courseid FROM cohort_links WHERE cohortid = ? ORDER BY courseid", (cohort_id,)
+        )
+        return [int(r[0]) for r in rows]
 
     # -- call counts -------------------------------------------------------------------
 

@@ -1,36 +1,29 @@
 """The Moodle LMS target: accounts, enrolments and completion through web services.
 
-Writes that Moodle applies all-or-nothing (create users, enrol, unenrol) are sent in batches
-sized under ``max_input_vars``; a batch that Moodle refuses is bisected until the refused rows
-are isolated, so every good row is applied and every bad one is reported with Moodle's
-errorcode. Authentication, access and availability errors are not row problems: they stop the
-run.
+Writes that Moodle applies all-or-nothing (create users, enrol, unenrol, delete cohort members)
+are sent in batches sized under ``max_input_vars``; a batch that Moodle refuses is bisected
+until the refused rows are isolated, so every good row is applied and every bad one is reported
+with Moodle's errorcode. Authentication, access and availability errors are not row problems:
+they stop the run. The parts live beside this module: accounts (:mod:`.users`), manual
+enrolments and read-back (:mod:`.enrolments`), cohort mode (:mod:`.cohorts`), completion
+(:mod:`.completion`).
 """
 
 from __future__ import annotations
 
-import logging
-import secrets
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import UTC, datetime
-from typing import Any, TypeVar
+from collections.abc import Mapping, Sequence
 
 import requests
 
-from connector.config import MoodleSettings
-from connector.errors import ProtocolError, RemoteError
-from connector.lms import (
-    ENROLLMENT_STATUS_ACTIVE,
-    BatchOutcome,
-    EnrollRow,
-    RowFailure,
-    TargetInfo,
-    row_key,
-)
-from connector.lms.moodle.client import MoodleClient, chunks
+from connector.config import MoodleSettings, Settings
+from connector.errors import ConfigError, ProtocolError
+from connector.lms import BatchOutcome, EnrollRow, Shortfall, TargetInfo
+from connector.lms.moodle.client import MoodleClient
+from connector.lms.moodle.cohorts import CohortEnrolments
+from connector.lms.moodle.completion import CompletionReader
+from connector.lms.moodle.enrolments import ManualEnrolments
+from connector.lms.moodle.users import MoodleAccounts
 from connector.model import Completion, Person
-
-log = logging.getLogger(__name__)
 
 REQUIRED_FUNCTIONS: tuple[str, ...] = (
     "core_webservice_get_site_info",
@@ -41,25 +34,48 @@ REQUIRED_FUNCTIONS: tuple[str, ...] = (
     "enrol_manual_unenrol_users",
     "core_completion_get_course_completion_status",
 )
+"""What every run needs."""
+
+FEATURE_FUNCTIONS: Mapping[str, tuple[str, ...]] = {
+    "update_profiles": ("core_user_update_users",),
+    "suspend_leavers": ("core_user_update_users",),
+    "verify_writes": ("core_enrol_get_enrolled_users",),
+    "reconcile": ("core_enrol_get_enrolled_users",),
+    "completion_per_user": ("core_enrol_get_users_courses",),
+    "cohort_courses": (
+        "core_cohort_create_cohorts",
+        "core_cohort_add_cohort_members",
+        "core_cohort_delete_cohort_members",
+        "core_cohort_search_cohorts",
+    ),
+}
+"""Functions each optional feature (a ``targets.moodle`` option, or ``--reconcile``) needs."""
 
 PAIR_MARGIN = 10
 """Form pairs kept free in every request for top-level parameters (``field``, ...)."""
 
-NOT_COMPLETED_CODES = frozenset({"usernotenroled", "nocriteriaset"})
-"""Completion errors that mean "not completed" for one row, not a failure of the run."""
 
-COURSE_LEVEL_CODES = frozenset({"wsnoinstance"})
-"""Enrolment errors that hold for every row of the same course."""
-
-USER_FIELDS_PER_ROW = 7
-ENROL_FIELDS_PER_ROW = 6
-UNENROL_FIELDS_PER_ROW = 2
-
-Row = TypeVar("Row")
+def needed_functions(settings: MoodleSettings, *, reconcile: bool = False) -> dict[str, str]:
+    """Function → the feature that needs it, for these settings."""
+    needed = dict.fromkeys(REQUIRED_FUNCTIONS, "every run")
+    enabled = {
+        "update_profiles": settings.update_profiles,
+        "suspend_leavers": settings.suspend_leavers,
+        "verify_writes": settings.verify_writes,
+        "reconcile": reconcile,
+        "completion_per_user": settings.completion_per_user,
+        "cohort_courses": bool(settings.cohort_courses),
+    }
+    for feature, functions in FEATURE_FUNCTIONS.items():
+        if enabled[feature]:
+            for function in functions:
+                needed.setdefault(function, feature)
+    return needed
 
 
 class MoodleTarget:
-    """:class:`connector.lms.LmsTarget` on a Moodle site."""
+    """:class:`connector.lms.LmsTarget` on a Moodle site (also :class:`VerifiedWrites`,
+    :class:`AccountLifecycle` and :class:`EnrollmentReader`)."""
 
     name = "moodle"
 
@@ -68,6 +84,12 @@ class MoodleTarget:
         self.settings = settings
         self.stats = client.stats
         self.budget = max(settings.max_input_vars - PAIR_MARGIN, 1)
+        self.preferred_batch = self.budget  # changes per executor batch: one lookup each
+        self.full_check_days = settings.full_check_days  # completion collection reads all
+        self.accounts = MoodleAccounts(client, settings, self.budget)
+        self.manual = ManualEnrolments(client, settings, self.budget)
+        self.cohorts = CohortEnrolments(client, settings, self.budget, self.manual)
+        self.reader = CompletionReader(client, settings, self.name)
 
     @classmethod
     def connect(
@@ -76,24 +98,51 @@ class MoodleTarget:
         """A target for these settings and token (ConfigError when the token is missing)."""
         return cls(MoodleClient.from_settings(settings, token, session), settings)
 
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, session: requests.Session | None = None
+    ) -> MoodleTarget:
+        """The entry point of ``upskill.targets``: the target configured in ``targets.moodle``."""
+        moodle = settings.targets.moodle
+        token = settings.moodle_token()
+        if not token:
+            raise ConfigError(
+                "targets.moodle: no token; set UPSKILL_TARGETS__MOODLE__TOKEN or "
+                "targets.moodle.token_file (a file holding the web service token)"
+            )
+        if moodle.verify_tls and moodle.ca_file is not None:
+            moodle = moodle.model_copy(update={"ca_file": settings.path(moodle.ca_file)})
+        return cls.connect(moodle, token, session)
+
     def __repr__(self) -> str:
         return f"MoodleTarget(url={self.client.url!r})"
 
+    def close(self) -> None:
+        self.client.close()
+
     # -- check and lookups -------------------------------------------------------------
 
-    def check(self) -> TargetInfo:
+    def check(self, *, reconcile: bool = False) -> TargetInfo:
         info = self.client.call("core_webservice_get_site_info")
         if not isinstance(info, dict) or "functions" not in info:
             raise ProtocolError(
                 f"Moodle at {self.client.url}: core_webservice_get_site_info gave no site info"
             )
         granted = {str(f.get("name")) for f in info.get("functions") or [] if isinstance(f, dict)}
-        missing = tuple(f for f in REQUIRED_FUNCTIONS if f not in granted)
+        needed = needed_functions(self.settings, reconcile=reconcile)
+        missing = tuple(f for f in needed if f not in granted)
+        release = str(info.get("release", "?"))
         description = (
-            f"Moodle {info.get('release', '?')} at {info.get('siteurl', self.client.url)}"
+            f"Moodle {release} at {info.get('siteurl', self.client.url)}"
             f" as {info.get('username', '?')}"
         )
-        return TargetInfo(name=self.name, description=description, missing_functions=missing)
+        return TargetInfo(
+            name=self.name,
+            description=description,
+            missing_functions=missing,
+            release=release,
+            needed_by={f: needed[f] for f in missing},
+        )
 
     def course_ids(self, refs: Sequence[str]) -> dict[str, str]:
         found: dict[str, str] = {}
@@ -101,290 +150,83 @@ class MoodleTarget:
             answer = self.client.call(
                 "core_course_get_courses_by_field", {"field": "shortname", "value": ref}
             )
-            for course in _list(answer, "courses", "core_course_get_courses_by_field"):
-                if course.get("shortname") == ref:
+            courses = answer.get("courses") if isinstance(answer, dict) else None
+            if not isinstance(courses, list):
+                raise ProtocolError(
+                    "Moodle answered core_course_get_courses_by_field without courses"
+                )
+            for course in courses:
+                if isinstance(course, dict) and course.get("shortname") == ref:
                     found[ref] = str(course["id"])
         return found
-
-    def _users_by(self, field: str, values: Iterable[str]) -> list[dict[str, Any]]:
-        unique = list(dict.fromkeys(v for v in values if v))
-        users: list[dict[str, Any]] = []
-        for batch in chunks(unique, lambda _v: 1, self.budget):
-            answer = self.client.call(
-                "core_user_get_users_by_field", {"field": field, "values": batch}
-            )
-            if not isinstance(answer, list):
-                raise ProtocolError(
-                    f"Moodle at {self.client.url}: core_user_get_users_by_field "
-                    "did not answer a list"
-                )
-            users.extend(u for u in answer if isinstance(u, dict))
-        return users
 
     # -- accounts ----------------------------------------------------------------------
 
     def username_for(self, person: Person) -> str:
-        source = person.email if self.settings.username_from == "email" else person.key
-        return source.strip().lower()
+        return self.accounts.username_for(person)
 
     def ensure_users(self, people: Sequence[Person]) -> BatchOutcome:
-        outcome = BatchOutcome()
-        pending = {p.key: p for p in people}
-        for person in list(pending.values()):
-            if not person.email.strip():
-                outcome.failed[person.key] = RowFailure(
-                    "noemail", f"person {person.key} has no e-mail address: Moodle needs one"
-                )
-                del pending[person.key]
+        return self.accounts.ensure(people)
 
-        for user in self._users_by("idnumber", pending):
-            key = str(user.get("idnumber", ""))
-            if key in pending:
-                outcome.done[key] = str(user["id"])
-                del pending[key]
+    def update_profiles(
+        self, people: Mapping[str, Person], accounts: Mapping[str, str]
+    ) -> BatchOutcome:
+        if not self.settings.update_profiles:
+            return BatchOutcome()
+        return self.accounts.refresh(people, accounts)
 
-        by_email: dict[str, list[dict[str, Any]]] = {}
-        wanted = [v for p in pending.values() for v in (p.email.strip().lower(), p.email.strip())]
-        for user in self._users_by("email", wanted):
-            by_email.setdefault(str(user.get("email", "")).lower(), []).append(user)
-        self._adopt(pending, outcome, lambda p: by_email.get(p.email.strip().lower(), []), "email")
+    def suspend_accounts(self, accounts: Mapping[str, str]) -> BatchOutcome:
+        if not self.settings.suspend_leavers:
+            return BatchOutcome()
+        return self.accounts.suspend(accounts)
 
-        if self.settings.username_from == "email" and pending:
-            names = [self.username_for(p) for p in pending.values()]
-            by_name = {str(u.get("username")): [u] for u in self._users_by("username", names)}
-            self._adopt(
-                pending, outcome, lambda p: by_name.get(self.username_for(p), []), "username"
-            )
-
-        self._create(list(pending.values()), outcome)
-        return outcome
-
-    def _adopt(
-        self,
-        pending: dict[str, Person],
-        outcome: BatchOutcome,
-        matches: Callable[[Person], list[dict[str, Any]]],
-        how: str,
-    ) -> None:
-        for person in list(pending.values()):
-            found = {str(u["id"]): u for u in matches(person)}
-            if not found:
-                continue
-            del pending[person.key]
-            if len(found) > 1:
-                outcome.failed[person.key] = RowFailure(
-                    "ambiguousaccount",
-                    f"{len(found)} Moodle accounts match the {how} of {person.key} "
-                    f"(ids {', '.join(sorted(found))}): merge them or set the idnumber of one",
-                )
-                continue
-            user_id, user = next(iter(found.items()))
-            other = str(user.get("idnumber") or "")
-            if other and other != person.key:
-                outcome.failed[person.key] = RowFailure(
-                    "accountofanother",
-                    f"the Moodle account {user_id} matching the {how} of {person.key} "
-                    f"belongs to idnumber {other}",
-                )
-                continue
-            log.info("moodle: adopting account %s for %s (matched by %s)", user_id, person.key, how)
-            outcome.done[person.key] = user_id
-
-    def _create(self, people: list[Person], outcome: BatchOutcome) -> None:
-        seen: dict[str, str] = {}
-        creatable: list[Person] = []
-        for person in people:
-            for value in {self.username_for(person), person.email.strip().lower()}:
-                if value in seen:
-                    outcome.failed[person.key] = RowFailure(
-                        "duplicateinput",
-                        f"{person.key} has the same username or e-mail ({value}) as "
-                        f"{seen[value]}: fix the directory record",
-                    )
-                    break
-            else:
-                seen[self.username_for(person)] = person.key
-                seen[person.email.strip().lower()] = person.key
-                creatable.append(person)
-
-        def apply(batch: list[Person]) -> None:
-            answer = self.client.call(
-                "core_user_create_users", {"users": [self._user_record(p) for p in batch]}
-            )
-            ids = {str(u.get("username")): str(u.get("id")) for u in _list(answer, None, "create")}
-            for person in batch:
-                user_id = ids.get(self.username_for(person))
-                if user_id is None:
-                    raise ProtocolError(
-                        f"Moodle at {self.client.url}: core_user_create_users did not return "
-                        f"the account of {person.key}"
-                    )
-                outcome.done[person.key] = user_id
-
-        def refused(person: Person, exc: RemoteError) -> None:
-            # A retried create may have gone through the first time: look before blaming.
-            for user in self._users_by("idnumber", [person.key]):
-                if user.get("idnumber") == person.key:
-                    outcome.done[person.key] = str(user["id"])
-                    return
-            outcome.failed[person.key] = RowFailure(exc.errorcode, exc.message)
-
-        for batch in chunks(creatable, lambda _p: USER_FIELDS_PER_ROW, self.budget):
-            _bisect(batch, apply, refused)
-
-    def _user_record(self, person: Person) -> dict[str, Any]:
-        record: dict[str, Any] = {
-            "username": self.username_for(person),
-            "firstname": person.first_name.strip() or "-",
-            "lastname": person.last_name.strip() or "-",
-            "email": person.email.strip().lower(),
-            "idnumber": person.key,
-            "auth": self.settings.auth,
-        }
-        if self.settings.auth == "manual":
-            record["createpassword"] = 1
-        else:
-            # Moodle wants a password or createpassword; an external auth never uses it.
-            record["password"] = "Aa1!" + secrets.token_urlsafe(24)
-        return record
+    def reactivate_accounts(self, accounts: Mapping[str, str]) -> BatchOutcome:
+        if not self.settings.suspend_leavers:
+            return BatchOutcome()
+        return self.accounts.suspend(accounts, suspended=False)
 
     # -- enrolments --------------------------------------------------------------------
 
+    def _split(self, rows: Sequence[EnrollRow]) -> tuple[list[EnrollRow], list[EnrollRow]]:
+        cohort = [r for r in rows if self.cohorts.covers(r.course_ref)]
+        manual = [r for r in rows if not self.cohorts.covers(r.course_ref)]
+        return manual, cohort
+
     def enroll(self, rows: Sequence[EnrollRow]) -> BatchOutcome:
-        return self._write_enrolments(
-            "enrol_manual_enrol_users", rows, ENROL_FIELDS_PER_ROW, lambda r: r.active
-        )
+        manual, cohort = self._split(rows)
+        outcome = self.manual.write("enrol_manual_enrol_users", manual, lambda r: r.active)
+        if cohort:
+            _merge(outcome, self.cohorts.add([r for r in cohort if r.active]))
+            _merge(outcome, self.cohorts.remove([r for r in cohort if not r.active], "suspended"))
+        return outcome
 
     def suspend(self, rows: Sequence[EnrollRow]) -> BatchOutcome:
-        return self._write_enrolments(
-            "enrol_manual_enrol_users", rows, ENROL_FIELDS_PER_ROW, lambda _r: False
-        )
+        manual, cohort = self._split(rows)
+        outcome = self.manual.write("enrol_manual_enrol_users", manual, lambda _r: False)
+        if cohort:
+            _merge(outcome, self.cohorts.remove(cohort, "suspended"))
+        return outcome
 
     def unenroll(self, rows: Sequence[EnrollRow]) -> BatchOutcome:
-        return self._write_enrolments("enrol_manual_unenrol_users", rows, UNENROL_FIELDS_PER_ROW)
-
-    def _write_enrolments(
-        self,
-        function: str,
-        rows: Sequence[EnrollRow],
-        cost: int,
-        active: Callable[[EnrollRow], bool] | None = None,
-    ) -> BatchOutcome:
-        outcome = BatchOutcome()
-        broken_courses: dict[str, RowFailure] = {}
-
-        def record(row: EnrollRow) -> dict[str, Any]:
-            if active is None:  # unenrol: never send roleid (removed upstream)
-                return {"userid": int(row.user_id), "courseid": int(row.course_id)}
-            return {
-                "roleid": self.settings.student_role_id,
-                "userid": int(row.user_id),
-                "courseid": int(row.course_id),
-                "timestart": 0,
-                "timeend": 0,
-                "suspend": 0 if active(row) else 1,
-            }
-
-        def done_value(row: EnrollRow) -> str:
-            return "removed" if active is None else ENROLLMENT_STATUS_ACTIVE[active(row)]
-
-        def apply(batch: list[EnrollRow]) -> None:
-            live = []
-            for row in batch:
-                known = broken_courses.get(row.course_id)
-                if known is not None:
-                    outcome.failed[row_key(row.person_key, row.course_ref)] = known
-                else:
-                    live.append(row)
-            if not live:
-                return
-            self.client.call(function, {"enrolments": [record(r) for r in live]})
-            for row in live:
-                outcome.done[row_key(row.person_key, row.course_ref)] = done_value(row)
-
-        def refused(row: EnrollRow, exc: RemoteError) -> None:
-            failure = RowFailure(exc.errorcode, exc.message)
-            if exc.errorcode in COURSE_LEVEL_CODES:
-                broken_courses[row.course_id] = failure
-            outcome.failed[row_key(row.person_key, row.course_ref)] = failure
-
-        ordered = sorted(rows, key=lambda r: r.course_id)
-        for batch in chunks(ordered, lambda _r: cost, self.budget):
-            _bisect(batch, apply, refused)
+        manual, cohort = self._split(rows)
+        outcome = self.manual.write("enrol_manual_unenrol_users", manual, None)
+        if cohort:
+            _merge(outcome, self.cohorts.remove(cohort, "removed"))
         return outcome
+
+    def verify_writes(self) -> list[Shortfall]:
+        return self.manual.verify() if self.settings.verify_writes else []
+
+    def enrolled(self, course_ids: Mapping[str, str]) -> dict[str, dict[str, str]]:
+        return {ref: self.manual.actual(cid) for ref, cid in sorted(course_ids.items())}
 
     # -- completion --------------------------------------------------------------------
 
     def completions(self, rows: Sequence[EnrollRow]) -> list[Completion]:
-        found: list[Completion] = []
-        for row in rows:
-            try:
-                answer = self.client.call(
-                    "core_completion_get_course_completion_status",
-                    {"courseid": int(row.course_id), "userid": int(row.user_id)},
-                )
-            except RemoteError as exc:
-                if exc.errorcode not in NOT_COMPLETED_CODES:
-                    raise
-                log.debug("moodle: %s in %s: %s", row.person_key, row.course_ref, exc.errorcode)
-                found.append(self._completion(row, False, None, None))
-                continue
-            found.append(self._read_status(row, answer))
-        return found
-
-    def _read_status(self, row: EnrollRow, answer: Any) -> Completion:
-        status = answer.get("completionstatus") if isinstance(answer, dict) else None
-        if not isinstance(status, dict):
-            raise ProtocolError(
-                f"Moodle at {self.client.url}: completion status of {row.person_key} in "
-                f"{row.course_ref} has no completionstatus"
-            )
-        completed = bool(status.get("completed"))
-        criteria = [c for c in status.get("completions") or [] if isinstance(c, dict)]
-        times = [int(c["timecompleted"]) for c in criteria if c.get("timecompleted")]
-        when = datetime.fromtimestamp(max(times), UTC) if completed and times else None
-        if completed:
-            progress: float | None = 100.0
-        elif criteria:
-            progress = 100.0 * sum(1 for c in criteria if c.get("complete")) / len(criteria)
-        else:
-            progress = None
-        return self._completion(row, completed, when, progress)
-
-    def _completion(
-        self, row: EnrollRow, completed: bool, when: datetime | None, progress: float | None
-    ) -> Completion:
-        return Completion(
-            person_key=row.person_key,
-            target=self.name,
-            course_ref=row.course_ref,
-            completed=completed,
-            completed_at=when,
-            progress=progress,
-            source="moodle",
-        )
+        return self.reader.read(rows)
 
 
-def _bisect(
-    batch: list[Row],
-    apply: Callable[[list[Row]], None],
-    refused: Callable[[Row, RemoteError], None],
-) -> None:
-    """Apply a batch that Moodle takes all-or-nothing; on a refusal split it in halves until
-    each refused row stands alone. Only :class:`RemoteError` is a row problem."""
-    try:
-        apply(batch)
-    except RemoteError as exc:
-        if len(batch) == 1:
-            refused(batch[0], exc)
-            return
-        middle = len(batch) // 2
-        _bisect(batch[:middle], apply, refused)
-        _bisect(batch[middle:], apply, refused)
-
-
-def _list(answer: Any, key: str | None, what: str) -> list[Mapping[str, Any]]:
-    items = answer.get(key) if key and isinstance(answer, dict) else answer
-    if not isinstance(items, list):
-        raise ProtocolError(f"Moodle answered {what} without the expected list")
-    return [i for i in items if isinstance(i, Mapping)]
+def _merge(into: BatchOutcome, other: BatchOutcome) -> None:
+    into.done.update(other.done)
+    into.failed.update(other.failed)
+    into.warnings.update(other.warnings)

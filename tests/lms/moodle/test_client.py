@@ -263,3 +263,14 @@ def test_from_settings_maps_tls_and_refuses_a_missing_token(tmp_path) -> None:
     assert plain.verify is False
     with pytest.raises(ConfigError, match="UPSKILL_TARGETS__MOODLE__TOKEN"):
         MoodleClient.from_settings(settings, None)
+
+
+def test_encode_form_is_urlencode() -> None:
+    from urllib.parse import urlencode
+
+    from connector.lms.moodle.client import encode_form
+
+    pairs = [("users[0][username]", "ann"), ("users[0][email]", "a+b@x.org"),
+             ("users[0][lastname]", "Müller & Søn"), ("values[1]", "42"), ("x", ""),
+             ("q", "a b/c?d=e")]
+    assert encode_form(pairs) == urlencode(pairs)

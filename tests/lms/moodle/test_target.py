@@ -9,7 +9,7 @@ import pytest
 from connector.config import MoodleSettings
 from connector.errors import AccessDenied, AuthenticationError
 from connector.lms import EnrollRow, LmsTarget, row_key
-from connector.lms.moodle.target import REQUIRED_FUNCTIONS, MoodleTarget
+from connector.lms.moodle.target import REQUIRED_FUNCTIONS, MoodleTarget, needed_functions
 from connector.model import Person
 
 
@@ -44,8 +44,11 @@ def test_check_describes_the_site_and_lists_missing_functions(target, control, s
     assert info.description == f"Moodle 5.1 (Build: 20251006) at {sandbox.url} as ws-upskill"
     assert info.missing_functions == ()
     control.set_functions(["core_webservice_get_site_info", "core_user_get_users_by_field"])
-    missing = target.check().missing_functions
-    assert missing == tuple(REQUIRED_FUNCTIONS[2:])
+    info = target.check()
+    assert info.missing_functions == tuple(needed_functions(target.settings))[2:]
+    assert info.release == "5.1 (Build: 20251006)"
+    assert info.needed_by["core_user_update_users"] == "update_profiles"
+    assert info.needed_by["core_user_create_users"] == "every run"
 
 
 def test_check_lets_a_refused_token_propagate(sandbox, client_for, settings) -> None:

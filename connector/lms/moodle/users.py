@@ -1,0 +1,303 @@
+"""Moodle accounts: find each person's account, create the missing ones, keep them current.
+
+Matching follows ``targets.moodle.match_by`` (default idnumber, then e-mail, then username) with
+Moodle's own case rules: ``core_user_get_users_by_field`` compares exactly and case-sensitively,
+usernames are always lowercase on Moodle, and e-mails are stored as typed, so an e-mail is
+looked up both lowercased and as the directory gives it. An account is adopted only when it is
+the only match and does not carry another person's idnumber; a person is never created twice:
+a create that fails is checked against a fresh lookup before the row is blamed.
+
+``core_user_create_users`` is all-or-nothing (bisected on refusal); ``core_user_update_users``
+works per user and answers a warning per refused user, mapped back by its ``itemid``.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from connector.config import MoodleSettings
+from connector.errors import ProtocolError, RemoteError
+from connector.lms import BatchOutcome, RowFailure
+from connector.lms.moodle.batching import bisect, paced
+from connector.lms.moodle.client import MoodleClient, chunks
+from connector.model import Person
+
+log = logging.getLogger(__name__)
+
+USER_FIELDS_PER_ROW = 7
+UPDATE_FIELDS_PER_ROW = 5
+
+
+def _answer_list(answer: Any, key: str | None, what: str) -> list[Mapping[str, Any]]:
+    items = answer.get(key) if key and isinstance(answer, dict) else answer
+    if not isinstance(items, list):
+        raise ProtocolError(f"Moodle answered {what} without the expected list")
+    return [i for i in items if isinstance(i, Mapping)]
+
+
+class MoodleAccounts:
+    """The account side of the Moodle target."""
+
+    def __init__(self, client: MoodleClient, settings: MoodleSettings, budget: int) -> None:
+        self.client = client
+        self.settings = settings
+        self.budget = budget
+
+    def users_by(self, field: str, values: Iterable[str]) -> list[dict[str, Any]]:
+        unique = list(dict.fromkeys(v for v in values if v))
+        users: list[dict[str, Any]] = []
+        for batch in chunks(unique, lambda _v: 1, self.budget):
+            answer = self.client.call(
+                "core_user_get_users_by_field", {"field": field, "values": batch}
+            )
+            if not isinstance(answer, list):
+                raise ProtocolError(
+                    f"Moodle at {self.client.url}: core_user_get_users_by_field "
+                    "did not answer a list"
+                )
+            users.extend(u for u in answer if isinstance(u, dict))
+        return users
+
+    def username_for(self, person: Person) -> str:
+        source = person.email if self.settings.username_from == "email" else person.key
+        return source.strip().lower()
+
+    # -- find or create --------------------------------------------------------------------
+
+    def ensure(self, people: Sequence[Person]) -> BatchOutcome:
+        outcome = BatchOutcome()
+        pending = {p.key: p for p in people}
+        for person in list(pending.values()):
+            if not person.email.strip():
+                outcome.failed[person.key] = RowFailure(
+                    "noemail", f"person {person.key} has no e-mail address: Moodle needs one"
+                )
+                del pending[person.key]
+        matched: dict[str, dict[str, Any]] = {}
+        for how in self.settings.match_by:
+            if pending:
+                self._match(how, pending, outcome, matched)
+        if self.settings.update_profiles and matched:
+            self._update_matched(people, matched, outcome)
+        self._create(list(pending.values()), outcome)
+        return outcome
+
+    def _match(
+        self,
+        how: str,
+        pending: dict[str, Person],
+        outcome: BatchOutcome,
+        matched: dict[str, dict[str, Any]],
+    ) -> None:
+        if how == "idnumber":
+            for user in self.users_by("idnumber", pending):
+                key = str(user.get("idnumber", ""))
+                if key in pending:
+                    outcome.done[key] = str(user["id"])
+                    matched[key] = user
+                    del pending[key]
+            return
+        found: dict[str, list[dict[str, Any]]] = {}
+        if how == "email":
+            wanted = [v for p in pending.values() for v in (_email(p), p.email.strip())]
+            for user in self.users_by("email", wanted):
+                found.setdefault(str(user.get("email", "")).lower(), []).append(user)
+            self._adopt(pending, outcome, matched, lambda p: found.get(_email(p), []), how)
+        else:
+            names = [self.username_for(p) for p in pending.values()]
+            for user in self.users_by("username", names):
+                found.setdefault(str(user.get("username")), []).append(user)
+            self._adopt(
+                pending, outcome, matched, lambda p: found.get(self.username_for(p), []), how
+            )
+
+    def _adopt(
+        self,
+        pending: dict[str, Person],
+        outcome: BatchOutcome,
+        matched: dict[str, dict[str, Any]],
+        matches: Callable[[Person], list[dict[str, Any]]],
+        how: str,
+    ) -> None:
+        for person in list(pending.values()):
+            found = {str(u["id"]): u for u in matches(person)}
+            if not found:
+                continue
+            del pending[person.key]
+            if len(found) > 1:
+                outcome.failed[person.key] = RowFailure(
+                    "ambiguousaccount",
+                    f"{len(found)} Moodle accounts match the {how} of {person.key} "
+                    f"(ids {', '.join(sorted(found))}): merge them or set the idnumber of one",
+                )
+                continue
+            user_id, user = next(iter(found.items()))
+            other = str(user.get("idnumber") or "")
+            if other and other != person.key:
+                outcome.failed[person.key] = RowFailure(
+                    "accountofanother",
+                    f"the Moodle account {user_id} matching the {how} of {person.key} "
+                    f"belongs to idnumber {other}",
+                )
+                continue
+            log.info("moodle: adopting account %s for %s (matched by %s)", user_id, person.key, how)
+            outcome.done[person.key] = user_id
+            matched[person.key] = user
+
+    def _create(self, people: list[Person], outcome: BatchOutcome) -> None:
+        seen: dict[str, str] = {}
+        creatable: list[Person] = []
+        for person in people:
+            for value in {self.username_for(person), _email(person)}:
+                if value in seen:
+                    outcome.failed[person.key] = RowFailure(
+                        "duplicateinput",
+                        f"{person.key} has the same username or e-mail ({value}) as "
+                        f"{seen[value]}: fix the directory record",
+                    )
+                    break
+            else:
+                seen[self.username_for(person)] = person.key
+                seen[_email(person)] = person.key
+                creatable.append(person)
+
+        def apply(batch: list[Person]) -> None:
+            answer = self.client.call(
+                "core_user_create_users", {"users": [self._user_record(p) for p in batch]}
+            )
+            made = _answer_list(answer, None, "core_user_create_users")
+            ids = {str(u.get("username")): str(u.get("id")) for u in made}
+            for person in batch:
+                user_id = ids.get(self.username_for(person))
+                if user_id is None:  # PHP's max_input_vars cut the request short, silently
+                    outcome.failed[person.key] = RowFailure(
+                        "notapplied",
+                        f"Moodle accepted the request but did not create the account of "
+                        f"{person.key}: a request cut short by the site's max_input_vars "
+                        "(lower targets.moodle.max_input_vars)",
+                    )
+                    continue
+                outcome.done[person.key] = user_id
+
+        def refused(person: Person, exc: RemoteError) -> None:
+            # A retried create may have gone through the first time: look before blaming.
+            for user in self.users_by("idnumber", [person.key]):
+                if user.get("idnumber") == person.key:
+                    outcome.done[person.key] = str(user["id"])
+                    return
+            outcome.failed[person.key] = RowFailure(exc.errorcode, exc.message)
+
+        batches = chunks(creatable, lambda _p: USER_FIELDS_PER_ROW, self.budget)
+        for batch in paced(batches, self.settings.pause_between_batches):
+            bisect(batch, apply, refused)
+
+    def _user_record(self, person: Person) -> dict[str, Any]:
+        record: dict[str, Any] = {
+            "username": self.username_for(person),
+            "firstname": person.first_name.strip() or "-",
+            "lastname": person.last_name.strip() or "-",
+            "email": _email(person),
+            "idnumber": person.key,
+            "auth": self.settings.auth,
+        }
+        if self.settings.auth == "manual":
+            record["createpassword"] = 1
+        else:
+            # Moodle wants a password or createpassword; an external auth never uses it.
+            record["password"] = "Aa1!" + secrets.token_urlsafe(24)
+        return record
+
+    # -- keep current ----------------------------------------------------------------------
+
+    def _update_matched(
+        self,
+        people: Sequence[Person],
+        matched: Mapping[str, dict[str, Any]],
+        outcome: BatchOutcome,
+    ) -> None:
+        changes: dict[str, dict[str, Any]] = {}
+        for person in people:
+            user = matched.get(person.key)
+            if user is None:
+                continue
+            change = profile_changes(person, user)
+            if change:
+                changes[person.key] = {"id": int(user["id"]), **change}
+        if changes:
+            self.update(changes, outcome)
+
+    def update(self, changes: Mapping[str, dict[str, Any]], outcome: BatchOutcome) -> None:
+        """core_user_update_users; each refused user becomes a warning of its person."""
+        by_id = {str(c["id"]): key for key, c in changes.items()}
+        items = list(changes.values())
+        batches = chunks(items, lambda c: len(c), self.budget)
+        for batch in paced(batches, self.settings.pause_between_batches):
+            answer = self.client.call("core_user_update_users", {"users": batch})
+            warnings = answer.get("warnings") if isinstance(answer, dict) else None
+            for warning in warnings or []:
+                key = by_id.get(str(warning.get("itemid")))
+                failure = RowFailure(
+                    str(warning.get("warningcode") or "updatefailed"),
+                    f"Moodle refused to update the account: {warning.get('message', '')}",
+                )
+                if key is None:
+                    log.warning("moodle: update warning for no known user: %s", warning)
+                    continue
+                outcome.warnings[key] = failure
+                log.warning("moodle: account of %s not updated: %s", key, failure.message)
+
+    def refresh(self, people: Mapping[str, Person], accounts: Mapping[str, str]) -> BatchOutcome:
+        """Update the accounts whose names or e-mail differ from the directory (read by id)."""
+        outcome = BatchOutcome()
+        by_id = {uid: key for key, uid in accounts.items() if key in people}
+        changes: dict[str, dict[str, Any]] = {}
+        for user in self.users_by("id", list(by_id)):
+            key = by_id.get(str(user.get("id")))
+            if key is None:
+                continue
+            if user.get("idnumber") and user.get("idnumber") != key:
+                continue  # not the person's account any more: leave it alone
+            change = profile_changes(people[key], user)
+            if change:
+                changes[key] = {"id": int(user["id"]), **change}
+        if changes:
+            self.update(changes, outcome)
+        for key in changes:
+            if key not in outcome.warnings:
+                outcome.done[key] = "updated"
+        return outcome
+
+    def suspend(self, accounts: Mapping[str, str], *, suspended: bool = True) -> BatchOutcome:
+        """Suspend (or with ``suspended=False`` reactivate) accounts: ``suspended=1``."""
+        outcome = BatchOutcome()
+        flag = 1 if suspended else 0
+        changes = {key: {"id": int(uid), "suspended": flag} for key, uid in accounts.items()}
+        self.update(changes, outcome)
+        for key in accounts:
+            if key in outcome.warnings:
+                outcome.failed[key] = outcome.warnings.pop(key)
+            else:
+                outcome.done[key] = "suspended" if suspended else "active"
+        return outcome
+
+
+def _email(person: Person) -> str:
+    return person.email.strip().lower()
+
+
+def profile_changes(person: Person, user: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of a Moodle account that differ from the directory (names, e-mail, and the
+    idnumber of an account adopted by e-mail or username). E-mails compare case-insensitively."""
+    wanted = {
+        "firstname": person.first_name.strip() or "-",
+        "lastname": person.last_name.strip() or "-",
+    }
+    change = {k: v for k, v in wanted.items() if str(user.get(k, "")) != v}
+    if str(user.get("email", "")).lower() != _email(person):
+        change["email"] = _email(person)
+    if not user.get("idnumber"):
+        change["idnumber"] = person.key
+    return change

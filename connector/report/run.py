@@ -1,0 +1,107 @@
+"""The ``upskill report`` actions: write the reports as files, preview or send the e-mails."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from connector.config import Settings
+from connector.errors import ConfigError
+from connector.report.allocation import Report, flat_figures
+from connector.report.assemble import (
+    Assembled,
+    all_leader_reports,
+    assemble,
+    current_period,
+    organisation_report,
+)
+from connector.report.delivery import Composer, DeliveryResult, deliver
+from connector.report.period import Period
+from connector.report.render import write_report
+from connector.store import Store
+from connector.store.sentlog import ORGANISATION_KEY, SentLog
+
+Clock = Callable[[], datetime]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    report: Report
+    paths: list[Path]
+
+
+def _assembled(settings: Settings, store: Store, period: Period | None, clock: Clock) -> Assembled:
+    return assemble(settings, store, period or current_period(settings, clock()), clock=clock)
+
+
+def write_reports(
+    settings: Settings,
+    store: Store,
+    out_dir: Path,
+    *,
+    period: Period | None = None,
+    leaders: bool = False,
+    clock: Clock = _now,
+) -> Written:
+    """The organisation-wide report (and with ``leaders`` each leader's, under
+    ``leaders/<key>/``) as HTML with the charts inside and CSV; its figures are kept for the
+    next period's change column."""
+    assembled = _assembled(settings, store, period, clock)
+    templates = settings.path_or_none(settings.report.templates_dir)
+    report = organisation_report(assembled, store)
+    paths = write_report(report, out_dir, templates_dir=templates, stem=f"report-{report.period}")
+    if leaders:
+        for lr in all_leader_reports(assembled, store):
+            safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in lr.leader.key)
+            paths += write_report(
+                lr.report, out_dir / "leaders" / safe, templates_dir=templates,
+                stem=f"report-{lr.report.period}",
+            )[:2]
+    SentLog(store.engine).keep_figures(ORGANISATION_KEY, report.period, flat_figures(report),
+                                       clock())
+    return Written(report, paths)
+
+
+def send_reports(
+    settings: Settings,
+    store: Store,
+    *,
+    period: Period | None = None,
+    preview_dir: Path | None = None,
+    clock: Clock = _now,
+) -> DeliveryResult:
+    """E-mail every configured leader their report (or write .eml files to ``preview_dir``)."""
+    from connector.report.mail import SmtpMailer
+
+    smtp = settings.report.smtp
+    if preview_dir is None and smtp is None:
+        raise ConfigError(
+            "report.smtp is not configured: add a [report.smtp] section with at least host "
+            "(see the README), or use --preview DIR to write the messages as files"
+        )
+    assembled = _assembled(settings, store, period, clock)
+    if not assembled.leaders:
+        raise ConfigError(
+            "no leaders are configured: add a leaders: section to the mappings "
+            "(mappings/leaders.yaml) naming who receives which report"
+        )
+    composer = Composer.of(settings.report, settings.path_or_none(settings.report.templates_dir))
+    reports = all_leader_reports(assembled, store)
+    keys = frozenset(assembled.directory)
+    if preview_dir is not None:
+        return deliver(reports, composer, now=clock, preview_dir=preview_dir, directory_keys=keys)
+    assert smtp is not None
+    with SmtpMailer(
+        smtp, password=settings.smtp_password(), ca_file=settings.path_or_none(smtp.ca_file)
+    ) as mailer:
+        mailer.check()
+        return deliver(
+            reports, composer, now=clock, mailer=mailer, sent_log=SentLog(store.engine),
+            directory_keys=keys,
+        )

@@ -1,0 +1,64 @@
+"""The removal policy: how and when an applied enrollment that is no longer wanted goes.
+
+- **Grace period.** A leaver, a person gone from the directory, or a person whose new persona
+  no longer includes a course keeps the enrollment for ``grace`` after it first became
+  unwanted (the state database remembers since when: table ``removal_grace``). Coming back
+  within the grace period changes nothing on the target. ``now`` is an input of the planner,
+  never read from a clock. The configured default is 14 days (``[removal] grace_days``); a
+  bare :class:`Policy` has none, so a pure caller sees removals at once.
+- **Then suspend or unenroll, per target** (``targets.<name>.removal``; default suspend:
+  grades and progress are kept, and a returning person is revived with their history).
+- **Sticky removals.** An enrollment an administrator removed by hand on the target (found by
+  ``--reconcile`` and recorded with :meth:`~connector.store.Store.record_manual_removals`)
+  is not enrolled again unless the person is restored (``upskill sync --restore PERSON``).
+- **Leave alone.** A ``leave_alone`` override or an exclusion: nothing is sent for the person.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Literal
+
+from connector.model import ChangeKind, HoldKind, Plan
+from connector.sync.state import Ident, State
+
+RemovalMode = Literal["suspend", "unenroll"]
+DEFAULT_GRACE_DAYS = 14
+_REMOVALS = frozenset({ChangeKind.SUSPEND, ChangeKind.UNENROLL})
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """How removals are applied, per target (default: suspend), and after how long."""
+
+    removal: Mapping[str, RemovalMode] = field(default_factory=dict)
+    grace: timedelta = timedelta(0)
+
+    def removal_for(self, target: str) -> RemovalMode:
+        return self.removal.get(target, "suspend")
+
+    def in_grace(self, since: datetime, now: datetime | None) -> bool:
+        """Whether an enrollment unwanted since ``since`` is still kept at ``now``."""
+        return now is not None and self.grace > timedelta(0) and now < since + self.grace
+
+
+def unwanted_after(plan: Plan, state: State, now: datetime) -> dict[Ident, tuple[datetime, str]]:
+    """What the grace table must hold after ``plan``: every enrollment held in its grace
+    period, and every one planned for removal (so that a removal that fails keeps its start
+    date rather than starting a new grace period)."""
+    out: dict[Ident, tuple[datetime, str]] = {}
+    for hold in plan.held:
+        if hold.kind is HoldKind.GRACE and hold.since is not None:
+            out[(hold.person_key, hold.target, hold.course_ref)] = (hold.since, hold.reason)
+    for change in plan.changes:
+        if change.kind in _REMOVALS and change.course_ref is not None:
+            ident = (change.person_key, change.target, change.course_ref)
+            out[ident] = (state.unwanted_since.get(ident, now), change.reason)
+    return out
+
+
+def removals(plan: Plan) -> set[str]:
+    """The people who lose at least one enrollment in ``plan``."""
+    return {change.person_key for change in plan.changes if change.kind in _REMOVALS}

@@ -1,0 +1,1 @@
+"""Contract suites: every implementation of an adapter kind passes the same tests."""

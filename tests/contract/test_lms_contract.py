@@ -1,0 +1,155 @@
+"""The behaviour every LMS target must have, run against each implementation.
+
+A harness per implementation sets up courses on the remote and observes it (independently of
+the target under test): the Moodle target with manual enrolments and in cohort mode, each
+against the Moodle sandbox. A new LMS adds a harness to ``HARNESSES``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from connector.config import MoodleSettings
+from connector.lms import EnrollRow, LmsTarget, row_key
+from connector.lms.moodle.control import SandboxControl
+from connector.lms.moodle.sandbox import SandboxServer
+from connector.lms.moodle.target import MoodleTarget
+from connector.model import Person
+
+TOKEN = "contract-token-0123456789"
+
+
+@dataclass
+class Harness:
+    target: LmsTarget
+    make_course: Callable[[str], str]  # course ref -> remote course id
+    status: Callable[[str, str], str | None]  # (user id, course ref) -> active/suspended/None
+    complete: Callable[[str, str], None]  # (user id, course ref)
+    accounts: Callable[[], int]  # how many accounts the remote holds
+
+
+def _moodle(cohort: bool) -> Callable[[], Iterator[Harness]]:
+    def build() -> Iterator[Harness]:
+        with SandboxServer(token=TOKEN) as sandbox:
+            control = SandboxControl(sandbox.url)
+            refs = ("contract-a", "contract-b")
+            settings = MoodleSettings(
+                url=sandbox.url, retries=0, cohort_courses=refs if cohort else ()
+            )
+            target = MoodleTarget.connect(settings, TOKEN)
+
+            def make_course(ref: str) -> str:
+                course = control.create_course(ref, manual=not cohort)
+                if cohort:  # the administrator links the connector's cohort once
+                    target.cohorts.cohort_ids([ref])
+                    control.link_cohort(f"upskill-{ref}", ref)
+                return str(course["id"])
+
+            def status(user_id: str, ref: str) -> str | None:
+                found = [e for e in control.enrolments(ref) if str(e["userid"]) == user_id]
+                return found[0]["status"] if found else None
+
+            yield Harness(
+                target,
+                make_course,
+                status,
+                lambda uid, ref: control.mark_completed(int(uid), ref, time=1_700_000_000) and None,
+                lambda: len(control.users()),
+            )
+            target.close()
+            control.session.close()
+
+    return build
+
+
+HARNESSES = {"moodle-manual": _moodle(cohort=False), "moodle-cohort": _moodle(cohort=True)}
+
+
+@pytest.fixture(params=sorted(HARNESSES))
+def lms(request: pytest.FixtureRequest) -> Iterator[Harness]:
+    yield from HARNESSES[request.param]()
+
+
+def people(n: int) -> list[Person]:
+    return [Person(f"K{i}", f"k{i}@example.org", f"First{i}", f"Last{i}") for i in range(n)]
+
+
+def rows(lms: Harness, who: list[Person], ref: str, course_id: str) -> list[EnrollRow]:
+    ids = lms.target.ensure_users(who).done
+    return [EnrollRow(p.key, ids[p.key], ref, course_id) for p in who]
+
+
+def test_is_an_lms_target(lms: Harness) -> None:
+    assert isinstance(lms.target, LmsTarget)
+    info = lms.target.check()
+    assert info.name == lms.target.name and info.missing_functions == ()
+
+
+def test_course_ids_find_existing_courses_only(lms: Harness) -> None:
+    course_id = lms.make_course("contract-a")
+    assert lms.target.course_ids(["contract-a", "nowhere"]) == {"contract-a": course_id}
+
+
+def test_ensure_users_is_idempotent_and_never_duplicates(lms: Harness) -> None:
+    before = lms.accounts()
+    first = lms.target.ensure_users(people(4))
+    assert set(first.done) == {"K0", "K1", "K2", "K3"} and not first.failed
+    again = lms.target.ensure_users(people(4))
+    assert again.done == first.done
+    assert lms.accounts() == before + 4
+
+
+def test_enroll_suspend_revive_unenroll(lms: Harness) -> None:
+    course_id = lms.make_course("contract-a")
+    [a, b] = rows(lms, people(2), "contract-a", course_id)
+    out = lms.target.enroll([a, b])
+    assert out.done == {row_key("K0", "contract-a"): "active", row_key("K1", "contract-a"): "active"}
+    assert lms.status(a.user_id, "contract-a") == "active"
+    assert lms.target.suspend([a]).done == {row_key("K0", "contract-a"): "suspended"}
+    assert lms.status(a.user_id, "contract-a") == "suspended"
+    assert lms.status(b.user_id, "contract-a") == "active"
+    # enrolling with the intended status suspended keeps a suspended learner suspended
+    lms.target.enroll([EnrollRow(a.person_key, a.user_id, a.course_ref, a.course_id, False)])
+    assert lms.status(a.user_id, "contract-a") == "suspended"
+    assert lms.target.enroll([a]).done == {row_key("K0", "contract-a"): "active"}  # revival
+    assert lms.status(a.user_id, "contract-a") == "active"
+    gone = lms.target.unenroll([b])
+    assert gone.done == {row_key("K1", "contract-a"): "removed"} and not gone.failed
+    assert lms.status(b.user_id, "contract-a") in (None, "suspended")
+
+
+def test_enroll_twice_is_idempotent(lms: Harness) -> None:
+    course_id = lms.make_course("contract-a")
+    batch = rows(lms, people(3), "contract-a", course_id)
+    first = lms.target.enroll(batch)
+    second = lms.target.enroll(batch)
+    assert first.done == second.done and len(second.done) == 3 and not second.failed
+
+
+def test_a_bad_row_fails_alone(lms: Harness) -> None:
+    course_id = lms.make_course("contract-a")
+    batch = rows(lms, people(5), "contract-a", course_id)
+    batch[2] = EnrollRow("GHOST", "987654", "contract-a", course_id)
+    out = lms.target.enroll(batch)
+    assert set(out.failed) == {row_key("GHOST", "contract-a")}
+    assert out.failed[row_key("GHOST", "contract-a")].errorcode
+    assert len(out.done) == 4
+
+
+def test_completions_report_each_enrollment(lms: Harness) -> None:
+    course_a = lms.make_course("contract-a")
+    course_b = lms.make_course("contract-b")
+    who = people(2)
+    batch = rows(lms, who, "contract-a", course_a) + rows(lms, who, "contract-b", course_b)
+    lms.target.enroll(batch)
+    lms.complete(batch[0].user_id, "contract-a")
+    found = {(c.person_key, c.course_ref): c for c in lms.target.completions(batch)}
+    assert set(found) == {(r.person_key, r.course_ref) for r in batch}
+    assert found[("K0", "contract-a")].completed
+    assert found[("K0", "contract-a")].completed_at is not None
+    assert not found[("K1", "contract-a")].completed
+    assert not found[("K0", "contract-b")].completed
+    assert all(c.target == lms.target.name for c in found.values())

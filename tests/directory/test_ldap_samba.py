@@ -1,0 +1,56 @@
+"""The LDAP reader against a real Samba AD DC: big groups in ranges, memberOf, AD failures."""
+
+from __future__ import annotations
+
+import pytest
+
+from connector.errors import AuthenticationError
+from tests.contract import org
+from tests.servers import samba as s
+
+
+def test_a_group_of_2000_members_is_read_whole(samba: s.Samba) -> None:
+    snapshot = samba.reader(user_base=s.BIG_BASE, group_base=s.BIG_GROUPS_BASE).read()
+    assert len(snapshot) == s.BIG_GROUP_MEMBERS
+    assert all(p.groups == {s.BIG_GROUP} for p in snapshot.people.values())
+
+
+def test_a_group_of_2000_members_is_read_in_ranges(samba: s.Samba) -> None:
+    """AD gives ``member;range=0-1499`` then ``member;range=1500-*``; Samba splits only when
+    asked, so ``range_size`` asks for ranges of 500 and the reader follows them."""
+    reader = samba.reader(
+        user_base=s.BIG_BASE, group_base=s.BIG_GROUPS_BASE, range_size=500, page_size=1000
+    )
+    snapshot = reader.read()
+    assert len(snapshot) == s.BIG_GROUP_MEMBERS
+    assert all(p.groups == {s.BIG_GROUP} for p in snapshot.people.values())
+    plain = samba.reader(user_base=s.BIG_BASE, group_base=s.BIG_GROUPS_BASE, page_size=1000)
+    plain.read()
+    assert reader.requests - plain.requests == s.BIG_GROUP_MEMBERS // 500 - 1
+
+
+def test_member_of_gives_the_same_membership_as_member(samba: s.Samba) -> None:
+    by_member = samba.reader().read()
+    by_member_of = samba.reader(attributes={"member_of": "memberOf"}).read()
+    assert {k: p.groups for k, p in by_member.people.items()} == {
+        k: p.groups for k, p in by_member_of.people.items()
+    }
+    assert by_member.groups == by_member_of.groups
+
+
+def test_disabled_account_is_read_from_user_account_control(samba: s.Samba) -> None:
+    snapshot = samba.reader().read()
+    disabled = {k for k, p in snapshot.people.items() if p.status.value == "disabled"}
+    assert disabled == {
+        samba.key_of[p.key]
+        for p in org.readable(include_left=False)
+        if p.status.value == "disabled"
+    }
+
+
+def test_a_wrong_password_on_ad_names_the_bind_dn_only(samba: s.Samba) -> None:
+    wrong = "Not-The-Passw0rd"
+    with pytest.raises(AuthenticationError) as caught:
+        samba.reader(password=wrong).read()
+    text = f"{caught.value} {caught.value.detail}"
+    assert s.READER_DN in text and wrong not in text and s.READER_PASSWORD not in text

@@ -1,0 +1,198 @@
+"""Whole runs with the Moodle options on: reconcile, due dates, leavers' accounts, cohort mode,
+and `upskill target check`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from connector.cli import main
+from connector.lms.moodle.target import MoodleTarget
+from connector.model import EnrollmentStatus
+from connector.personas.loader import load_mappings
+from connector.store import Store
+from connector.sync.run import sync
+from tests.lms.moodle.runs.harness import (
+    ROOT,
+    TOKEN,
+    assert_exactly_once,
+    configure,
+    org,
+    settings_for,
+    write_org,
+)
+
+
+def uid_of(store: Store, key: str) -> int:
+    return int(store.accounts("moodle")[key])
+
+
+def course_id(control, ref: str) -> int:
+    return next(c["id"] for c in control.courses() if c["shortname"] == ref)
+
+
+def test_reconcile_repairs_drift_and_a_hand_removal_sticks(workdir, control) -> None:
+    settings = settings_for(workdir)
+    store = Store.open(settings.state_url())
+    sync(settings, store)
+    moodle = MoodleTarget.from_settings(settings)
+    c101 = course_id(control, "GENAI-C101")
+    call = moodle.client.call
+    call("enrol_manual_unenrol_users", {"enrolments": [{"userid": uid_of(store, "E1"),
+                                                        "courseid": c101}]})
+    call("enrol_manual_enrol_users", {"enrolments": [{"roleid": 5, "userid": uid_of(store, "E2"),
+                                                      "courseid": c101, "suspend": 1}]})
+    hand = [e for e in store.enrollments("moodle") if e.person_key == "E3"]
+    extra = next(c["shortname"] for c in control.courses()
+                 if c["shortname"] not in {e.course_ref for e in hand})
+    call("enrol_manual_enrol_users", {"enrolments": [{"roleid": 5, "userid": uid_of(store, "E3"),
+                                                      "courseid": course_id(control, extra)}]})
+    moodle.close()
+    writes = control.stats()["writes"]
+
+    outcome = sync(settings, store, reconcile=True)
+    assert outcome.reconciled is not None
+    drift = {(d.person_key, d.course_ref, d.kind) for d in outcome.reconciled.drift}
+    assert ("E1", "GENAI-C101", "removed by hand") in drift
+    assert ("E2", "GENAI-C101", "suspended by hand") in drift
+    assert ("E3", extra, "enrolled by hand") in drift and len(drift) == 3
+    state = {(e.person_key, e.course_ref): e.status for e in store.enrollments("moodle")}
+    assert state[("E1", "GENAI-C101")] is EnrollmentStatus.REMOVED
+    assert ("E3", extra) not in state  # enrolled by hand: reported, not adopted
+    problems = {p.message for p in store.problems(outcome.run_id)}
+    assert "removed by hand on Moodle" in problems
+    # the hand removal sticks; the suspension by hand is revived (E2's persona wants it)
+    assert [(c.kind.value, c.person_key) for c in outcome.prepared.plan.changes] == [
+        ("revive", "E2")
+    ]
+    assert control.stats()["writes"] == writes + 1
+    assert not any(e["userid"] == uid_of(store, "E1") and e["courseid"] == c101
+                   for e in control.enrolments())
+    run = store.runs()[0]
+    assert run.counts["drift.moodle.removed_by_hand"] == 1
+    assert sync(settings, store, reconcile=True).reconciled.drift == [  # type: ignore[union-attr]
+        d for d in outcome.reconciled.drift if d.kind == "enrolled by hand"
+    ]
+
+
+def test_due_dates_go_to_timeend_only_when_configured(workdir, sandbox, control) -> None:
+    settings = settings_for(workdir)
+    store = Store.open(settings.state_url())
+    now = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
+    sync(settings, store, clock=lambda: now)
+    assert {e["timeend"] for e in control.enrolments()} == {0}
+    control.reset()
+    for ref in ("GENAI-C101",):
+        control.create_course(ref)
+    configure(workdir, sandbox.url, due_dates_to_timeend=True)
+    settings = settings_for(workdir)
+    fresh = Store.open(f"sqlite:///{workdir / 'fresh.db'}")
+    for course in load_mappings(ROOT / "mappings").courses().values():
+        control.create_course(course.ref)
+    sync(settings, fresh, clock=lambda: now)
+    ends = {e["shortname"]: e["timeend"] for e in control.enrolments()}
+    assert ends["GENAI-C101"] == int(now.timestamp()) + 30 * 86_400
+    assert {e["timestart"] for e in control.enrolments()} == {0}
+
+
+def test_leavers_accounts_are_suspended_when_configured(workdir, sandbox, control) -> None:
+    configure(workdir, sandbox.url, suspend_leavers=True)
+    settings = settings_for(workdir)
+    store = Store.open(settings.state_url())
+    sync(settings, store)
+    write_org(workdir / "org.csv", org(status=lambda i: "terminated" if i == 5 else "active"))
+    sync(settings, store)
+    suspended = {u["idnumber"]: u["suspended"] for u in control.users() if u["idnumber"]}
+    assert suspended["E5"] == 1
+    assert sum(suspended.values()) == 1
+    write_org(workdir / "org.csv", org())  # E5 comes back
+    back = sync(settings, store)
+    assert {c.kind.value for c in back.prepared.plan.changes} == {"revive"}
+    suspended = {u["idnumber"]: u["suspended"] for u in control.users() if u["idnumber"]}
+    assert sum(suspended.values()) == 0
+
+
+def test_cohort_mode_end_to_end(workdir, sandbox, control) -> None:
+    configure(workdir, sandbox.url, cohort_courses='["GENAI-C101"]')
+    settings = settings_for(workdir)
+    store = Store.open(settings.state_url())
+    moodle = MoodleTarget.from_settings(settings)
+    moodle.cohorts.cohort_ids(["GENAI-C101"])  # the administrator's one-time set-up
+    moodle.close()
+    control.link_cohort("upskill-GENAI-C101", "GENAI-C101")
+    outcome = sync(settings, store)
+    assert outcome.applied is not None and outcome.applied.failed_total == 0
+    [cohort] = control.cohorts()
+    assert len(cohort["members"]) == 12
+    assert control.stats()["by_function"]["core_cohort_add_cohort_members"] == 1
+    assert_exactly_once(store, control)
+    assert sync(settings, store).prepared.plan.is_empty
+
+
+def test_cohort_not_linked_fails_the_rows_and_the_rerun_repairs(workdir, sandbox, control):
+    configure(workdir, sandbox.url, cohort_courses='["GENAI-C101"]')
+    settings = settings_for(workdir)
+    store = Store.open(settings.state_url())
+    outcome = sync(settings, store)
+    assert outcome.applied is not None
+    assert {(c.course_ref, code) for c, code, _m in outcome.applied.failures} == {
+        ("GENAI-C101", "notapplied")
+    }
+    control.link_cohort("upskill-GENAI-C101", "GENAI-C101")
+    again = sync(settings, store)
+    assert again.applied is not None and again.applied.failed_total == 0
+    assert_exactly_once(store, control)
+
+
+def test_target_check_lists_what_the_enabled_features_lack(workdir, control, capsys) -> None:
+    config = str(workdir / "upskill.toml")
+    assert main(["--config", config, "target", "check", "moodle"]) == 0
+    out = capsys.readouterr().out
+    assert "Release: 5.1 (Build: 20251006)" in out and "All functions" in out
+    every = control.settings()["functions"]
+    control.set_functions([f for f in every if f not in (
+        "core_user_update_users", "core_enrol_get_enrolled_users")])
+    assert main(["--config", config, "target", "check", "moodle"]) == 1
+    err = capsys.readouterr().err
+    assert "core_user_update_users  (needed by update_profiles)" in err
+    assert "core_enrol_get_enrolled_users  (needed by verify_writes)" in err
+    assert TOKEN not in err
+    assert main(["--config", config, "target", "check", "nowhere"]) == 2
+
+
+def test_a_periodic_full_check_reads_what_the_nightly_read_skips(workdir, control) -> None:
+    from datetime import timedelta
+
+    from connector.sync.run import collect_only
+
+    settings = settings_for(workdir)
+    store = Store.open(settings.state_url())
+    day = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
+    sync(settings, store, clock=lambda: day)  # the first collection is a full one
+    assert store.last_full_check("moodle") == day
+    write_org(workdir / "org.csv", org(status=lambda i: "terminated" if i == 5 else "active"))
+    sync(settings, store, clock=lambda: day + timedelta(days=1))
+    ref = next(e.course_ref for e in store.enrollments("moodle") if e.person_key == "E5")
+    control.mark_completed(uid_of(store, "E5"), ref, time=1_700_000_000)
+    nightly = collect_only(settings, store, clock=lambda: day + timedelta(days=2))
+    assert nightly.full == []
+    assert not any(c.person_key == "E5" and c.completed for c in store.completions())
+    weekly = collect_only(settings, store, clock=lambda: day + timedelta(days=7))
+    assert weekly.full == ["moodle"] and weekly.read["moodle"] > nightly.read["moodle"]
+    assert [(c.course_ref, c.completed) for c in store.completions()
+            if c.person_key == "E5" and c.completed] == [(ref, True)]
+
+
+def test_a_reconciling_run_updates_changed_names_and_emails(workdir, control) -> None:
+    settings = settings_for(workdir)
+    store = Store.open(settings.state_url())
+    sync(settings, store)
+    rows = org()
+    rows[3] = rows[3].replace("dev3@example.com,Dev,N3", "dev3.new@example.com,Devi,N3")
+    write_org(workdir / "org.csv", rows)
+    nightly = sync(settings, store)  # an account that exists is not read every night
+    assert nightly.prepared.plan.is_empty and nightly.writes_sent == 0
+    outcome = sync(settings, store, reconcile=True)
+    assert outcome.writes_sent == 1  # one core_user_update_users for the one change
+    user = next(u for u in control.users() if u["idnumber"] == "E3")
+    assert (user["email"], user["firstname"]) == ("dev3.new@example.com", "Devi")
+    assert sync(settings, store, reconcile=True).writes_sent == 0

@@ -1,0 +1,117 @@
+"""`upskill report` end to end: a sync against the Moodle sandbox, then the reports of the
+shipped leaders (mappings/leaders.yaml) as files, as .eml previews and over real SMTP."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from connector.cli import main
+from connector.lms.moodle.sandbox import SandboxServer
+from tests.report.smtp_server import SmtpServer, smtp_server
+
+ROOT = Path(__file__).resolve().parents[2]
+TOKEN = "e2e-token-0123456789abcdef"  # the sandbox fixture's token
+LEADER_KEYS = ("ceo", "cto", "cro", "engineering")
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in list(os.environ):
+        if name.startswith("UPSKILL_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("UPSKILL_TARGETS__MOODLE__TOKEN", TOKEN)
+
+
+def config(tmp_path: Path, sandbox: SandboxServer, extra: str = "") -> str:
+    path = tmp_path / "upskill.toml"
+    path.write_text(
+        f"""
+[directory]
+type = "csv"
+path = "{ROOT / 'examples' / 'org.csv'}"
+[mappings]
+path = "{ROOT / 'mappings'}"
+[targets.moodle]
+url = "{sandbox.url}"
+[report]
+sender = "Upskill <upskill@example.org>"
+{extra}""",
+        encoding="utf-8",
+    )
+    return str(path)
+
+
+@pytest.fixture
+def synced(tmp_path: Path, sandbox: SandboxServer) -> SandboxServer:
+    assert main(["--config", config(tmp_path, sandbox), "sync"]) == 0
+    return sandbox
+
+
+def smtp_section(server: SmtpServer) -> str:
+    return f'[report.smtp]\nhost = "127.0.0.1"\nport = {server.port}\nsecurity = "none"\n'
+
+
+def test_preview_writes_one_eml_per_leader(
+    tmp_path: Path, synced: SandboxServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = config(tmp_path, synced)
+    out = tmp_path / "preview"
+    assert main(["--config", cfg, "report", "--preview", str(out), "--period", "2026-W49"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        f"2026-W49-{k}.eml" for k in LEADER_KEYS)
+    assert "4 written" in capsys.readouterr().out
+
+
+def test_send_without_smtp_is_a_configuration_error(
+    tmp_path: Path, synced: SandboxServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--config", config(tmp_path, synced), "report", "--send"]) == 2
+    err = capsys.readouterr().err
+    assert "report.smtp is not configured" in err and "Traceback" not in err
+
+
+def test_bad_period_is_a_usage_error(
+    tmp_path: Path, synced: SandboxServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--config", config(tmp_path, synced), "report", "--send", "--period",
+                 "2026-W60"]) == 2
+    assert "ISO week such as 2024-W18" in capsys.readouterr().err
+
+
+def test_send_then_rerun_sends_nothing_twice(
+    tmp_path: Path, synced: SandboxServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with smtp_server(tmp_path) as server:
+        cfg = config(tmp_path, synced, smtp_section(server))
+        server.inbox.refuse = {"joshua.baker@example.com"}  # the CTO's directory e-mail
+        assert main(["--config", cfg, "report", "--send", "--period", "2026-W49"]) == 1
+        captured = capsys.readouterr()
+        assert "FAILED: cto:" in captured.err and "3 sent" in captured.out
+        server.inbox.refuse = set()
+        assert main(["--config", cfg, "report", "--send", "--period", "2026-W49"]) == 0
+        assert "1 sent, 0 written, 3 already sent" in capsys.readouterr().out
+        assert main(["--config", cfg, "report", "--send", "--period", "2026-W49"]) == 0
+        assert "0 sent, 0 written, 4 already sent" in capsys.readouterr().out
+        recipients = sorted(r.rcpt_tos[0] for r in server.inbox.received)
+    assert len(recipients) == 4 == len(set(recipients))
+    assert "david.mitchell@example.com" in recipients  # the CEO, from the directory
+
+
+def test_out_with_leaders_writes_every_leaders_files(
+    tmp_path: Path, synced: SandboxServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "files"
+    cfg = config(tmp_path, synced)
+    assert main(["--config", cfg, "report", "--out", str(out), "--leaders", "--period",
+                 "2026-W49"]) == 0
+    assert sorted(p.name for p in (out / "leaders").iterdir()) == sorted(LEADER_KEYS)
+    html = (out / "report-2026-W49.html").read_text(encoding="utf-8")
+    assert html.count('src="data:image/png;base64,') == 2
+    cto = (out / "leaders" / "cto" / "report-2026-W49.csv").read_text(encoding="utf-8")
+    everyone = (out / "report-2026-W49.csv").read_text(encoding="utf-8")
+    assert 0 < len(cto.splitlines()) < len(everyone.splitlines())
+    assert "Period 2026-W49" in capsys.readouterr().out
