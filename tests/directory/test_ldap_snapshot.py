@@ -195,3 +195,27 @@ def test_flavour_defaults_and_escaping() -> None:
 def test_invalid_settings_are_refused(values: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
         settings(**values)
+
+
+def test_a_group_of_100000_members_and_a_person_in_3000_groups() -> None:
+    people = [
+        person(f"cn=p{n},ou=p", entryUUID=f"p{n}", mail=f"p{n}@x.org") for n in range(100_000)
+    ]
+    everyone = person("cn=Everyone,ou=g", cn="Everyone",
+                      member=[f"cn=p{n},ou=p" for n in range(100_000)])
+    many = [person(f"cn=g{n},ou=g", cn=f"g{n}", member=["cn=p7,ou=p"]) for n in range(3000)]
+    snapshot = build_snapshot("t", NOW, people, [everyone, *many], schema_of(settings()))
+    assert len(snapshot.people) == 100_000 and snapshot.problems == ()
+    assert all("Everyone" in p.groups for p in snapshot.people.values())
+    assert snapshot.people["p7"].groups == {"Everyone", *(f"g{n}" for n in range(3000))}
+
+
+def test_very_long_and_non_ascii_values_are_kept_whole() -> None:
+    title = "Ingénieure " + "x" * 5000
+    entry = person("cn=Zoë (Contractor)*,ou=p", entryUUID="z", mail="zoe@x.org", title=title,
+                   cn="Zoë (Contractor)*")
+    group = person("cn=Équipe R&D (*),ou=g", cn="Équipe R&D (*)",
+                   member=["cn=Zoë (Contractor)*,ou=p"])
+    snapshot = build_snapshot("t", NOW, [entry], [group], schema_of(settings()))
+    assert snapshot.people["z"].title == title
+    assert snapshot.people["z"].groups == {"Équipe R&D (*)"}
