@@ -6,6 +6,7 @@ Every problem is collected, none stops the others; secrets are shown as ``******
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
@@ -24,6 +25,53 @@ def _masked(value: Any) -> Any:
     return str(value) if value is not None and not isinstance(value, bool | int | float) else value
 
 
+def _source_files(settings: Settings) -> list[str]:
+    """The directory source's secrets (inline or ``<name>_file``) and CA file: readable."""
+    from connector.config import read_secret
+
+    problems: list[str] = []
+    source = settings.directory
+    fields = type(source).model_fields
+    ca_file = getattr(source, "ca_file", None)
+    if isinstance(ca_file, Path) and not settings.path(ca_file).is_file():
+        problems.append(f"directory.ca_file: {settings.path(ca_file)} not found")
+    for name in fields:
+        if f"{name}_file" not in fields:
+            continue
+        inline = getattr(source, name)
+        if inline is not None and not isinstance(inline, SecretStr):
+            continue
+        where = f"directory.{name}"
+        try:
+            path = settings.path_or_none(getattr(source, f"{name}_file"))
+            value = read_secret(inline, path, where)
+        except UpskillError as exc:
+            problems.append(exc.message)
+            continue
+        if value is None and name != "password":  # an anonymous LDAP bind has no password
+            env = "UPSKILL_DIRECTORY__" + name.upper()
+            problems.append(f"{where}: not set; set {env} or directory.{name}_file")
+    return problems
+
+
+def _report_addresses(settings: Settings) -> list[str]:
+    """The report's sender, reply-to and admin addresses: each one valid."""
+    from connector.report.address import parse_address
+
+    report = settings.report
+    named = [("report.sender", report.sender), ("report.reply_to", report.reply_to)]
+    named += [(f"report.admins[{i}]", a) for i, a in enumerate(report.admins)]
+    problems = []
+    for where, value in named:
+        if value is None:
+            continue
+        try:
+            parse_address(value)
+        except UpskillError as exc:
+            problems.append(f"{where}: {exc.message}")
+    return problems
+
+
 def check_settings(settings: Settings) -> tuple[list[str], str]:
     """(problems, a summary of the effective settings with secrets masked)."""
     problems: list[str] = []
@@ -35,6 +83,8 @@ def check_settings(settings: Settings) -> tuple[list[str], str]:
         groups = settings.path_or_none(directory.groups_path)
         if groups is not None and not groups.is_file():
             problems.append(f"directory.groups_path: {groups} is not a file")
+    problems.extend(_source_files(settings))
+    problems.extend(_report_addresses(settings))
     mappings = settings.path(settings.mappings.path)
     if not mappings.is_dir():
         problems.append(f"mappings.path: {mappings} is not a folder of YAML mappings")

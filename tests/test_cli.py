@@ -196,3 +196,44 @@ def test_db_upgrade_creates_the_database(tmp_path: Path, capsys: pytest.CaptureF
     assert main(["--config", str(config), "db", "upgrade"]) == 0
     assert "revision" in capsys.readouterr().out
     assert (tmp_path / "var" / "upskill.db").exists()
+
+
+def test_config_check_names_missing_directory_secrets_and_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("UPSKILL_TARGETS__MOODLE__TOKEN", TOKEN)
+    config = write_config(tmp_path, f"""
+[directory]
+type = "graph"
+tenant_id = "t"
+client_id = "c"
+client_secret_file = "nope-secret"
+ca_file = "nope-ca.pem"
+[mappings]
+path = "{ROOT / 'mappings'}"
+""")
+    assert main(["--config", str(config), "config", "check"]) == 2
+    err = capsys.readouterr().err
+    assert "directory.ca_file" in err and "nope-ca.pem" in err
+    assert "directory.client_secret" in err and "nope-secret" in err
+
+    okta = write_config(tmp_path, f"""
+[directory]
+type = "okta"
+url = "https://example.okta.com"
+[mappings]
+path = "{ROOT / 'mappings'}"
+""")
+    assert main(["--config", str(okta), "config", "check"]) == 2
+    assert "UPSKILL_DIRECTORY__TOKEN" in capsys.readouterr().err
+
+
+def test_config_check_names_invalid_report_addresses(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("UPSKILL_TARGETS__MOODLE__TOKEN", TOKEN)
+    config = write_config(tmp_path, BASE + '[report]\nsender = "not an address"\n'
+                          'admins = ["ok@example.org", "bad@@example.org"]\n')
+    assert main(["--config", str(config), "config", "check"]) == 2
+    err = capsys.readouterr().err
+    assert "report.sender" in err and "report.admins[1]" in err and "admins[0]" not in err
