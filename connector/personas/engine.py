@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import date
 from operator import itemgetter
 
+from connector.bulk import collector_paused
 from connector.model import Person, Persona, PersonStatus, Snapshot
 from connector.personas.conditions import (
     AllOf,
@@ -299,6 +300,11 @@ def assign(
     """The persona of every active or disabled person of ``snapshot``, by person key
     (in key order). Overrides expired on ``today`` are ignored; callers that run for real pass
     the day (None applies every override, whatever its expiry)."""
+    with collector_paused():
+        return _assign(snapshot, mappings, today)
+
+
+def _assign(snapshot: Snapshot, mappings: Mappings, today: date | None) -> dict[str, Assignment]:
     rules = by_precedence(mappings.rules)
     personas = mappings.personas
     default = personas[mappings.default_persona]

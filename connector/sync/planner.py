@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from datetime import datetime
 
+from connector.bulk import collector_paused
 from connector.errors import SafetyStop
 from connector.model import (
     CHANGE_ORDER,
@@ -85,7 +86,23 @@ def plan(
     ``now`` is the moment the grace period is measured at (None: no grace period);
     ``untouched`` maps the people to send nothing for to the reason; ``restore`` names the
     people whose enrollments removed by hand are to be enrolled again."""
-    policy = policy or Policy()
+    with collector_paused():
+        return _plan(
+            snapshot, personas, bundles, state, targets, policy or Policy(), now, untouched, restore
+        )
+
+
+def _plan(
+    snapshot: Snapshot,
+    personas: Mapping[str, Persona],
+    bundles: Mapping[str, Bundle],
+    state: State,
+    targets: Collection[str],
+    policy: Policy,
+    now: datetime | None,
+    untouched: Mapping[str, str],
+    restore: Collection[str],
+) -> Plan:
     if not snapshot.people and any(
         applied.status is EnrollmentStatus.ACTIVE for applied in state.enrollments.values()
     ):
@@ -155,8 +172,10 @@ def plan(
                         since=removed_at,
                     )
                 )
-            elif removed_at is not None or applied is None or (
-                applied.status is EnrollmentStatus.REMOVED
+            elif (
+                removed_at is not None
+                or applied is None
+                or (applied.status is EnrollmentStatus.REMOVED)
             ):
                 if person_key not in state.accounts.get(target, {}) and not _has_create(
                     buckets, target, person_key

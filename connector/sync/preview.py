@@ -16,6 +16,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from connector.bulk import collector_paused
 from connector.model import Change, ChangeKind, HoldKind, Person, Plan, Snapshot, Tier
 from connector.personas.engine import Assignment
 from connector.sync.state import State
@@ -104,6 +105,20 @@ def population_diff(
     current_plan: Plan,
     proposed_plan: Plan,
     *,
+    current_version: str,
+    proposed_version: str,
+) -> PopulationDiff:
+    with collector_paused():
+        return _population_diff(
+            current, proposed, current_plan, proposed_plan, current_version, proposed_version
+        )
+
+
+def _population_diff(
+    current: Mapping[str, Assignment],
+    proposed: Mapping[str, Assignment],
+    current_plan: Plan,
+    proposed_plan: Plan,
     current_version: str,
     proposed_version: str,
 ) -> PopulationDiff:
