@@ -38,13 +38,13 @@ from connector.directory.http import (
     JsonClient,
     RetryPolicy,
     Wording,
-    retry_after_wait,
     whole_read,
 )
 from connector.directory.paging import NextUrlPaginator
 from connector.directory.web_snapshot import RawPerson, SnapshotAssembly, split_display_name, text
 from connector.errors import AuthenticationError, ConfigError, ProtocolError
 from connector.model import PersonStatus, Snapshot
+from connector.waits import retry_after_wait
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,6 @@ message, and no secret is ever put in a URL.
 
 from __future__ import annotations
 
-import email.utils
 import json
 import logging
 import random
@@ -23,7 +22,6 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import requests
@@ -38,6 +36,7 @@ from connector.errors import (
     TransientError,
     UnavailableError,
 )
+from connector.waits import retry_after_wait
 
 log = logging.getLogger(__name__)
 
@@ -50,43 +49,6 @@ class HttpRefused(RemoteError):
     def __init__(self, message: str, *, status: int, errorcode: str, detail: str | None = None):
         super().__init__(message, errorcode=errorcode, detail=detail)
         self.status = status
-
-
-# -- waits the server asks for ------------------------------------------------------------------
-
-
-def _http_date(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        when = email.utils.parsedate_to_datetime(value.strip())
-    except (TypeError, ValueError):
-        return None
-    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
-
-
-def retry_after_wait(headers: Mapping[str, str], now: datetime | None = None) -> float | None:
-    """Seconds from ``Retry-After`` (seconds, or an HTTP date measured against ``Date``)."""
-    value = (headers.get("Retry-After") or "").strip()
-    if not value:
-        return None
-    if value.isdigit():
-        return float(value)
-    when = _http_date(value)
-    if when is None:
-        return None
-    base = _http_date(headers.get("Date")) or now or datetime.now(UTC)
-    return max(0.0, (when - base).total_seconds())
-
-
-def rate_limit_reset_wait(headers: Mapping[str, str], now: datetime | None = None) -> float | None:
-    """Seconds until ``X-Rate-Limit-Reset`` (epoch seconds), measured against ``Date``;
-    falls back to ``Retry-After``."""
-    reset = (headers.get("X-Rate-Limit-Reset") or "").strip()
-    if reset.isdigit():
-        base = _http_date(headers.get("Date")) or now or datetime.now(UTC)
-        return max(0.0, int(reset) - base.timestamp())
-    return retry_after_wait(headers, now)
 
 
 WaitHint = Callable[[Mapping[str, str]], float | None]

@@ -33,13 +33,13 @@ from connector.directory.http import (
     JsonClient,
     RetryPolicy,
     Wording,
-    rate_limit_reset_wait,
     whole_read,
 )
 from connector.directory.paging import NextUrlPaginator
 from connector.directory.web_snapshot import RawPerson, SnapshotAssembly, text
 from connector.errors import ConfigError, ProtocolError
 from connector.model import PersonStatus, Snapshot
+from connector.waits import rate_limit_reset_wait
 
 log = logging.getLogger(__name__)
 

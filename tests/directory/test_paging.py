@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from connector.directory.http import rate_limit_reset_wait, retry_after_wait
 from connector.directory.paging import IndexPaginator, NextUrlPaginator, PagingError
+from connector.waits import rate_limit_reset_wait, retry_after_wait
 
 
 def test_next_url_paginator_follows_until_no_next() -> None:

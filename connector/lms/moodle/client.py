@@ -13,7 +13,6 @@ exceptions carry the URL with its query string, so they are redacted before they
 
 from __future__ import annotations
 
-import email.utils
 import json
 import logging
 import random
@@ -21,7 +20,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import quote_plus
 
@@ -40,6 +39,7 @@ from connector.errors import (
     UnavailableError,
 )
 from connector.lms import RequestStats
+from connector.waits import retry_after_wait
 
 log = logging.getLogger(__name__)
 
@@ -193,18 +193,7 @@ def chunks(
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
     """Seconds to wait from a ``Retry-After`` header (seconds or an HTTP date), or None."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+    return retry_after_wait({"Retry-After": value} if value else {}, now)
 
 
 def retry_delay(error: BaseException | None, attempt: int, backoff: float) -> float:
@@ -413,7 +402,7 @@ class MoodleClient:
         if status in TRANSIENT_STATUSES or status >= 500:
             raise TransientError(
                 f"Moodle at {self.url} answered HTTP {status} to {function}",
-                retry_after=parse_retry_after(response.headers.get("Retry-After")),
+                retry_after=retry_after_wait(response.headers),
             )
         if status == 401:
             raise AuthenticationError(
