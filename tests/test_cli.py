@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 
 from connector.cli import main
-from connector.lms.moodle.control import SandboxControl
 from connector.lms.moodle.sandbox import SandboxServer
-from connector.personas.loader import load_mappings
+from tests.servers.moodle import catalogue_sandbox
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "cli-token-abcdef0123456789"
@@ -41,11 +40,7 @@ path = "{ROOT / 'mappings'}"
 
 @pytest.fixture
 def sandbox() -> Iterator[SandboxServer]:
-    with SandboxServer(token=TOKEN) as server:
-        control = SandboxControl(server.url)
-        for course in load_mappings(ROOT / "mappings").courses().values():
-            if course.target == "moodle":
-                control.create_course(course.ref, course.title)
+    with catalogue_sandbox(TOKEN) as server:
         yield server
 
 

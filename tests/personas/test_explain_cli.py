@@ -15,10 +15,10 @@ import pytest
 
 from connector.cli import main
 from connector.config import load_settings
-from connector.lms.moodle.control import SandboxControl
 from connector.lms.moodle.sandbox import SandboxServer
 from connector.personas.loader import load_mappings
 from connector.store import Store
+from tests.servers.moodle import catalogue_sandbox
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "explain-token-0123456789abcdef"
@@ -45,11 +45,7 @@ fin-analysts,business-analysts
 
 @pytest.fixture
 def sandbox() -> Iterator[SandboxServer]:
-    with SandboxServer(token=TOKEN) as server:
-        control = SandboxControl(server.url)
-        for course in load_mappings(ROOT / "mappings").courses().values():
-            if course.target == "moodle":
-                control.create_course(course.ref, course.title)
+    with catalogue_sandbox(TOKEN) as server:
         yield server
 
 

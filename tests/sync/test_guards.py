@@ -19,11 +19,11 @@ from connector.errors import SafetyStop
 from connector.lms.moodle.control import SandboxControl
 from connector.lms.moodle.sandbox import SandboxServer
 from connector.model import Change, ChangeKind, Plan
-from connector.personas.loader import load_mappings
 from connector.store import Store
 from connector.sync.approval import read_approved
 from connector.sync.guards import GuardLimits, check_plan, tier_counts_from
 from connector.sync.run import sync
+from tests.servers.moodle import catalogue_sandbox
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "guards-token-0123456789abcdef"
@@ -121,11 +121,7 @@ def write_org(path: Path, rows: Sequence[str]) -> None:
 
 @pytest.fixture
 def sandbox() -> Iterator[SandboxServer]:
-    with SandboxServer(token=TOKEN) as server:
-        control = SandboxControl(server.url)
-        for course in load_mappings(ROOT / "mappings").courses().values():
-            if course.target == "moodle":
-                control.create_course(course.ref, course.title)
+    with catalogue_sandbox(TOKEN) as server:
         yield server
 
 

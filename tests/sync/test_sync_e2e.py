@@ -17,6 +17,7 @@ from connector.personas.loader import load_mappings
 from connector.registry import build_targets
 from connector.store import Store
 from connector.sync.run import collect_only, sync
+from tests.servers.moodle import catalogue_sandbox
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "e2e-token-0123456789abcdef"
@@ -39,11 +40,7 @@ def write_org(path: Path, rows: Sequence[str]) -> None:
 
 @pytest.fixture
 def sandbox() -> Iterator[SandboxServer]:
-    with SandboxServer(token=TOKEN) as server:
-        control = SandboxControl(server.url)
-        for course in load_mappings(ROOT / "mappings").courses().values():
-            if course.target == "moodle":
-                control.create_course(course.ref, course.title)
+    with catalogue_sandbox(TOKEN) as server:
         yield server
 
 
