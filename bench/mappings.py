@@ -9,8 +9,9 @@ title patterns, nested groups, attributes, manager chains, combined with all/any
 tree fully applied. Measured:
 
 - ``assign``: personas of everyone under the proposed tree;
-- ``preview``: what ``upskill plan --mappings`` does on top: assign under the current tree,
-  plan both trees against the state, and compute the population diff.
+- ``preview``: what ``upskill plan --mappings`` does on top, with the same functions: plan the
+  proposed tree against the state, assign under the current tree, plan the people who move,
+  and compute the population diff.
 
 Target (issue 4): under 3 s together for 100,000 people and 200 rules.
 """
@@ -18,13 +19,23 @@ Target (issue 4): under 3 s together for 100,000 people and 200 rules.
 from __future__ import annotations
 
 import argparse
+import cProfile
+import pstats
 import shutil
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bench.orggen import DEPARTMENTS, LOCATIONS, NESTING, generate, write_rows
+from connector.config import RemovalSettings, Settings
+
+if TYPE_CHECKING:
+    from connector.model import Snapshot
+    from connector.personas.loader import Mappings
+    from connector.sync.state import State
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_S = 3.0
@@ -70,14 +81,26 @@ def generated_rules(count: int, managers: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def measure(people: int, rules: int) -> dict[str, float]:
+@dataclass(frozen=True)
+class Inputs:
+    """A read organisation, both trees and the state of the current tree fully applied."""
+
+    snapshot: Snapshot
+    current: Mappings
+    proposed: Mappings
+    state: State
+    settings: Settings
+    now: datetime
+
+
+def inputs(people: int, rules: int) -> Inputs:
+    """The organisation read with the HR CSV reader, and the two trees (not measured)."""
     from connector.config import CsvSource
     from connector.directory.hrcsv import CsvDirectory
     from connector.model import EnrollmentStatus
     from connector.personas.engine import assign
     from connector.personas.loader import load_mappings
-    from connector.sync.planner import Policy, desired_enrollments, plan
-    from connector.sync.preview import moved_people, people_subset, population_diff
+    from connector.sync.planner import desired_enrollments
     from connector.sync.state import AppliedEnrollment, State
 
     rows, edges = generate(people, seed=11)
@@ -101,11 +124,11 @@ def measure(people: int, rules: int) -> dict[str, float]:
         current = load_mappings(current_folder)
         proposed = load_mappings(proposed_folder)
     now = datetime.now(UTC)
-    policy = Policy(grace=timedelta(days=14))
-    targets = ["moodle"]
+    settings = Settings(removal=RemovalSettings(grace_days=14))  # Moodle enabled
     base = assign(snapshot, current, today=now.date())
-    base_personas = {k: a.persona for k, a in base.items()}
-    desired = desired_enrollments(snapshot, base_personas, current.bundles, targets)
+    desired = desired_enrollments(
+        snapshot, {k: a.persona for k, a in base.items()}, current.bundles, ["moodle"]
+    )
     state = State(
         accounts={"moodle": {k: k for k, _, _ in desired}},
         enrollments={
@@ -113,53 +136,45 @@ def measure(people: int, rules: int) -> dict[str, float]:
             for ident, persona in desired.items()
         },
     )
+    return Inputs(snapshot, current, proposed, state, settings, now)
 
+
+def measure(given: Inputs, profile: cProfile.Profile | None = None) -> dict[str, float]:
+    """``assign``: the proposed tree alone (what a nightly sync pays); ``preview``: what
+    ``upskill plan --mappings PROPOSED`` computes once the directory is read, with the same
+    function (:func:`connector.sync.run.preview`: both trees assigned, the proposed one
+    planned in full, the current one for the people who move, the diff)."""
+    from connector.personas.engine import assign
+    from connector.sync.run import preview
+
+    if profile is not None:
+        profile.enable()
     t0, c0 = time.perf_counter(), time.process_time()
-    after = assign(snapshot, proposed, today=now.date())
+    assign(given.snapshot, given.proposed, today=given.now.date())
     t1, c1 = time.perf_counter(), time.process_time()
-    before = assign(snapshot, current, today=now.date())
-    # the current tree's plan is only needed for the people who move (as `upskill plan
-    # --mappings` does it: connector.sync.run.plan_with(moved_from=...))
-    moved_snapshot, moved_state = people_subset(snapshot, state, moved_people(before, after))
-    before_plan = plan(
-        moved_snapshot,
-        {k: a.persona for k, a in before.items()},
-        current.bundles,
-        moved_state,
-        targets,
-        policy,
-        now=now,
-    )
-    after_plan = plan(
-        snapshot,
-        {k: a.persona for k, a in after.items()},
-        proposed.bundles,
-        state,
-        targets,
-        policy,
-        now=now,
-    )
-    diff = population_diff(
-        before,
-        after,
-        before_plan,
-        after_plan,
-        current_version=current.content_hash,
-        proposed_version=proposed.content_hash,
+    proposed, diff = preview(
+        given.settings,
+        given.current,
+        given.proposed,
+        given.snapshot,
+        given.state,
+        now=given.now,
     )
     t2, c2 = time.perf_counter(), time.process_time()
+    if profile is not None:
+        profile.disable()
     return {
         "assign_cpu_s": c1 - c0,
         "preview_cpu_s": c2 - c1,
         "total_cpu_s": c2 - c0,
-        "people": len(snapshot),
-        "rules": len(proposed.rules),
+        "people": len(given.snapshot),
+        "rules": len(given.proposed.rules),
         "assign_s": t1 - t0,
         "preview_s": t2 - t1,
         "total_s": t2 - t0,
         "moves": len(diff.moves),
         "caused": len(diff.caused),
-        "held": len(after_plan.held),
+        "held": len(proposed.plan.held),
     }
 
 
@@ -167,8 +182,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--people", type=int, default=100_000)
     parser.add_argument("--rules", type=int, default=200)
+    parser.add_argument(
+        "--profile", type=int, metavar="N", help="also print the N costliest functions"
+    )
     args = parser.parse_args()
-    f = measure(args.people, args.rules)
+    profile = cProfile.Profile() if args.profile else None
+    f = measure(inputs(args.people, args.rules), profile)
     print("Persona assignment and mappings preview on this machine")
     print("(wall seconds; CPU seconds of this process in brackets, steadier on a busy machine)")
     print(
@@ -185,6 +204,8 @@ def main() -> None:
         f"{both('preview'):>14} {both('total'):>14} {int(f['moves']):>7} "
         f"{int(f['caused']):>7} {int(f['held']):>7}  < {TARGET_S:g} s wall: {verdict}"
     )
+    if profile is not None:
+        pstats.Stats(profile).sort_stats("tottime").print_stats(args.profile)
 
 
 if __name__ == "__main__":

@@ -170,38 +170,24 @@ def plan(
     """Show what a sync would change, without contacting any target."""
     import json
 
-    from connector.personas.loader import load_mappings
-    from connector.registry import mappings_path
     from connector.sync import approval, preview
     from connector.sync.guards import stop_message
     from connector.sync.plan_text import format_plan, plan_json
-    from connector.sync.run import check_guards, open_store, plan_with, prepare, utcnow
+    from connector.sync.run import check_guards, open_store, prepare, prepare_preview, utcnow
 
     store = open_store(c.settings)
     now = utcnow()
-    prepared = prepare(c.settings, store, now=now, mappings_folder=proposed)
+    diff = None
+    if proposed is not None:
+        prepared, diff = prepare_preview(c.settings, store, proposed, now=now)
+    else:
+        prepared = prepare(c.settings, store, now=now)
     document = plan_json(prepared.plan)
     if save is not None:
         saved = approval.saved_plan(json.loads(document), prepared.fingerprint())
         save.write_text(json.dumps(saved, indent=2) + "\n", encoding="utf-8")
     people = prepared.snapshot.people
-    if proposed is not None:
-        current = plan_with(
-            c.settings,
-            load_mappings(mappings_path(c.settings)),
-            prepared.snapshot,
-            prepared.state,
-            now=now,
-            moved_from=prepared.assignments,
-        )
-        diff = preview.population_diff(
-            current.assignments,
-            prepared.assignments,
-            current.plan,
-            prepared.plan,
-            current_version=current.mappings.content_hash,
-            proposed_version=prepared.mappings.content_hash,
-        )
+    if diff is not None:
         click.echo(preview.diff_json(diff) if as_json else preview.format_diff(
             diff, people, verbose=verbose
         ))
@@ -314,7 +300,7 @@ def explain(c: _Context, person: str) -> None:
     if assignment is None:
         click.echo(f"{found.display_name} [{key}] has no persona: status {found.status.value}")
     else:
-        click.echo(explain_assignment(assignment, found, mappings))
+        click.echo(explain_assignment(snapshot, mappings, key, assignment))
     for pin in prepared.expired:
         if pin.person_key == key:
             click.echo(f"expired override, ignored: {pin.describe()}")

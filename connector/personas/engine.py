@@ -9,18 +9,19 @@ planner handles them).
 
 Speed: a person's effective groups (direct plus every ancestor through nesting) are computed
 once per distinct set of direct groups; which rules match is computed a set at a time over the
-distinct *facts* people present (:mod:`connector.personas.matching`), and the reasons once per
-distinct *profile* (facts plus the direct groups a path starts from), only for the rules that
-matched. A large organisation with few distinct profiles costs little more than a small one.
+distinct *facts* people present (:mod:`connector.personas.matching`), and people with equal
+facts share one tuple of matches. The reasons (the words ``explain`` shows) are not built
+here: :func:`reasons` evaluates them for one person when they are asked for. A large
+organisation with few distinct facts costs little more than a small one.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from operator import itemgetter
 
 from connector.bulk import collector_paused
 from connector.model import Person, Persona, PersonStatus, Snapshot
@@ -44,21 +45,22 @@ from connector.personas.matching import Facts, matching_rules, title_as_searched
 
 @dataclass(frozen=True, slots=True)
 class Match:
-    """A rule that matched a person, and why (``group executive-team via cfo-office →
-    executive-team``, ``title 'VP of Sales' matches '^vp\\b'``)."""
+    """A rule that matched a person. Why it matched (``group executive-team via cfo-office →
+    executive-team``, ``title 'VP of Sales' matches '^vp\\b'``) is built on demand by
+    :func:`reasons`: only ``explain`` and the preview's per-person output need the words."""
 
     rule: str
     persona: str
     priority: int
-    because: str
 
 
 @dataclass(frozen=True, slots=True)
 class Assignment:
-    """The persona a person gets. ``rule`` is ``None`` when no rule matched and the default
-    persona applies; ``lost`` holds the rules that matched too but lost, in precedence order."""
+    """The persona a person gets (:func:`assign` maps person keys to these; people with equal
+    facts and no override share one). ``rule`` is ``None`` when no rule matched and the
+    default persona applies; ``lost`` holds the rules that matched too but lost, in precedence
+    order."""
 
-    person_key: str
     persona: Persona
     rule: str | None
     winner: Match | None
@@ -66,7 +68,7 @@ class Assignment:
     pin: Override | None = None  # the override in force for this person, if any
 
 
-Profile = tuple[object, ...]
+_NOTHING: frozenset[str] = frozenset()
 
 
 class _Evaluator:
@@ -87,11 +89,10 @@ class _Evaluator:
         )
         self.referenced = frozenset(part.folded for part in parts if isinstance(part, InGroup))
         self.relevant_by_direct: dict[frozenset[str], frozenset[str]] = {}
-        self.uses: dict[str, Callable[[Profile], object]] = {}
-        self.match_cache: dict[tuple[object, ...], object] = {}
         self.hits_above: dict[str, frozenset[str]] = {}
         self.folded_up: dict[str, frozenset[str]] = {}  # group → itself and its ancestors
         self.reaches: dict[str, bool] = {}  # group → whether it reaches a referenced group
+        self.named_up: dict[str, frozenset[str]] = {}  # group → the referenced groups it reaches
 
     def relevant(self, direct: frozenset[str]) -> frozenset[str]:
         """The direct groups through which a person can reach a group some rule names: the
@@ -121,6 +122,19 @@ class _Evaluator:
             found = self.effective_by_direct[direct] = frozenset(names)
         return found
 
+    def named_groups(self, direct: frozenset[str]) -> frozenset[str]:
+        """``effective(direct) & referenced``: the groups the rules name that ``direct`` makes
+        a person a member of, from each group's own answer (most groups reach none)."""
+        found: frozenset[str] = _NOTHING
+        named_up = self.named_up
+        for group in direct:
+            up = named_up.get(group)
+            if up is None:
+                up = named_up[group] = self.effective(frozenset((group,))) & self.referenced
+            if up:
+                found = up if not found else found | up
+        return found
+
     def chain_hits(self, person: Person) -> frozenset[str]:
         """Which of the managers the rules name are above ``person`` in the manager chain."""
         if not self.chain_keys or person.manager_key is None:
@@ -144,21 +158,42 @@ class _Evaluator:
             self.hits_above[manager] = hits
         return hits
 
-    def facts(self, profile: Profile) -> Facts:
-        """What the rules can see of a profile for matching (not for explaining)."""
-        department, title, relevant, values, hits = profile
-        assert isinstance(department, str) and isinstance(title, str)
-        assert isinstance(relevant, frozenset) and isinstance(values, tuple)
-        assert isinstance(hits, frozenset)
-        attributes = tuple(None if value is None else fold(value) for value in values)
-        groups = self.effective(relevant) & self.referenced
-        return Facts(fold(department), title_as_searched(title), groups, attributes, hits)
-
-    def profile(self, person: Person, hits: frozenset[str]) -> Profile:
-        """What the rules can see of ``person``: equal profiles get equal matches. Positions:
-        department, title, relevant direct groups, attribute values, manager hits."""
-        attributes = tuple(map(person.attributes.get, self.attribute_names))
-        return (person.department, person.title, self.relevant(person.groups), attributes, hits)
+    def numbered_facts(self, people: Iterable[Person]) -> tuple[dict[str, int], list[Facts]]:
+        """What the rules can see of each of ``people`` (for matching, not for explaining):
+        person key → the number of their facts, and the distinct facts by number. Equal facts
+        match equal rules. People are first told apart by their raw values (cheap to compare);
+        folding and group closure are done once per distinct raw value."""
+        groups_of: dict[frozenset[str], frozenset[str]] = {}
+        numbers: dict[tuple[object, ...], int] = {}  # raw values → number of their facts
+        distinct: dict[Facts, int] = {}
+        out: dict[str, int] = {}
+        names, referenced = self.attribute_names, self.referenced
+        hits_above, chains = self.hits_above, bool(self.chain_keys)
+        none: frozenset[str] = frozenset()
+        for person in people:
+            groups = none
+            if referenced:
+                groups = groups_of.get(person.groups, none)
+                if groups is none:
+                    groups = groups_of[person.groups] = self.named_groups(person.groups)
+            hits = none
+            if chains and person.manager_key is not None:
+                # everyone below a manager shares the manager's hits
+                hits = hits_above.get(person.manager_key) or self.chain_hits(person)
+            values = tuple(map(person.attributes.get, names)) if names else ()
+            key = (person.department, person.title, groups, values, hits)
+            number = numbers.get(key)
+            if number is None:
+                facts = Facts(
+                    fold(person.department),
+                    title_as_searched(person.title),
+                    groups,
+                    tuple(None if value is None else fold(value) for value in values),
+                    hits,
+                )
+                number = numbers[key] = distinct.setdefault(facts, len(distinct))
+            out[person.key] = number
+        return out, list(distinct)
 
     def group_path(self, direct: frozenset[str], target: str) -> tuple[str, ...]:
         """The shortest nesting path from one of ``direct`` to the group ``target`` (folded)."""
@@ -234,46 +269,6 @@ class _Evaluator:
                     return None
                 return f"not {describe(inner)}"
 
-    def matches(
-        self, person: Person, rules: Sequence[Rule], hits: frozenset[str], profile: Profile
-    ) -> tuple[Match, ...]:
-        """The matches of ``rules`` for ``person``. A rule's reason depends only on the parts
-        of the profile its conditions read, so it is built once per distinct such part."""
-        found = []
-        for rule in rules:
-            part = self.uses.get(rule.name)
-            if part is None:
-                part = self.uses[rule.name] = _profile_part(rule.condition)
-            key = (rule.name, part(profile))
-            match = self.match_cache.get(key, _UNSEEN)
-            if match is _UNSEEN:
-                direct = profile[2]
-                assert isinstance(direct, frozenset)
-                because = self.reason(rule.condition, person, hits, direct)
-                match = None
-                if because is not None:
-                    match = Match(rule.name, rule.persona, rule.priority, because)
-                self.match_cache[key] = match
-            if isinstance(match, Match):
-                found.append(match)
-        return tuple(found)
-
-
-_UNSEEN = object()
-_PART: Mapping[type, int] = {
-    InDepartment: 0,
-    TitleMatches: 1,
-    InGroup: 2,
-    HasAttribute: 3,
-    ReportsTo: 4,
-}
-
-
-def _profile_part(condition: Condition) -> Callable[[Profile], object]:
-    """The part of a profile (see ``_Evaluator.profile``) a condition reads."""
-    uses = sorted({_PART[type(part)] for part in walk(condition) if type(part) in _PART})
-    return itemgetter(*uses) if uses else (lambda profile: None)
-
 
 def by_precedence(rules: Sequence[Rule]) -> list[Rule]:
     """Rules in the order they win: priority high to low, then name alphabetically."""
@@ -300,49 +295,74 @@ def assign(
     """The persona of every active or disabled person of ``snapshot``, by person key
     (in key order). Overrides expired on ``today`` are ignored; callers that run for real pass
     the day (None applies every override, whatever its expiry)."""
+    return assign_each(snapshot, [mappings], today=today)[0]
+
+
+def assign_each(
+    snapshot: Snapshot, trees: Sequence[Mappings], *, today: date | None = None
+) -> list[dict[str, Assignment]]:
+    """:func:`assign` for each of several mappings trees on one snapshot (a preview compares
+    two): what the rules can see of each person is worked out once, for the conditions of
+    every tree together, and only the matching is done per tree."""
     with collector_paused():
-        return _assign(snapshot, mappings, today)
+        evaluator = _Evaluator(snapshot, [rule for tree in trees for rule in tree.rules])
+        people = snapshot.people
+        seen, facts = evaluator.numbered_facts(
+            people[key] for key in sorted(people) if people[key].status is not PersonStatus.LEFT
+        )
+        return [_assign(tree, today, evaluator, seen, facts) for tree in trees]
 
 
-def _assign(snapshot: Snapshot, mappings: Mappings, today: date | None) -> dict[str, Assignment]:
+def _assign(
+    mappings: Mappings,
+    today: date | None,
+    evaluator: _Evaluator,
+    seen: Mapping[str, int],
+    facts: Sequence[Facts],
+) -> dict[str, Assignment]:
     rules = by_precedence(mappings.rules)
     personas = mappings.personas
     default = personas[mappings.default_persona]
-    pins = pins_in_force(mappings, today)
-    evaluator = _Evaluator(snapshot, rules)
-    seen: list[tuple[Person, frozenset[str], Profile, int]] = []
-    fact_ids: dict[Facts, int] = {}
-    fact_of: dict[Profile, int] = {}
-    for key in sorted(snapshot.people):
-        person = snapshot.people[key]
-        if person.status is PersonStatus.LEFT:
-            continue
-        hits = evaluator.chain_hits(person)
-        profile = evaluator.profile(person, hits)
-        number = fact_of.get(profile)
+    # equal facts match equal rules: one tuple of matches per distinct facts, shared
+    match_of = [Match(rule.name, rule.persona, rule.priority) for rule in rules]
+    found_by_fact = [
+        tuple(match_of[index] for index in indexes)
+        for indexes in matching_rules(facts, rules, evaluator.attribute_names)
+    ]
+    by_fact = [
+        Assignment(personas[found[0].persona], found[0].rule, found[0], found[1:])
+        if found
+        else Assignment(default, None, None, ())
+        for found in found_by_fact
+    ]
+    out = {key: by_fact[number] for key, number in seen.items()}
+    for key, pin in pins_in_force(mappings, today).items():
+        number = seen.get(key)
         if number is None:
-            facts = evaluator.facts(profile)
-            number = fact_of[profile] = fact_ids.setdefault(facts, len(fact_ids))
-        seen.append((person, hits, profile, number))
-    matched = matching_rules(list(fact_ids), rules, evaluator.attribute_names)
-    by_profile: dict[Profile, tuple[Match, ...]] = {}
-    out: dict[str, Assignment] = {}
-    for person, hits, profile, number in seen:
-        key = person.key
-        found = by_profile.get(profile)
-        if found is None:
-            candidates = [rules[index] for index in matched[number]]
-            found = by_profile[profile] = evaluator.matches(person, candidates, hits, profile)
-        pin = pins.get(key)
-        if pin is not None and pin.persona is not None:
-            out[key] = Assignment(key, personas[pin.persona], None, None, found, pin)
-        elif found:
-            winner = found[0]
-            out[key] = Assignment(
-                key, personas[winner.persona], winner.rule, winner, found[1:], pin
-            )
+            continue
+        found = found_by_fact[number]
+        if pin.persona is not None:
+            out[key] = Assignment(personas[pin.persona], None, None, found, pin)
         else:
-            out[key] = Assignment(key, default, None, None, (), pin)
+            out[key] = dataclasses.replace(out[key], pin=pin)
+    return out
+
+
+def reasons(snapshot: Snapshot, mappings: Mappings, person_key: str) -> dict[str, str]:
+    """Why each rule that matches the person ``person_key`` of ``snapshot`` matches, by rule
+    name, in precedence order: the group path through nesting, the title and the pattern, the
+    attribute value, the manager. Evaluated condition by condition on this one person,
+    independently of the set-at-a-time matching :func:`assign` does (a test holds the two to
+    the same answer)."""
+    rules = by_precedence(mappings.rules)
+    evaluator = _Evaluator(snapshot, rules)
+    person = snapshot.people[person_key]
+    hits = evaluator.chain_hits(person)
+    out: dict[str, str] = {}
+    for rule in rules:
+        because = evaluator.reason(rule.condition, person, hits)
+        if because is not None:
+            out[rule.name] = because
     return out
 
 
@@ -377,9 +397,12 @@ def _hours(value: float) -> str:
     return f"{value:g} h"
 
 
-def explain(assignment: Assignment, person: Person, mappings: Mappings) -> str:
-    """Why ``person`` has their persona, in lines a reviewer reads: persona and tier, the
-    winning rule and its reason, the rules that matched and lost, the bundle's courses."""
+def explain(snapshot: Snapshot, mappings: Mappings, person_key: str, assignment: Assignment) -> str:
+    """Why the person ``person_key`` has their persona (``assignment``), in lines a reviewer
+    reads: persona and tier, the winning rule and its reason, the rules that matched and lost,
+    the bundle's courses."""
+    person = snapshot.people[person_key]
+    why = reasons(snapshot, mappings, person_key)
     persona = assignment.persona
     rules: Mapping[str, Rule] = {rule.name: rule for rule in mappings.rules}
     about = ", ".join(part for part in (person.department, person.title) if part)
@@ -406,7 +429,7 @@ def explain(assignment: Assignment, person: Person, mappings: Mappings) -> str:
         rule = rules.get(winner.rule)
         source = f", {rule.source}" if rule is not None else ""
         lines.append(f"rule: {winner.rule} (priority {winner.priority}{source})")
-        lines.append(f"  because {winner.because}")
+        lines.append(f"  because {why[winner.rule]}")
         if rule is not None and rule.description:
             lines.append(f"  {rule.description}")
     if pin is not None and pin.leave_alone:
@@ -416,7 +439,8 @@ def explain(assignment: Assignment, person: Person, mappings: Mappings) -> str:
         lines.append(f"also matched, lost to {lost_to}:")
         for match in assignment.lost:
             lines.append(
-                f"  - {match.rule} (priority {match.priority}) → {match.persona}: {match.because}"
+                f"  - {match.rule} (priority {match.priority}) → {match.persona}: "
+                f"{why[match.rule]}"
             )
     bundle = mappings.bundles.get(persona.bundle)
     if bundle is None:

@@ -149,17 +149,25 @@ def _plan(
 
     enrollments = state.enrollments
     withdrawn = state.withdrawn
-    for person_key in sorted(snapshot.people):
-        if snapshot.people[person_key].status is not PersonStatus.ACTIVE:
+    people = snapshot.people
+    active, removed, suspended = (
+        EnrollmentStatus.ACTIVE,
+        EnrollmentStatus.REMOVED,
+        EnrollmentStatus.SUSPENDED,
+    )
+    columns = {key: [(c.target, c.ref) for c in found] for key, found in courses.items()}
+    for person_key in sorted(people):
+        if people[person_key].status is not PersonStatus.ACTIVE:
             continue
         persona = personas.get(person_key)
         if persona is None:
             continue
-        p = persona.key
-        for course in courses[persona.bundle]:
-            target, ref = course.target, course.ref
+        for target, ref in columns[persona.bundle]:
             applied = enrollments.get((person_key, target, ref))
             removed_at = withdrawn.get((person_key, target, ref)) if withdrawn else None
+            if removed_at is None and applied is not None and applied.status is active:
+                continue  # the common case: applied and wanted
+            p = persona.key
             if removed_at is not None and person_key not in restore:
                 held.append(
                     Hold(
@@ -172,11 +180,7 @@ def _plan(
                         since=removed_at,
                     )
                 )
-            elif (
-                removed_at is not None
-                or applied is None
-                or (applied.status is EnrollmentStatus.REMOVED)
-            ):
+            elif removed_at is not None or applied is None or applied.status is removed:
                 if person_key not in state.accounts.get(target, {}) and not _has_create(
                     buckets, target, person_key
                 ):
@@ -185,18 +189,25 @@ def _plan(
                 if removed_at is not None:
                     cause = ("restore", p, ref)
                 add(ChangeKind.ENROLL, target, person_key, cause, ref, p)
-            elif applied.status is EnrollmentStatus.SUSPENDED:
+            elif applied.status is suspended:
                 add(ChangeKind.REVIVE, target, person_key, ("revive", p, ref), ref, p)
 
     removal = {t: policy.removal_for(t) for t in targets}
     leaving: list[tuple[str, str, str, tuple[str, ...], str | None]] = []
     for (person_key, target, ref), applied in enrollments.items():
-        if target not in removal or applied.status is not EnrollmentStatus.ACTIVE:
+        if applied.status is not active or target not in removal:
             continue
         if withdrawn and (person_key, target, ref) in withdrawn:
             continue  # already gone on the target
-        person = snapshot.people.get(person_key)
+        person = people.get(person_key)
         persona = personas.get(person_key)
+        if (
+            person is not None
+            and persona is not None
+            and person.status is PersonStatus.ACTIVE
+            and (target, ref) in wanted[persona.bundle]
+        ):
+            continue  # the common case: still wanted
         if person is None:
             why: tuple[str, ...] = ("gone",)
         elif person.status is PersonStatus.LEFT:

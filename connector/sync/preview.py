@@ -14,6 +14,7 @@ import json
 from collections import Counter
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
 from connector.bulk import collector_paused
@@ -39,6 +40,7 @@ class Move:
     after: str
     before_tier: Tier
     after_tier: Tier
+    why: str  # what decides the new persona: "rule NAME", "override", "default persona"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,12 +79,13 @@ def people_subset(
 
 def moved_people(current: Mapping[str, Assignment], proposed: Mapping[str, Assignment]) -> set[str]:
     """The people whose persona differs between the two assignments (or who have only one)."""
-    keys = set(current) | set(proposed)
-    return {
-        k
-        for k in keys
-        if k not in current or k not in proposed or current[k].persona != proposed[k].persona
+    moved = {
+        key
+        for key, now in proposed.items()
+        if (was := current.get(key)) is None or was.persona.key != now.persona.key
     }
+    moved.update(current.keys() - proposed.keys())
+    return moved
 
 
 def _key(change: Change) -> tuple[str, str, str, str | None]:
@@ -90,13 +93,13 @@ def _key(change: Change) -> tuple[str, str, str, str | None]:
     return (change.target, change.kind, change.person_key, change.course_ref)
 
 
+_TIER = attrgetter("persona.tier._value_")  # the tier's value, without Enum's property
+_PERSONA = attrgetter("persona.key")
+
+
 def _headcounts(assignments: Mapping[str, Assignment]) -> tuple[Counter[str], Counter[str]]:
-    tiers: Counter[str] = Counter()
-    personas: Counter[str] = Counter()
-    for assignment in assignments.values():
-        tiers[assignment.persona.tier.value] += 1
-        personas[assignment.persona.key] += 1
-    return tiers, personas
+    values = assignments.values()
+    return Counter(map(_TIER, values)), Counter(map(_PERSONA, values))
 
 
 def population_diff(
@@ -107,10 +110,19 @@ def population_diff(
     *,
     current_version: str,
     proposed_version: str,
+    moved: Collection[str] | None = None,
 ) -> PopulationDiff:
+    """The diff; ``moved`` is :func:`moved_people` of the two assignments, when the caller
+    has it already."""
     with collector_paused():
         return _population_diff(
-            current, proposed, current_plan, proposed_plan, current_version, proposed_version
+            current,
+            proposed,
+            current_plan,
+            proposed_plan,
+            current_version,
+            proposed_version,
+            moved_people(current, proposed) if moved is None else frozenset(moved),
         )
 
 
@@ -121,16 +133,18 @@ def _population_diff(
     proposed_plan: Plan,
     current_version: str,
     proposed_version: str,
+    moved: Collection[str],
 ) -> PopulationDiff:
     tiers_before, personas_before = _headcounts(current)
     tiers_after, personas_after = _headcounts(proposed)
     moves = tuple(
-        Move(key, was.persona.key, now.persona.key, was.persona.tier, now.persona.tier)
-        for key in sorted(set(current) & set(proposed))
+        Move(
+            key, was.persona.key, now.persona.key, was.persona.tier, now.persona.tier, _why(now)
+        )
+        for key in sorted(moved)
+        if key in current and key in proposed
         for was, now in ((current[key], proposed[key]),)
-        if was.persona.key != now.persona.key
     )
-    moved = moved_people(current, proposed)
     before = [c for c in current_plan.changes if c.person_key in moved]
     after = [c for c in proposed_plan.changes if c.person_key in moved]
     before_ids, after_ids = set(map(_key, before)), set(map(_key, after))
@@ -149,6 +163,14 @@ def _population_diff(
         current_version=current_version,
         proposed_version=proposed_version,
     )
+
+
+def _why(assignment: Assignment) -> str:
+    if assignment.rule is not None:
+        return f"rule {assignment.rule}"
+    if assignment.pin is not None and assignment.pin.persona is not None:
+        return "override"
+    return "default persona"
 
 
 def _pct(part: int, whole: int) -> str:
@@ -185,7 +207,10 @@ def format_diff(diff: PopulationDiff, people: Mapping[str, Person], *, verbose: 
             lines.append(f"  {was} → {now}: {n}")
         if verbose:
             for move in diff.moves:
-                lines.append(f"    {_who(people, move.person_key)}: {move.before} → {move.after}")
+                lines.append(
+                    f"    {_who(people, move.person_key)}: {move.before} → {move.after} "
+                    f"({move.why})"
+                )
     effects = diff.effects
     lines.append(
         "Enrollments with the proposed mappings (the next sync): "
@@ -240,6 +265,7 @@ def diff_json(diff: PopulationDiff) -> str:
                     "after": m.after,
                     "before_tier": m.before_tier.value,
                     "after_tier": m.after_tier.value,
+                    "why": m.why,
                 }
                 for m in diff.moves
             ],

@@ -21,7 +21,7 @@ from connector.lms import LmsTarget
 from connector.lms.reconcile import ReconcileResult, reconcile_targets
 from connector.model import Persona, Plan, Snapshot
 from connector.personas.analysis import rule_problems
-from connector.personas.engine import Assignment, assign, expired_pins, untouched
+from connector.personas.engine import Assignment, assign, assign_each, expired_pins, untouched
 from connector.personas.loader import Mappings, Override, load_mappings
 from connector.progress.collect import CollectResult, collect
 from connector.registry import build_source, build_targets, enabled_targets, mappings_path
@@ -31,7 +31,7 @@ from connector.sync import approval, guards
 from connector.sync.executor import ApplyResult, Executor
 from connector.sync.planner import Policy, plan
 from connector.sync.policy import unwanted_after
-from connector.sync.preview import moved_people, people_subset
+from connector.sync.preview import PopulationDiff, moved_people, people_subset, population_diff
 from connector.sync.state import State
 
 log = logging.getLogger(__name__)
@@ -121,19 +121,23 @@ def plan_with(
     *,
     now: datetime,
     restore: Collection[str] = (),
-    moved_from: Mapping[str, Assignment] | None = None,
+    only: Collection[str] | None = None,
+    assignments: Mapping[str, Assignment] | None = None,
 ) -> Prepared:
     """Assign and plan with ``mappings`` (pure: the caller read the snapshot and state).
-    With ``moved_from`` (the assignments of another tree), everyone is assigned but only the
-    people whose persona differs are planned (a plan is made person by person, so theirs is
-    the same as in the whole plan): what a preview needs, at a fraction of the cost."""
+    With ``only``, everyone is assigned but only those people are planned (a plan is made
+    person by person, so theirs is the same as in the whole plan): a preview plans the
+    current tree for the people who move only, at a fraction of the cost.
+    ``assignments``: those of ``mappings`` on ``snapshot`` today, when the caller has them."""
     today = now.date()
-    assignments = assign(snapshot, mappings, today=today)
-    personas = {k: a.persona for k, a in assignments.items()}
+    if assignments is None:
+        assignments = assign(snapshot, mappings, today=today)
     planned = snapshot
-    if moved_from is not None:
-        moved = moved_people(moved_from, assignments)
-        planned, state = people_subset(snapshot, state, moved)
+    if only is not None:
+        planned, state = people_subset(snapshot, state, only)
+        personas = {k: assignments[k].persona for k in planned.people if k in assignments}
+    else:
+        personas = {k: a.persona for k, a in assignments.items()}
     the_plan = plan(
         planned,
         personas,
@@ -149,18 +153,47 @@ def plan_with(
     return Prepared(mappings, snapshot, assignments, the_plan, state, expired)
 
 
-def prepare(
+def preview(
     settings: Settings,
-    store: Store,
+    current: Mappings,
+    proposed: Mappings,
+    snapshot: Snapshot,
+    state: State,
     *,
-    now: datetime | None = None,
-    restore: Collection[str] = (),
-    mappings_folder: Path | None = None,
-    accept_shrink: bool = False,
-) -> Prepared:
-    mappings = load_mappings(mappings_folder or mappings_path(settings))
+    now: datetime,
+) -> tuple[Prepared, PopulationDiff]:
+    """What ``upskill plan --mappings`` computes once the directory is read (pure): the
+    ``proposed`` tree assigned and planned in full (what a sync with it would do), and the
+    population diff it makes against the ``current`` tree. Both trees are assigned in one
+    pass; the current tree is planned only for the people who move."""
+    after, before = assign_each(snapshot, [proposed, current], today=now.date())
+    prepared = plan_with(settings, proposed, snapshot, state, now=now, assignments=after)
+    moved = moved_people(before, after)
+    base = plan_with(settings, current, snapshot, state, now=now, only=moved, assignments=before)
+    diff = population_diff(
+        before,
+        after,
+        base.plan,
+        prepared.plan,
+        current_version=current.content_hash,
+        proposed_version=proposed.content_hash,
+        moved=moved,
+    )
+    return prepared, diff
+
+
+def checked_mappings(folder: Path) -> Mappings:
+    """The mappings of ``folder``, with the rule problems :func:`rule_problems` finds logged
+    as warnings (``upskill mappings validate`` reports them as errors)."""
+    mappings = load_mappings(folder)
     for problem in rule_problems(mappings.rules):
         log.warning("mappings: %s", problem)
+    return mappings
+
+
+def checked_read(settings: Settings, store: Store, *, accept_shrink: bool = False) -> Snapshot:
+    """Read the directory; stop (:class:`SafetyStop`) when the read is empty or shrank past
+    ``directory_guard.max_shrink`` against the last good sync, unless ``accept_shrink``."""
     snapshot = build_source(settings).read()
     last_good = store.last_run("sync")
     accepted = check_read(
@@ -172,9 +205,34 @@ def prepare(
     )
     if accepted:
         log.warning("directory: %s", accepted)
+    return snapshot
+
+
+def prepare(
+    settings: Settings,
+    store: Store,
+    *,
+    now: datetime | None = None,
+    restore: Collection[str] = (),
+    mappings_folder: Path | None = None,
+    accept_shrink: bool = False,
+) -> Prepared:
+    mappings = checked_mappings(mappings_folder or mappings_path(settings))
+    snapshot = checked_read(settings, store, accept_shrink=accept_shrink)
     return plan_with(
         settings, mappings, snapshot, store.load_state(), now=now or utcnow(), restore=restore
     )
+
+
+def prepare_preview(
+    settings: Settings, store: Store, proposed_folder: Path, *, now: datetime
+) -> tuple[Prepared, PopulationDiff]:
+    """:func:`preview` of the mappings in ``proposed_folder`` against the configured ones,
+    on a fresh directory read and the state database."""
+    proposed = checked_mappings(proposed_folder)
+    current = load_mappings(mappings_path(settings))
+    snapshot = checked_read(settings, store)
+    return preview(settings, current, proposed, snapshot, store.load_state(), now=now)
 
 
 def _counts(prepared: Prepared) -> dict[str, int]:

@@ -84,7 +84,7 @@ def test_a_pinned_persona_wins_over_every_rule_and_explain_says_so(
     got = assign(snapshot, pinned, today=date(2027, 1, 1))["ada"]
     assert got.persona.key == "builder" and got.rule is None and got.winner is None
     assert [m.rule for m in got.lost] == ["execs", "engineers"]  # both lost to the pin
-    text = explain(got, ada, pinned)
+    text = explain(snapshot, pinned, "ada", got)
     assert "rule: none; pinned by override: persona builder (by jane.admin@example.org: " in text
     assert "expires 2027-03-31" in text and "overrides.yaml:2" in text
     assert "also matched, lost to the override:" in text
@@ -112,7 +112,7 @@ def test_leave_alone_and_exclusions_make_people_untouched(
     }
     bob = assign(snapshot, pinned)["bob"]
     assert bob.persona.key == "builder" and bob.rule == "engineers"  # rules still decide
-    text = explain(bob, people[0], pinned)
+    text = explain(snapshot, pinned, "bob", bob)
     assert "override: leave alone" in text and "sends nothing for this person" in text
 
 

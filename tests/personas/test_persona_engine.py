@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from connector.model import Person, PersonStatus
-from connector.personas.engine import assign, explain
+from connector.personas.engine import assign, assign_each, explain, reasons
 from connector.personas.loader import Mappings, load_mappings
 
 from .conftest import BASE_FILES, MakePerson, MakeSnapshot, WriteMappings
@@ -71,16 +71,16 @@ def test_higher_priority_wins_and_losers_are_listed_in_precedence_order(
 ) -> None:
     mappings = load_mappings(write_mappings({"rules.yaml": RANKED_RULES}))
     cfo = make_person("cfo", title="Chief Engineer of Money", groups=["cfo-office"])
-    result = assign(make_snapshot([cfo], NESTING), mappings)
-    got = result["cfo"]
+    snapshot = make_snapshot([cfo], NESTING)
+    got = assign(snapshot, mappings)["cfo"]
     assert got.rule == "execs" and got.persona.key == "leader"
     assert got.winner is not None and got.winner.priority == 100
     assert [m.rule for m in got.lost] == ["managers", "engineers"]
-    assert got.winner.because == "group Executive-Team via cfo-office → executive-team"
-    assert got.lost[0].because == (
-        "group people-managers via cfo-office → executive-team → people-managers"
-    )
-    assert got.lost[1].because == "title 'Chief Engineer of Money' matches 'engineer'"
+    assert reasons(snapshot, mappings, "cfo") == {
+        "execs": "group Executive-Team via cfo-office → executive-team",
+        "managers": "group people-managers via cfo-office → executive-team → people-managers",
+        "engineers": "title 'Chief Engineer of Money' matches 'engineer'",
+    }
 
 
 def test_equal_priorities_fall_back_to_rule_name_in_any_input_order(
@@ -124,19 +124,23 @@ def test_conditions_attribute_manager_chain_all_not(
         make_person("seneng", title="Senior Software Engineer"),
         make_person("senhr", title="Senior Recruiter", department="engineering"),
     ]
-    result = assign(make_snapshot(people), mappings)
+    snapshot = make_snapshot(people)
+    result = assign(snapshot, mappings)
+
+    def because(key: str) -> str:
+        winner = result[key].winner
+        assert winner is not None
+        return reasons(snapshot, mappings, key)[winner.rule]
+
     assert result["dev"].rule == "under-the-cto"
-    assert result["dev"].winner is not None
-    assert result["dev"].winner.because == "manager chain includes cto"
+    assert because("dev") == "manager chain includes cto"
     assert result["lead"].rule == "under-the-cto"
     assert result["cto2"].rule == "under-the-cto"
     assert result["temp"].rule == "contractors-consume"
-    assert result["temp"].winner is not None
-    assert result["temp"].winner.because == "attribute employment_type = 'CONTRACTOR'"
+    assert because("temp") == "attribute employment_type = 'CONTRACTOR'"
     assert [m.rule for m in result["temp"].lost] == ["under-the-cto"]
     assert result["sen"].rule == "senior-non-engineers"
-    assert result["sen"].winner is not None
-    assert result["sen"].winner.because == (
+    assert because("sen") == (
         "title 'Senior Accountant' matches '^(senior|principal)\\b' and "
         "not (title matches 'engineer' or department 'Engineering')"
     )
@@ -149,8 +153,8 @@ def test_explanation_shows_persona_tier_path_losers_and_bundle(
 ) -> None:
     mappings = load_mappings(write_mappings({"rules.yaml": RANKED_RULES}))
     cfo = make_person("cfo", title="Chief Financial Officer", groups=["cfo-office"])
-    got = assign(make_snapshot([cfo], NESTING), mappings)["cfo"]
-    text = explain(got, cfo, mappings)
+    snapshot = make_snapshot([cfo], NESTING)
+    text = explain(snapshot, mappings, "cfo", assign(snapshot, mappings)["cfo"])
     lines = text.splitlines()
     assert lines[0].startswith("Cfo Tester <cfo@example.org> (key cfo")
     assert "persona: leader (Leader), tier leaders (Leaders, target 20 %)" in text
@@ -170,8 +174,8 @@ def test_explanation_of_the_default_persona(
     base_mappings: Mappings, make_person: MakePerson, make_snapshot: MakeSnapshot
 ) -> None:
     ann = make_person("ann", title="Accountant", groups=["people-managers"])
-    got = assign(make_snapshot([ann]), base_mappings)["ann"]
-    text = explain(got, ann, base_mappings)
+    snapshot = make_snapshot([ann])
+    text = explain(snapshot, base_mappings, "ann", assign(snapshot, base_mappings)["ann"])
     assert "persona: consumer (Consumer), tier consumers" in text
     assert "rule: none matched; default persona 'consumer'" in text
     assert "lost" not in text
@@ -182,9 +186,11 @@ def test_direct_membership_is_named_as_such(
 ) -> None:
     mappings = load_mappings(write_mappings({"rules.yaml": RANKED_RULES}))
     boss = make_person("boss", groups=["people-managers", "All Staff"])
-    got = assign(make_snapshot([boss], NESTING), mappings)["boss"]
-    assert got.winner is not None
-    assert got.winner.because == "group people-managers (direct member)"
+    snapshot = make_snapshot([boss], NESTING)
+    assert assign(snapshot, mappings)["boss"].rule == "managers"
+    assert reasons(snapshot, mappings, "boss")["managers"] == (
+        "group people-managers (direct member)"
+    )
 
 
 # --- determinism -----------------------------------------------------------------------------
@@ -244,7 +250,8 @@ def test_assignment_is_deterministic_and_independent_of_input_order(
         make_person(f"p{n}", title=t, department=d, groups=g, status=s, level=lv)
         for n, t, d, g, s, lv in rows
     ]
-    expected = assign(make_snapshot(people, NESTING), mappings)
+    snapshot = make_snapshot(people, NESTING)
+    expected = assign(snapshot, mappings)
     shuffler = random.Random(seed)
     shuffled_people = people[:]
     shuffler.shuffle(shuffled_people)
@@ -266,6 +273,38 @@ def test_assignment_is_deterministic_and_independent_of_input_order(
         matched = ([got.winner] if got.winner else []) + list(got.lost)
         ranks = [(-m.priority, m.rule) for m in matched]
         assert ranks == sorted(ranks)
+        # the set-at-a-time matching and the one-person reasons are two evaluations of the
+        # same conditions: they name the same rules, in the same order
+        assert list(reasons(snapshot, mappings, one.key)) == [m.rule for m in matched]
+
+
+@settings(max_examples=40, deadline=None)
+@given(rows=people_strategy)
+def test_assigning_two_trees_in_one_pass_equals_assigning_each_alone(
+    mixed_mappings: Mappings,
+    ranked_mappings: Mappings,
+    make_person: MakePerson,
+    make_snapshot: MakeSnapshot,
+    rows: list[tuple[int, str, str, frozenset[str], PersonStatus, str]],
+) -> None:
+    # the trees name different groups and attributes: what one pass sees of a person is the
+    # union, and must not change either tree's answer
+    people = [
+        make_person(f"p{n}", title=t, department=d, groups=g, status=s, level=lv)
+        for n, t, d, g, s, lv in rows
+    ]
+    snapshot = make_snapshot(people, NESTING)
+    both = assign_each(snapshot, [mixed_mappings, ranked_mappings])
+    assert both == [assign(snapshot, mixed_mappings), assign(snapshot, ranked_mappings)]
+
+
+@pytest.fixture(scope="module")
+def ranked_mappings(tmp_path_factory: pytest.TempPathFactory) -> Mappings:
+    folder = tmp_path_factory.mktemp("ranked") / "mappings"
+    folder.mkdir()
+    for name, text in {**BASE_FILES, "rules.yaml": RANKED_RULES}.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return load_mappings(folder)
 
 
 @pytest.fixture(scope="module")

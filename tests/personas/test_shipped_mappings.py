@@ -134,7 +134,8 @@ def test_sample_organisation_gets_the_expected_personas(
         for key, (title, dept, groups, _) in cases.items()
     ]
     people.append(make_person("left", title="Software Engineer", status=PersonStatus.LEFT))
-    result = assign(make_snapshot(people, NESTING), shipped)
+    snapshot = make_snapshot(people, NESTING)
+    result = assign(snapshot, shipped)
     assert "left" not in result
     for key, (*_, rule) in cases.items():
         assert result[key].rule == rule, (key, result[key])
@@ -142,6 +143,6 @@ def test_sample_organisation_gets_the_expected_personas(
     assert [m.rule for m in result["ceo"].lost] == ["people-managers"]
     assert [m.rule for m in result["em"].lost] == ["developers"]
     assert result["acc"].persona.key == "consumer"
-    text = explain(result["ceo"], people[0], shipped)
+    text = explain(snapshot, shipped, "ceo", result["ceo"])
     assert "group people-managers via executive-team → people-managers" in text
     assert "skillbuilder 20467" in text

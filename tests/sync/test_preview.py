@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from connector.cli import main
 from connector.errors import SafetyStop
 from connector.model import ChangeKind, EnrollmentStatus, PersonStatus
-from connector.personas.engine import Assignment
+from connector.personas.engine import Assignment, Match
 from connector.personas.loader import load_mappings
 from connector.sync.planner import plan
 from connector.sync.preview import diff_json, format_diff, people_subset, population_diff
@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def pinned(key: str, persona: object) -> Assignment:
-    return Assignment(key, persona, None, None, ())  # type: ignore[arg-type]
+    return Assignment(persona, None, None, ())  # type: ignore[arg-type]
 
 
 def test_population_diff_counts_moves_and_enrollment_effects() -> None:
@@ -40,7 +40,12 @@ def test_population_diff_counts_moves_and_enrollment_effects() -> None:
         },
     )
     current = {k: pinned(k, CONSUMER) for k in ("ann", "bob", "cy")}
-    proposed = {**current, "bob": pinned("bob", BUILDER), "cy": pinned("cy", BUILDER)}
+    by_rule = Match("engineers", BUILDER.key, 60)
+    proposed = {
+        **current,
+        "bob": pinned("bob", BUILDER),
+        "cy": Assignment(BUILDER, "engineers", by_rule, ()),
+    }
     targets = ["moodle"]
     before = plan(people, {k: a.persona for k, a in current.items()}, BUNDLES, state, targets)
     after = plan(people, {k: a.persona for k, a in proposed.items()}, BUNDLES, state, targets)
@@ -63,7 +68,8 @@ def test_population_diff_counts_moves_and_enrollment_effects() -> None:
     assert diff.dropped == ()
     text = format_diff(diff, people.people, verbose=True)
     assert "consumer → developer: 2" in text
-    assert "Bob Doe <bob@example.com> [bob]: consumer → developer" in text
+    assert "Bob Doe <bob@example.com> [bob]: consumer → developer (default persona)" in text
+    assert "[cy]: consumer → developer (rule engineers)" in text
     assert "caused by the mapping change: 2 added, 2 suspended, 0 removed, 0 accounts" in text
     document = json.loads(diff_json(diff))
     assert document["tiers"]["builders"] == {"before": 0, "after": 2}
@@ -105,6 +111,8 @@ def test_plan_preview_of_a_proposed_tree_through_the_cli(
     moved = document["moves"]
     assert len(moved) == analysts["before"]
     assert all(m["before"] == "business-analyst" and m["after"] == "consumer" for m in moved)
+    # nothing else matches them any more: the default persona decides
+    assert {m["why"] for m in moved} == {"default persona"}
     leaders = document["tiers"]["leaders"]
     assert leaders["before"] - leaders["after"] == len(moved)
     # empty state: every caused change is an enrollment of a moved person into a course the
