@@ -237,6 +237,13 @@ def format_diff(diff: PopulationDiff, people: Mapping[str, Person], *, verbose: 
                 f"    no longer: {change.target} {change.kind.value} {change.course_ref or ''} "
                 f"for {_who(people, change.person_key)}"
             )
+        movers = {move.person_key for move in diff.moves}
+        for hold in diff.proposed.held:
+            if hold.kind is HoldKind.GRACE and hold.person_key in movers:
+                lines.append(
+                    f"    kept for now: {hold.target} {hold.course_ref} for "
+                    f"{_who(people, hold.person_key)}: {hold.reason}"
+                )
     return "\n".join(lines)
 
 

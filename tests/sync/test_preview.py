@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -13,10 +14,10 @@ from hypothesis import strategies as st
 
 from connector.cli import main
 from connector.errors import SafetyStop
-from connector.model import ChangeKind, EnrollmentStatus, PersonStatus
+from connector.model import ChangeKind, EnrollmentStatus, PersonStatus, Plan
 from connector.personas.engine import Assignment, Match
 from connector.personas.loader import load_mappings
-from connector.sync.planner import plan
+from connector.sync.planner import Policy, plan
 from connector.sync.preview import diff_json, format_diff, people_subset, population_diff
 from connector.sync.state import AppliedEnrollment, State
 
@@ -77,6 +78,35 @@ def test_population_diff_counts_moves_and_enrollment_effects() -> None:
     assert len(document["caused"]) == 4 and document["moves"][0]["after_tier"] == "builders"
 
 
+def test_verbose_preview_names_the_enrollments_kept_in_their_grace_period() -> None:
+    people = snap(person("ann"), person("bob"))
+    state = State(
+        accounts={"moodle": {"ann": "ann", "bob": "bob"}},
+        enrollments={
+            (k, "moodle", ref): AppliedEnrollment(EnrollmentStatus.ACTIVE, "consumer", T0)
+            for k in ("ann", "bob")
+            for ref in ("C1", "C2")
+        },
+    )
+    current = {k: pinned(k, CONSUMER) for k in ("ann", "bob")}
+    proposed = {**current, "bob": pinned("bob", BUILDER)}
+    policy = Policy(grace=timedelta(days=14))
+    now = T0 + timedelta(days=1)
+
+    def planned(assigned: dict[str, Assignment]) -> Plan:
+        personas = {k: a.persona for k, a in assigned.items()}
+        return plan(people, personas, BUNDLES, state, ["moodle"], policy, now=now)
+
+    diff = population_diff(current, proposed, planned(current), planned(proposed),
+                           current_version="a" * 64, proposed_version="b" * 64)
+    assert diff.effects["suspended"] == 0  # bob's C2 waits out the grace period
+    text = format_diff(diff, people.people, verbose=True)
+    assert "1 enrollment(s) kept in their grace period before removal" in text
+    assert "    kept for now: moodle C2 for Bob Doe <bob@example.com> [bob]: " in text
+    assert "suspend after 2026-11-16 (grace period)" in text
+    assert "[ann]" not in text  # ann does not move
+
+
 @pytest.fixture
 def configured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in list(os.environ):
@@ -129,6 +159,7 @@ def test_plan_preview_of_a_proposed_tree_through_the_cli(
     text = capsys.readouterr().out
     assert f"business-analyst → consumer: {len(moved)}" in text
     assert "Mappings preview: proposed" in text and "no longer: moodle enroll GENAI-L221" in text
+    assert "kept for now" not in text  # nothing was applied yet: nothing to keep
 
 
 def test_plan_preview_refuses_a_broken_proposed_tree(
