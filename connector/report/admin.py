@@ -1,6 +1,6 @@
 """The administrators' summary after each sync: outcome, counts, guards that fired, rows
-skipped with reasons, changes that failed, stuck Skill Builder requests and people to remove
-by hand.
+skipped with reasons, changes that failed, stuck Skill Builder requests, people to remove
+by hand, and the enrollments kept removed because someone removed them by hand (sticky).
 
 It is e-mailed to ``report.admins`` over ``report.smtp``; without either (or when sending
 fails) it is written to ``report.admin_dir`` as ``run-<id>.txt``. A failed or abnormal run
@@ -46,6 +46,7 @@ class AdminSummary:
     skipped: tuple[RecordProblem, ...] = ()
     failures: tuple[JournalEntry, ...] = ()
     stuck: tuple[tuple[str, str, datetime], ...] | None = None  # None: no Skill Builder target
+    sticky: tuple[tuple[tuple[str, str, str], datetime], ...] = ()  # (person, target, course)
 
     @property
     def abnormal(self) -> bool:
@@ -107,6 +108,7 @@ def collect_summary(
         failures=tuple(j for j in store.journal(run_id) if j.state == "failed")
         if run_id is not None else (),
         stuck=_stuck(store, settings.report.stuck_after_days, now) if sb else None,
+        sticky=tuple(sorted(store.manual_removals().items())),
     )
 
 
@@ -151,6 +153,13 @@ def render_summary(summary: AdminSummary) -> str:
         "People to remove by hand (the connector could not suspend or unenrol them)",
         [f"{f.target} {f.person_key} {f.course_ref or ''}: {f.error_message}"
          for f in summary.remove_by_hand],
+        "none",
+    )
+    lines += _listed(
+        "Kept removed: removed by hand on the target, not enrolled again "
+        "(`upskill sync --restore PERSON` enrols again)",
+        [f"{target} {person} {course}: removed by hand, found {at.date().isoformat()}"
+         for (person, target, course), at in summary.sticky],
         "none",
     )
     if summary.run_id is not None:

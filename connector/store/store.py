@@ -410,6 +410,12 @@ class Store:
         with self._write("record manual removals") as conn:
             policy_q.record_withdrawn(conn, run_id, target, removed, at)
 
+    def manual_removals(self) -> dict[tuple[str, str, str], datetime]:
+        """(person, target, course) → when it was found removed by hand, for every removal the
+        connector keeps (sticky removals)."""
+        with self._read("read manual removals") as conn:
+            return policy_q.withdrawn(conn)
+
     def restore_manual_removals(self, person_keys: Sequence[str]) -> int:
         """Forget the manual removals of these people; how many enrollments that concerned."""
         with self._write("restore manual removals") as conn:

@@ -127,8 +127,14 @@ def test_render_summary_lists_guards_skipped_failures_stuck_and_removals() -> No
         failures=(entry(ChangeKind.SUSPEND, "E9", "no permission"),
                   entry(ChangeKind.ENROLL, "E8", "course hidden")),
         stuck=(("E5", "GENAI-ARCH", datetime(2024, 4, 1, tzinfo=UTC)),),
+        sticky=((("E6", "moodle", "AI-101"), datetime(2024, 4, 2, tzinfo=UTC)),),
     )
     text = render_summary(summary)
+    assert (
+        "Kept removed: removed by hand on the target, not enrolled again (`upskill sync "
+        "--restore PERSON` enrols again) (1):\n  moodle E6 AI-101: removed by hand, found "
+        "2024-04-02"
+    ) in text
     assert text.startswith("upskill sync run 7: FAILED")
     assert "Guards that fired (1):\n  guard: 60 removals" in text
     assert "Rows skipped (1):\n  org.csv:4 [email]: e-mail is empty" in text

@@ -69,9 +69,19 @@ def test_reconcile_repairs_drift_and_a_hand_removal_sticks(workdir, control) -> 
                    for e in control.enrolments())
     run = store.runs()[0]
     assert run.counts["drift.moodle.removed_by_hand"] == 1
-    assert sync(settings, store, reconcile=True).reconciled.drift == [  # type: ignore[union-attr]
+    again = sync(settings, store, reconcile=True)
+    assert again.reconciled.drift == [  # type: ignore[union-attr]
         d for d in outcome.reconciled.drift if d.kind == "enrolled by hand"
     ]
+    # the administrators' summary of the later run still says why E1 is not enrolled
+    summary = (workdir / "var" / "reports" / "admin" / f"run-{again.run_id}.txt").read_text()
+    kept = summary.split("Kept removed: removed by hand on the target")[1]
+    assert "(1):\n  moodle E1 GENAI-C101: removed by hand, found " in kept
+    assert main(["--config", str(workdir / "upskill.toml"), "sync", "--restore", "E1"]) == 0
+    later = store.runs()[0]
+    summary = (workdir / "var" / "reports" / "admin" / f"run-{later.id}.txt").read_text()
+    assert "removed by hand on the target, not enrolled again" in summary
+    assert summary.split("(`upskill sync --restore PERSON` enrols again): ")[1].startswith("none")
 
 
 def test_due_dates_go_to_timeend_only_when_configured(workdir, sandbox, control) -> None:
