@@ -91,7 +91,6 @@ class _Evaluator:
         self.relevant_by_direct: dict[frozenset[str], frozenset[str]] = {}
         self.hits_above: dict[str, frozenset[str]] = {}
         self.folded_up: dict[str, frozenset[str]] = {}  # group → itself and its ancestors
-        self.reaches: dict[str, bool] = {}  # group → whether it reaches a referenced group
         self.named_up: dict[str, frozenset[str]] = {}  # group → the referenced groups it reaches
 
     def relevant(self, direct: frozenset[str]) -> frozenset[str]:
@@ -99,12 +98,17 @@ class _Evaluator:
         only groups that can change a match or its explanation."""
         found = self.relevant_by_direct.get(direct)
         if found is None:
-            reaches = self.reaches
-            for group in direct:
-                if group not in reaches:
-                    reaches[group] = bool(self.effective(frozenset((group,))) & self.referenced)
-            found = self.relevant_by_direct[direct] = frozenset(g for g in direct if reaches[g])
+            found = self.relevant_by_direct[direct] = frozenset(
+                group for group in direct if self.named_up_of(group)
+            )
         return found
+
+    def named_up_of(self, group: str) -> frozenset[str]:
+        """The groups the rules name that ``group`` is, or is nested in."""
+        up = self.named_up.get(group)
+        if up is None:
+            up = self.named_up[group] = self.effective(frozenset((group,))) & self.referenced
+        return up
 
     def effective(self, direct: frozenset[str]) -> frozenset[str]:
         """The folded names of the groups ``direct`` makes a person a member of."""
@@ -130,7 +134,7 @@ class _Evaluator:
         for group in direct:
             up = named_up.get(group)
             if up is None:
-                up = named_up[group] = self.effective(frozenset((group,))) & self.referenced
+                up = self.named_up_of(group)
             if up:
                 found = up if not found else found | up
         return found
