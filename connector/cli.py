@@ -233,7 +233,12 @@ def collect(c: _Context) -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help="Write each leader's e-mail as a .eml file in this folder instead of sending it.",
 )
-@click.option("--period", metavar="PERIOD", help="ISO week (2024-W18) or month (2024-05).")
+@click.option(
+    "--period",
+    metavar="PERIOD",
+    help="ISO week (2024-W18), month (2024-05), or 'last': the last complete period "
+    "(default: the current one).",
+)
 @pass_ctx
 def report(
     c: _Context,
@@ -244,12 +249,15 @@ def report(
     period: str | None,
 ) -> None:
     """Print the progress report and write it as HTML and CSV; or e-mail it to leaders."""
-    from connector.report.period import parse_period
+    from connector.report.assemble import current_period
+    from connector.report.period import Period, parse_period
     from connector.report.render import render_text
     from connector.report.run import send_reports, write_reports
-    from connector.sync.run import open_store
+    from connector.sync.run import open_store, utcnow
 
-    chosen = parse_period(period) if period else None
+    chosen: Period | None = parse_period(period) if period and period != "last" else None
+    if period == "last":
+        chosen = current_period(c.settings, utcnow()).previous()
     store = open_store(c.settings)
     if send or preview_dir is not None:
         result = send_reports(c.settings, store, period=chosen, preview_dir=preview_dir)
@@ -370,6 +378,13 @@ def _run_line(r: Any) -> str:
     failed = sum(v for k, v in r.counts.items() if k.startswith("failed."))
     planned = sum(v for k, v in r.counts.items() if k.startswith("planned."))
     mappings = (r.mappings_hash or "")[:12] or "-"
+    if r.kind == "report":
+        sent = {k.removeprefix("report."): v for k, v in r.counts.items()}
+        return (
+            f"#{r.id:<5} {when} {kind:<16} {r.status:<10} people {r.people_read or 0:>6} "
+            f"reports sent {sent.get('sent', 0)}, already sent {sent.get('already', 0)}, "
+            f"skipped {sent.get('skipped', 0)}, failed {sent.get('failed', 0)}"
+        )
     return (
         f"#{r.id:<5} {when} {kind:<16} {r.status:<10} people {r.people_read or 0:>6} "
         f"planned {planned:>6} done {done:>6} failed {failed:>4} writes {r.writes_sent:>5} "

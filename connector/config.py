@@ -390,9 +390,12 @@ class ReportSettings(Section):
 
 
 class ScheduleSettings(Section):
-    """When ``upskill worker`` runs the nightly sync (cron fields, server local time)."""
+    """When ``upskill worker`` runs the nightly sync, and when it e-mails the leaders the
+    report of the last complete period (five cron fields each, in ``timezone``;
+    ``report_cron = ""`` turns the reports off; they need ``[report.smtp]``)."""
 
     cron: str = "0 2 * * *"
+    report_cron: str = "0 7 * * 1"  # Monday 07:00: last week's report
     timezone: str = "UTC"
 
 

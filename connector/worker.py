@@ -1,8 +1,10 @@
-"""``upskill worker``: the nightly sync on a cron schedule (APScheduler 3).
+"""``upskill worker``: the nightly sync and the leaders' reports on cron schedules
+(APScheduler 3).
 
-One job, never overlapping itself (``max_instances=1``), missed runs coalesced into one; the
-state database's run lock also keeps a worker and a manual ``upskill sync`` apart. A failed
-run is logged and recorded; the worker goes on to the next night.
+Two jobs, each never overlapping itself (``max_instances=1``), missed runs coalesced into
+one; the state database's run lock also keeps a worker and a manual ``upskill sync`` apart.
+The report job e-mails every leader the report of the last complete period (the sent log
+keeps a report from going twice). A failed run is logged and recorded; the worker goes on.
 """
 
 from __future__ import annotations
@@ -32,6 +34,27 @@ def nightly(settings: Settings, echo: Callable[[str], None]) -> None:
     )
 
 
+def reports(settings: Settings, echo: Callable[[str], None]) -> None:
+    """Send every leader the report of the period before the one holding now."""
+    from datetime import UTC, datetime
+
+    from connector.report.assemble import current_period
+    from connector.report.run import send_reports
+    from connector.sync.run import open_store
+
+    period = current_period(settings, datetime.now(UTC)).previous()
+    try:
+        result = send_reports(settings, open_store(settings), period=period)
+    except UpskillError as exc:
+        log.error("reports for %s not sent: %s", period, exc.message)
+        echo(f"reports for {period} not sent: {exc.message}")
+        return
+    echo(
+        f"reports for {period}: {len(result.sent)} sent, {len(result.already)} already sent, "
+        f"{len(result.skipped)} skipped, {len(result.failed)} failed"
+    )
+
+
 _DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 
 
@@ -55,40 +78,60 @@ def cron_weekdays(field: str) -> str:
     return ",".join(dict.fromkeys(out))
 
 
-def build_scheduler(settings: Settings, echo: Callable[[str], None]) -> Any:
-    """A blocking scheduler holding the one nightly job (not started)."""
-    from apscheduler.schedulers.blocking import BlockingScheduler
+def _trigger(setting: str, cron: str, timezone: str) -> Any:
     from apscheduler.triggers.cron import CronTrigger
 
-    schedule = settings.schedule
     try:
-        fields = schedule.cron.split()
+        fields = cron.split()
         if len(fields) != 5:
             raise ValueError(f"expected 5 fields, got {len(fields)}")
         minute, hour, day, month, weekday = fields
-        trigger = CronTrigger(
+        return CronTrigger(
             minute=minute,
             hour=hour,
             day=day,
             month=month,
             day_of_week=cron_weekdays(weekday),
-            timezone=schedule.timezone,
+            timezone=timezone,
         )
     except (ValueError, LookupError) as exc:
         raise ConfigError(
-            f"schedule.cron {schedule.cron!r} / schedule.timezone {schedule.timezone!r}: "
-            f"{exc}; use five cron fields such as '0 2 * * *' and a zone such as 'Europe/Paris'"
+            f"{setting} {cron!r} / schedule.timezone {timezone!r}: {exc}; use five cron "
+            "fields such as '0 2 * * *' and a zone such as 'Europe/Paris'"
         ) from exc
+
+
+def build_scheduler(settings: Settings, echo: Callable[[str], None]) -> Any:
+    """A blocking scheduler holding the nightly sync and, when the reports can be sent
+    (``schedule.report_cron`` set and ``[report.smtp]`` configured), the report job (not
+    started)."""
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    schedule = settings.schedule
+    nightly_trigger = _trigger("schedule.cron", schedule.cron, schedule.timezone)
+    report_trigger = None
+    if schedule.report_cron.strip():
+        report_trigger = _trigger("schedule.report_cron", schedule.report_cron, schedule.timezone)
     scheduler = BlockingScheduler(timezone=schedule.timezone)
     scheduler.add_job(
         nightly,
-        trigger,
+        nightly_trigger,
         args=(settings, echo),
         id="nightly-sync",
         max_instances=1,
         coalesce=True,
         misfire_grace_time=3600,
     )
+    if report_trigger is not None and settings.report.smtp is not None:
+        scheduler.add_job(
+            reports,
+            report_trigger,
+            args=(settings, echo),
+            id="leader-reports",
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=6 * 3600,
+        )
     return scheduler
 
 
@@ -97,9 +140,16 @@ def run_worker(settings: Settings, *, once: bool, echo: Callable[[str], None]) -
         nightly(settings, echo)
         return
     scheduler = build_scheduler(settings, echo)
+    schedule = settings.schedule
+    if scheduler.get_job("leader-reports") is not None:
+        reports_text = f"leaders' reports '{schedule.report_cron}'"
+    elif not schedule.report_cron.strip():
+        reports_text = "leaders' reports off (schedule.report_cron is empty)"
+    else:
+        reports_text = "leaders' reports not scheduled: no [report.smtp]"
     echo(
-        f"worker: nightly sync scheduled '{settings.schedule.cron}' "
-        f"({settings.schedule.timezone}); Ctrl-C stops"
+        f"worker: nightly sync scheduled '{schedule.cron}', {reports_text} "
+        f"({schedule.timezone}); Ctrl-C stops"
     )
     try:
         scheduler.start()

@@ -8,11 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from connector.cli import main
 from connector.config import load_settings
 from connector.demo import completion_sample, run_demo
 from connector.errors import ConfigError
 from connector.store import Store
-from connector.worker import build_scheduler, nightly
+from connector.worker import build_scheduler, nightly, reports
+from tests.report.smtp_server import smtp_server
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,6 +43,67 @@ def test_scheduler_holds_one_nightly_job_on_the_configured_cron(tmp_path: Path) 
     assert job.id == "nightly-sync" and job.max_instances == 1 and job.coalesce
     fire = job.trigger.get_next_fire_time(None, datetime(2026, 12, 5, 12, 0, tzinfo=UTC))
     assert (fire.weekday(), fire.hour, fire.minute) == (0, 3, 30)  # Saturday noon -> Monday
+
+
+SMTP = '[report]\nsender = "Upskill <upskill@example.org>"\n[report.smtp]\nhost = "127.0.0.1"\n'
+
+
+def test_the_leaders_reports_are_scheduled_when_mail_is_configured(tmp_path: Path) -> None:
+    settings = load_settings(config(tmp_path, SMTP + 'port = 2525\nsecurity = "none"\n'))
+    scheduler = build_scheduler(settings, print)
+    assert [job.id for job in scheduler.get_jobs()] == ["nightly-sync", "leader-reports"]
+    job = scheduler.get_job("leader-reports")
+    fire = job.trigger.get_next_fire_time(None, datetime(2026, 12, 2, 12, 0, tzinfo=UTC))
+    assert (fire.weekday(), fire.hour, fire.minute) == (0, 7, 0)  # Wednesday -> Monday 07:00
+    assert job.max_instances == 1 and job.coalesce
+    # no mail server configured, or the reports turned off: the nightly sync only
+    plain = load_settings(config(tmp_path))
+    assert [job.id for job in build_scheduler(plain, print).get_jobs()] == ["nightly-sync"]
+    off = load_settings(config(tmp_path, '[schedule]\nreport_cron = ""\n' + SMTP))
+    assert [job.id for job in build_scheduler(off, print).get_jobs()] == ["nightly-sync"]
+    bad = load_settings(config(tmp_path, '[schedule]\nreport_cron = "mondays"\n' + SMTP))
+    with pytest.raises(ConfigError, match=r"schedule\.report_cron 'mondays'"):
+        build_scheduler(bad, print)
+
+
+def test_the_report_job_sends_last_weeks_reports_and_records_the_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with smtp_server(tmp_path) as server:
+        settings = load_settings(
+            config(tmp_path, SMTP + f'port = {server.port}\nsecurity = "none"\n')
+        )
+        said: list[str] = []
+        reports(settings, said.append)
+        reports(settings, said.append)  # a second go sends nothing twice
+        received = len(server.inbox.received)
+    assert received == 4  # the four shipped leaders (mappings/leaders.yaml)
+    first, second = said
+    assert first.endswith(": 4 sent, 0 already sent, 0 skipped, 0 failed")
+    assert second.endswith(": 0 sent, 4 already sent, 0 skipped, 0 failed")
+    store = Store.open(settings.state_url())
+    runs = store.runs()
+    assert [(r.kind, r.status) for r in runs] == [("report", "succeeded")] * 2
+    assert runs[1].counts == {
+        "report.sent": 4, "report.already": 0, "report.skipped": 0, "report.failed": 0
+    }
+    assert runs[1].people_read == 300  # as the sync counts them: the rows kept
+    assert main(["--config", str(tmp_path / "upskill.toml"), "runs"]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert "report" in listed[1] and "succeeded" in listed[1]
+    assert listed[1].endswith("reports sent 4, already sent 0, skipped 0, failed 0")
+
+
+def test_a_report_job_that_cannot_send_is_recorded_and_the_worker_goes_on(
+    tmp_path: Path,
+) -> None:
+    settings = load_settings(config(tmp_path, SMTP + 'port = 9\nsecurity = "none"\n'))
+    said: list[str] = []
+    reports(settings, said.append)  # must not raise
+    assert said[0].startswith("reports for ") and " not sent: " in said[0]
+    (run,) = Store.open(settings.state_url()).runs()
+    assert run.kind == "report" and run.status == "failed"
+    assert run.message is not None and run.message.startswith("no report sent: ")
 
 
 def test_a_bad_cron_is_a_configuration_error(tmp_path: Path) -> None:

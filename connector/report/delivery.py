@@ -50,10 +50,20 @@ class DeliveryResult:
     already: list[tuple[str, str]] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
+    people: int | None = None  # people read from the directory for the reports
 
     @property
     def ok(self) -> bool:
         return not self.failed
+
+    def counts(self) -> dict[str, int]:
+        """The run counts of a send (``upskill runs``)."""
+        return {
+            "report.sent": len(self.sent),
+            "report.already": len(self.already),
+            "report.skipped": len(self.skipped),
+            "report.failed": len(self.failed),
+        }
 
     def lines(self) -> list[str]:
         out = []

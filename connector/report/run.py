@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from connector.config import Settings
-from connector.errors import ConfigError
+from connector.errors import ConfigError, UpskillError
 from connector.report.allocation import Report, flat_figures
 from connector.report.assemble import (
     Assembled,
@@ -76,15 +76,46 @@ def send_reports(
     preview_dir: Path | None = None,
     clock: Clock = _now,
 ) -> DeliveryResult:
-    """E-mail every configured leader their report (or write .eml files to ``preview_dir``)."""
-    from connector.report.mail import SmtpMailer
-
+    """E-mail every configured leader their report (or write .eml files to ``preview_dir``).
+    A send is recorded as a run of kind ``report`` (``upskill runs``) with what was sent,
+    already sent, skipped and failed; it fails when one report could not be sent, or when
+    the send could not happen at all (the error is recorded, then raised)."""
     smtp = settings.report.smtp
     if preview_dir is None and smtp is None:
         raise ConfigError(
             "report.smtp is not configured: add a [report.smtp] section with at least host "
             "(see the README), or use --preview DIR to write the messages as files"
         )
+    if preview_dir is not None:
+        return _deliver(settings, store, period, preview_dir, clock)
+    run_id = store.start_run("report", dry_run=False, mappings_hash=None, lock=False)
+    try:
+        result = _deliver(settings, store, period, None, clock)
+    except BaseException as exc:
+        message = exc.message if isinstance(exc, UpskillError) else type(exc).__name__
+        store.finish_run(run_id, "failed", message=f"no report sent: {message}")
+        raise
+    failed = ", ".join(key for key, _ in result.failed)
+    store.finish_run(
+        run_id,
+        "succeeded" if result.ok else "failed",
+        counts=result.counts(),
+        people_read=result.people,
+        message=f"{len(result.failed)} report(s) not sent: {failed}" if failed else None,
+    )
+    return result
+
+
+def _deliver(
+    settings: Settings,
+    store: Store,
+    period: Period | None,
+    preview_dir: Path | None,
+    clock: Clock,
+) -> DeliveryResult:
+    from connector.report.mail import SmtpMailer
+
+    smtp = settings.report.smtp
     assembled = _assembled(settings, store, period, clock)
     if not assembled.leaders:
         raise ConfigError(
@@ -95,13 +126,17 @@ def send_reports(
     reports = all_leader_reports(assembled, store)
     keys = frozenset(assembled.directory)
     if preview_dir is not None:
-        return deliver(reports, composer, now=clock, preview_dir=preview_dir, directory_keys=keys)
-    assert smtp is not None
-    with SmtpMailer(
-        smtp, password=settings.smtp_password(), ca_file=settings.path_or_none(smtp.ca_file)
-    ) as mailer:
-        mailer.check()
-        return deliver(
-            reports, composer, now=clock, mailer=mailer, sent_log=SentLog(store.engine),
-            directory_keys=keys,
-        )
+        result = deliver(reports, composer, now=clock, preview_dir=preview_dir,
+                         directory_keys=keys)
+    else:
+        assert smtp is not None
+        with SmtpMailer(
+            smtp, password=settings.smtp_password(), ca_file=settings.path_or_none(smtp.ca_file)
+        ) as mailer:
+            mailer.check()
+            result = deliver(
+                reports, composer, now=clock, mailer=mailer, sent_log=SentLog(store.engine),
+                directory_keys=keys,
+            )
+    result.people = len(assembled.directory)
+    return result

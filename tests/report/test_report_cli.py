@@ -4,12 +4,15 @@ shipped leaders (mappings/leaders.yaml) as files, as .eml previews and over real
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from connector.cli import main
+from connector.config import load_settings
 from connector.lms.moodle.sandbox import SandboxServer
+from connector.report.assemble import current_period
 from tests.report.smtp_server import SmtpServer, smtp_server
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,6 +67,18 @@ def test_preview_writes_one_eml_per_leader(
     assert sorted(p.name for p in out.iterdir()) == sorted(
         f"2026-W49-{k}.eml" for k in LEADER_KEYS)
     assert "4 written" in capsys.readouterr().out
+
+
+def test_period_last_is_the_last_complete_period(
+    tmp_path: Path, synced: SandboxServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = config(tmp_path, synced)
+    last = current_period(load_settings(cfg), datetime.now(UTC)).previous()
+    out = tmp_path / "preview"
+    assert main(["--config", cfg, "report", "--preview", str(out), "--period", "last"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        f"{last}-{k}.eml" for k in LEADER_KEYS)
+    assert str(last) < str(current_period(load_settings(cfg), datetime.now(UTC)))
 
 
 def test_send_without_smtp_is_a_configuration_error(
