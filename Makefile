@@ -4,6 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 # Reinstall whenever pyproject.toml changes.
 STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml 2>/dev/null | cut -c1-12)
+LRS    := tests/servers/lrs/node_modules/.package-lock.json
 
 .PHONY: demo test lint typecheck unit bench clean install
 
@@ -25,8 +26,14 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
+unit: $(STAMP) $(LRS)
 	$(BIN)/pytest -q --cov=connector --cov-report=term:skip-covered --cov-fail-under=90
+
+# The xAPI LRS the tests start (tests/servers/lrs.py); without npm its tests skip.
+$(LRS): tests/servers/lrs/package.json tests/servers/lrs/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm ci --no-audit --no-fund --loglevel=error --prefix tests/servers/lrs; \
+	else echo "npm not found: the xAPI LRS tests will skip (install nodejs npm)"; fi
 
 test: lint typecheck unit
 

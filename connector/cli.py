@@ -143,6 +143,8 @@ def sync(
             f"Progress: {read} open enrollment(s) read, "
             f"{outcome.collected.changed} completion record(s) changed"
         )
+        if outcome.collected.sources is not None:
+            click.echo(_xapi_line(outcome.collected.sources))
     if applied is not None and applied.failed_total:
         raise click.exceptions.Exit(1)
 
@@ -216,6 +218,17 @@ def collect(c: _Context) -> None:
     result = collect_only(c.settings, open_store(c.settings))
     read = ", ".join(f"{k} {v}" for k, v in sorted(result.read.items())) or "no targets"
     click.echo(f"Progress: read {read} open enrollment(s); {result.changed} record(s) changed")
+    if result.sources is not None:
+        click.echo(_xapi_line(result.sources))
+
+
+def _xapi_line(found: Any) -> str:
+    return (
+        f"xAPI: {found.read} statement(s) read, {found.completions} completion(s) of known "
+        f"people on listed courses, {found.voided} voided, {found.changed} completion "
+        f"record(s) changed; skipped: {found.unknown_actor} unknown actor(s), "
+        f"{found.unknown_activity} on unlisted activities, {found.unusable} unusable"
+    )
 
 
 @cli.command()

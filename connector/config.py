@@ -358,6 +358,53 @@ class SmtpSettings(Section):
         return self.port or {"starttls": 587, "tls": 465, "none": 25}[self.security]
 
 
+XAPI_COMPLETION_VERBS = (
+    "http://adlnet.gov/expapi/verbs/completed",
+    "http://adlnet.gov/expapi/verbs/passed",
+    "http://adlnet.gov/expapi/verbs/mastered",
+    "https://w3id.org/xapi/adl/verbs/satisfied",
+)
+
+
+class XapiSettings(Section):
+    """A Learning Record Store to read completion statements from (``[progress.xapi]``).
+    A statement with one of ``verbs`` on an activity that a course of the bundles lists under
+    ``activities`` completes that course for the person its actor names (by ``mbox``,
+    ``mbox_sha1sum`` or ``account.name``: a person key or an e-mail)."""
+
+    endpoint: str  # the xAPI base URL, e.g. https://lrs.example.org/data/xAPI/
+    username: str | None = None  # the Basic authentication key
+    password: SecretStr | None = None  # UPSKILL_PROGRESS__XAPI__PASSWORD, or password_file
+    password_file: Path | None = None
+    verbs: list[str] = list(XAPI_COMPLETION_VERBS)
+    overlap_minutes: int = Field(10, ge=0, le=1440)  # each read re-reads this much, by stored
+    page_size: int = Field(500, ge=1, le=10000)
+    timeout: float = Field(30.0, gt=0)
+    retries: int = Field(3, ge=0, le=10)
+    max_wait: float = Field(60.0, gt=0)  # the longest Retry-After honoured
+    verify_tls: bool = True
+    ca_file: Path | None = None
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("give the LRS's xAPI base URL, e.g. https://lrs.example.org/xAPI/")
+        return value if value.endswith("/") else value + "/"
+
+    @model_validator(mode="after")
+    def _one_password_source(self) -> XapiSettings:
+        if self.password is not None and self.password_file is not None:
+            raise ValueError("set either password (environment) or password_file, not both")
+        return self
+
+
+class ProgressSettings(Section):
+    """Completion sources beside the targets themselves."""
+
+    xapi: XapiSettings | None = None
+
+
 class ReportSettings(Section):
     out_dir: Path = Path("var/reports")
     title: str = "Generative AI upskilling progress"
@@ -440,6 +487,7 @@ class Settings(BaseSettings):
     mappings: MappingsSettings = MappingsSettings()
     targets: TargetsSettings = TargetsSettings()
     report: ReportSettings = ReportSettings()
+    progress: ProgressSettings = ProgressSettings()
     schedule: ScheduleSettings = ScheduleSettings()
     guards: GuardSettings = GuardSettings()
     removal: RemovalSettings = RemovalSettings()
@@ -476,6 +524,14 @@ class Settings(BaseSettings):
     def moodle_token(self) -> str | None:
         moodle = self.targets.moodle
         return read_secret(moodle.token, self.path_or_none(moodle.token_file), "targets.moodle")
+
+    def xapi_password(self) -> str | None:
+        xapi = self.progress.xapi
+        if xapi is None:
+            return None
+        return read_secret(
+            xapi.password, self.path_or_none(xapi.password_file), "progress.xapi"
+        )
 
     def smtp_password(self) -> str | None:
         smtp = self.report.smtp

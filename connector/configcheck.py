@@ -114,6 +114,25 @@ def check_settings(settings: Settings) -> tuple[list[str], str]:
             )
         if moodle.ca_file is not None and not settings.path(moodle.ca_file).is_file():
             problems.append(f"targets.moodle.ca_file: {settings.path(moodle.ca_file)} not found")
+    xapi = settings.progress.xapi
+    if xapi is not None:
+        try:
+            if xapi.username and not settings.xapi_password():
+                problems.append(
+                    "progress.xapi: a username without a password; set "
+                    "UPSKILL_PROGRESS__XAPI__PASSWORD or progress.xapi.password_file"
+                )
+        except UpskillError as exc:
+            problems.append(exc.message)
+        if xapi.endpoint.startswith("http://") and not xapi.endpoint.startswith(
+            ("http://127.", "http://localhost")
+        ):
+            problems.append(
+                "progress.xapi.endpoint: plain http to a remote host sends the LRS credentials "
+                "in clear; use https://"
+            )
+        if xapi.ca_file is not None and not settings.path(xapi.ca_file).is_file():
+            problems.append(f"progress.xapi.ca_file: {settings.path(xapi.ca_file)} not found")
     try:
         settings.state_url()
     except UpskillError as exc:

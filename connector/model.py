@@ -165,6 +165,7 @@ class Course:
     title: str
     hours: float
     due_days: int | None = None
+    activities: tuple[str, ...] = ()  # xAPI activity ids whose completion completes it
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,7 @@ pytest_plugins = [
     "tests.servers.slapd",
     "tests.servers.samba",
     "tests.servers.scim",
+    "tests.servers.lrs",
     "tests.doubles.graph",
     "tests.doubles.okta",
     "tests.doubles.proxy",

@@ -90,6 +90,29 @@ def test_config_check_passes_on_a_good_configuration(
     assert "Configuration OK." in out and TOKEN not in out
 
 
+def test_config_check_names_the_lrs_settings_and_masks_its_password(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = write_config(tmp_path, BASE + """
+[progress.xapi]
+endpoint = "http://lrs.example.org/xAPI"
+username = "upskill"
+ca_file = "no-such-ca.pem"
+""")
+    monkeypatch.setenv("UPSKILL_TARGETS__MOODLE__TOKEN", TOKEN)
+    assert main(["--config", str(config), "config", "check"]) == 2
+    err = capsys.readouterr().err
+    assert "progress.xapi: a username without a password" in err
+    assert "progress.xapi.endpoint: plain http to a remote host" in err
+    assert "progress.xapi.ca_file: " in err and "no-such-ca.pem not found" in err
+    monkeypatch.setenv("UPSKILL_PROGRESS__XAPI__PASSWORD", "lrs-hunter2")
+    config.write_text(config.read_text().replace("http://lrs", "https://lrs").replace(
+        'ca_file = "no-such-ca.pem"\n', ""), encoding="utf-8")
+    assert main(["--config", str(config), "config", "check", "--show"]) == 0
+    out = capsys.readouterr().out
+    assert "lrs-hunter2" not in out and '"endpoint": "https://lrs.example.org/xAPI/"' in out
+
+
 def test_invalid_toml_is_a_user_error_with_the_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -170,6 +170,7 @@ class Wording:
     secret: str  # "directory.client_secret / client_secret_file"
     permissions: str  # "grant the application User.Read.All and GroupMember.Read.All"
     url_setting: str  # "directory.graph_url"
+    tls_setting: str = "directory.ca_file or verify_tls"
 
 
 class JsonClient:
@@ -212,6 +213,11 @@ class JsonClient:
     def post_form(self, url: str, what: str, form: Mapping[str, str]) -> Answer:
         return self.policy.call(lambda: self._send("POST", url, what, None, form), what)
 
+    def post_json(self, url: str, what: str, document: Any) -> Answer:
+        return self.policy.call(
+            lambda: self._send("POST", url, what, None, None, document), what
+        )
+
     def _send(
         self,
         method: str,
@@ -219,13 +225,14 @@ class JsonClient:
         what: str,
         params: Mapping[str, str] | None,
         form: Mapping[str, str] | None,
+        document: Any = None,
     ) -> Answer:
         self.requests += 1
         started = time.monotonic()
         try:
             response = self.session.request(
-                method, url, params=params, data=form, headers=dict(self._headers()),
-                timeout=self.timeout, verify=self.verify,
+                method, url, params=params, data=form, json=document,
+                headers=dict(self._headers()), timeout=self.timeout, verify=self.verify,
             )
             text = response.text  # a connection dropped mid-body fails here
         except requests.RequestException as exc:
@@ -256,7 +263,7 @@ class JsonClient:
         service = self.wording.service
         if isinstance(exc, requests.exceptions.SSLError):
             return UnavailableError(
-                f"TLS with {service} failed: check directory.ca_file or verify_tls",
+                f"TLS with {service} failed: check {self.wording.tls_setting}",
                 detail=reason,
             )
         if isinstance(exc, requests.Timeout):

@@ -256,7 +256,14 @@ class _Flattener:
         return courses
 
     def _course(self, entry: CourseEntry, place: Place) -> Course:
-        course = Course(entry.target, entry.ref, entry.title, entry.hours, entry.due_days)
+        course = Course(
+            entry.target,
+            entry.ref,
+            entry.title,
+            entry.hours,
+            entry.due_days,
+            tuple(entry.activities),
+        )
         first = self.defined.get((course.target, course.ref))
         if first is None:
             self.defined[(course.target, course.ref)] = (course, place)
@@ -265,7 +272,8 @@ class _Flattener:
             self.problems.at(
                 place,
                 f"course {course.target} {course.ref} is defined differently at {first[1]} "
-                "(title, hours or due_days differ); define it once and include that bundle",
+                "(title, hours, due_days or activities differ); define it once and include that "
+                "bundle",
             )
         return first[0]
 

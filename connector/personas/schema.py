@@ -81,6 +81,19 @@ class CourseEntry(Entry):
     title: Name
     hours: float
     due_days: int | None = Field(default=None, gt=0)
+    activities: list[str] = []  # xAPI activity ids whose completion completes this course
+
+    @field_validator("activities")
+    @classmethod
+    def _iris(cls, value: list[str]) -> list[str]:
+        for iri in value:
+            scheme, sep, rest = iri.partition(":")
+            if not sep or not scheme.isascii() or not scheme.isalpha() or not rest or " " in iri:
+                raise ValueError(
+                    f"activity {iri!r} is not an absolute IRI; give the xAPI activity id as "
+                    "the LRS statements carry it, e.g. https://lms.example.org/course/12"
+                )
+        return value
 
     @field_validator("hours")
     @classmethod

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 
 from connector.lms import EnrollRow, LmsTarget
 from connector.model import EnrollmentStatus
+from connector.progress.xapi.collect import XapiResult
 from connector.store import Store
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,7 @@ class CollectResult:
     read: dict[str, int] = field(default_factory=dict)  # target -> enrollments read
     changed: int = 0
     full: list[str] = field(default_factory=list)  # targets read in full this time
+    sources: XapiResult | None = None  # the LRS, when one is configured and was read
 
 
 def collect(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import socket
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -30,6 +30,7 @@ from connector.model import (
 from connector.store import database, runlock
 from connector.store import policy as policy_q
 from connector.store import queries as q
+from connector.store import xapi as xapi_q
 from connector.store.completions import merged
 from connector.store.records import JournalEntry, RunRecord
 from connector.store.tables import (
@@ -479,32 +480,43 @@ class Store:
         """Upsert completions read at ``at``; return how many rows changed. The merge rules
         (no downgrade, nothing written for an unchanged completion) are in
         :mod:`connector.store.completions`."""
-        keys = list(dict.fromkeys(q.completion_key(c) for c in completions))
         with self._write("record completions") as conn:
-            stored = q.stored_completions(conn, keys)
-            current: dict[q.CompletionKey, Completion] = dict(stored)
-            for read in completions:
-                key = q.completion_key(read)
-                new = merged(current.get(key), read)
-                if new is not None:
-                    current[key] = new
-            rows = [
-                {
-                    "person_key": c.person_key,
-                    "target": c.target,
-                    "course_ref": c.course_ref,
-                    "completed": c.completed,
-                    "completed_at": c.completed_at,
-                    "progress": c.progress,
-                    "source": c.source,
-                    "collected_at": at,
-                    "run_id": run_id,
-                }
-                for key, c in current.items()
-                if key not in stored or merged(stored[key], c) is not None
+            return _record_completions(conn, run_id, completions, at)
+
+    # -- xAPI statements ----------------------------------------------------------------------
+
+    def xapi_cursor(self, endpoint: str) -> datetime | None:
+        """Everything the LRS at ``endpoint`` stored before this was read (None: never)."""
+        with self._read("read the xAPI cursor") as conn:
+            return xapi_q.cursor(conn, endpoint)
+
+    def record_xapi(
+        self,
+        run_id: int,
+        endpoint: str,
+        rows: Sequence[xapi_q.StatementRow],
+        voided: Collection[str],
+        through: datetime | None,
+        at: datetime,
+    ) -> int:
+        """Keep new completion statements, mark voided ones, and bring the completions of the
+        courses they concern in line, in one transaction: a course with a statement left is
+        completed at the earliest one; a course whose every statement was voided loses the
+        completion the xAPI source recorded (another source's stays). Then move the cursor.
+        How many completion records changed."""
+        with self._write("record xAPI statements") as conn:
+            keys = xapi_q.record(conn, run_id, rows, voided)
+            firsts = xapi_q.earliest(conn, keys)
+            gone = xapi_q.retract(conn, [k for k, first in firsts.items() if first is None], "xapi")
+            read = [
+                Completion(person, target, course, True, first, None, "xapi")
+                for (person, target, course), first in sorted(firsts.items())
+                if first is not None
             ]
-            q.execute_many(conn, q.upsert_completions(conn), rows)
-        return len(rows)
+            changed = _record_completions(conn, run_id, read, at)
+            if through is not None:
+                xapi_q.move_cursor(conn, endpoint, through, run_id)
+        return gone + changed
 
     def completions(self) -> list[Completion]:
         """Every stored completion, ordered by person, target, course."""
@@ -513,4 +525,33 @@ class Store:
         with self._read("read completions") as conn:
             return [q.completion(row) for row in conn.execute(query)]
 
+
+def _record_completions(
+    conn: Connection, run_id: int, completions: Sequence[Completion], at: datetime
+) -> int:
+    keys = list(dict.fromkeys(q.completion_key(c) for c in completions))
+    stored = q.stored_completions(conn, keys)
+    current: dict[q.CompletionKey, Completion] = dict(stored)
+    for read in completions:
+        key = q.completion_key(read)
+        new = merged(current.get(key), read)
+        if new is not None:
+            current[key] = new
+    rows = [
+        {
+            "person_key": c.person_key,
+            "target": c.target,
+            "course_ref": c.course_ref,
+            "completed": c.completed,
+            "completed_at": c.completed_at,
+            "progress": c.progress,
+            "source": c.source,
+            "collected_at": at,
+            "run_id": run_id,
+        }
+        for key, c in current.items()
+        if key not in stored or merged(stored[key], c) is not None
+    ]
+    q.execute_many(conn, q.upsert_completions(conn), rows)
+    return len(rows)
 

@@ -218,3 +218,27 @@ manual_removals = Table(
     Column("detected_at", UtcDateTime, nullable=False),
     Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),
 )
+
+
+xapi_statements = Table(
+    "xapi_statements",
+    metadata,
+    Column("statement_id", String(64), primary_key=True),
+    Column("target", String(64), primary_key=True),  # an activity may complete two courses
+    Column("course_ref", String(255), primary_key=True),
+    Column("person_key", String(255), nullable=False),
+    Column("completed_at", UtcDateTime, nullable=False),
+    Column("stored", UtcDateTime),
+    Column("voided", Boolean, nullable=False, default=False),
+    Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),
+    Index("ix_xapi_statements_course", "person_key", "target", "course_ref"),
+)
+
+xapi_cursors = Table(
+    "xapi_cursors",
+    metadata,
+    Column("endpoint", String(512), primary_key=True),
+    Column("stored_through", UtcDateTime, nullable=False),  # everything stored before it is read
+    Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),
+)
+

@@ -9,7 +9,7 @@ recorded as failed with its message, so a sync never fails silently.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -19,11 +19,12 @@ from connector.directory.guard import check_read
 from connector.errors import SafetyStop, UpskillError
 from connector.lms import LmsTarget
 from connector.lms.reconcile import ReconcileResult, reconcile_targets
-from connector.model import Persona, Plan, Snapshot
+from connector.model import Bundle, Person, Persona, Plan, Snapshot
 from connector.personas.analysis import rule_problems
 from connector.personas.engine import Assignment, assign, assign_each, expired_pins, untouched
 from connector.personas.loader import Mappings, Override, load_mappings
 from connector.progress.collect import CollectResult, collect
+from connector.progress.xapi.collect import XapiResult
 from connector.registry import build_source, build_targets, enabled_targets, mappings_path
 from connector.report.admin import after_sync
 from connector.store import Store
@@ -348,6 +349,13 @@ def sync(
         if restore:
             store.restore_manual_removals(sorted(restore))
         collected = collect(store, live, run_id, clock())
+        from_lrs = collect_sources(
+            settings, store, run_id, prepared.snapshot.people.values(),
+            prepared.mappings.bundles, clock(),
+        )
+        if from_lrs is not None:
+            counts.update(from_lrs.counts())
+            collected.sources = from_lrs
         counts.update({f"done.{k}": v for k, v in applied.done.items()})
         counts.update({f"failed.{k}": v for k, v in applied.failed.items()})
         counts["completions_changed"] = collected.changed
@@ -384,6 +392,37 @@ def sync(
         after_sync(settings, store, run_id, failure, clock)
 
 
+def collect_sources(
+    settings: Settings,
+    store: Store,
+    run_id: int,
+    people: Iterable[Person],
+    bundles: Mapping[str, Bundle],
+    at: datetime,
+) -> XapiResult | None:
+    """Completions from the sources beside the targets (``[progress.xapi]``), recorded with
+    their problems in the run; None when none is configured."""
+    xapi = settings.progress.xapi
+    if xapi is None:
+        return None
+    from connector.progress.xapi.client import LrsClient
+    from connector.progress.xapi.collect import collect_xapi
+
+    client = LrsClient(
+        xapi.endpoint,
+        username=xapi.username,
+        password=settings.xapi_password(),
+        timeout=xapi.timeout,
+        retries=xapi.retries,
+        max_wait=xapi.max_wait,
+        verify_tls=xapi.verify_tls,
+        ca_file=str(settings.path(xapi.ca_file)) if xapi.ca_file else None,
+    )
+    result = collect_xapi(store, client, xapi, people, bundles, run_id, at)
+    store.record_problems(run_id, result.problems)
+    return result
+
+
 def collect_only(
     settings: Settings,
     store: Store,
@@ -393,9 +432,18 @@ def collect_only(
 ) -> CollectResult:
     """Collect progress without planning or applying enrollments."""
     run_id = store.start_run("collect", dry_run=False, mappings_hash=None)
+    people_read: int | None = None
     try:
         live = targets if targets is not None else build_targets(settings)
         result = collect(store, live, run_id, clock())
+        from_lrs = None
+        if settings.progress.xapi is not None:
+            mappings = load_mappings(mappings_path(settings))
+            snapshot = build_source(settings).read()
+            people_read = len(snapshot)
+            from_lrs = collect_sources(
+                settings, store, run_id, snapshot.people.values(), mappings.bundles, clock()
+            )
     except BaseException as exc:
         message = exc.message if isinstance(exc, UpskillError) else type(exc).__name__
         store.finish_run(run_id, "failed", message=message)
@@ -406,6 +454,9 @@ def collect_only(
         counts={
             "completions_changed": result.changed,
             **{f"read.{k}": v for k, v in result.read.items()},
+            **(from_lrs.counts() if from_lrs is not None else {}),
         },
+        people_read=people_read,
     )
+    result.sources = from_lrs
     return result

@@ -1,0 +1,88 @@
+"""The parts of xAPI statements the connector reads, as pydantic models.
+
+Unknown properties are ignored, never an error (xAPI 1.0.3: a consumer must accept what it does
+not know). A statement that does not have the parts the connector needs fails validation on its
+own and is reported by id; it never stops the others.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, field_validator
+
+VOIDED = "http://adlnet.gov/expapi/verbs/voided"
+
+
+class _Read(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class Account(_Read):
+    homePage: str | None = None
+    name: str
+
+
+class Actor(_Read):
+    objectType: str | None = None
+    mbox: str | None = None
+    mbox_sha1sum: str | None = None
+    account: Account | None = None
+
+
+class Verb(_Read):
+    id: str
+
+
+class StatementObject(_Read):
+    objectType: str | None = None  # absent means Activity
+    id: str | None = None
+
+    @property
+    def is_statement_ref(self) -> bool:
+        return self.objectType == "StatementRef"
+
+
+class Result(_Read):
+    completion: bool | None = None
+    success: bool | None = None
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Statement(_Read):
+    id: str
+    actor: Actor
+    verb: Verb
+    object: StatementObject
+    result: Result | None = None
+    timestamp: datetime | None = None  # when the learning happened (any zone)
+    stored: datetime | None = None  # set by the LRS: the sync cursor
+
+    @field_validator("timestamp", "stored")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        return as_utc(value)
+
+    @property
+    def when(self) -> datetime | None:
+        """The completion date: the statement's timestamp, else when the LRS stored it."""
+        return self.timestamp or self.stored
+
+
+def parse_statement(raw: Any) -> Statement | str:
+    """The statement, or why it cannot be used (one line naming the statement)."""
+    from pydantic import ValidationError
+
+    ident = raw.get("id", "?") if isinstance(raw, dict) else "?"
+    try:
+        return Statement.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "statement"
+        return f"statement {ident}: {where}: {first['msg']}"

@@ -1,0 +1,135 @@
+"""The statements behind the xAPI completion source (tables ``xapi_statements`` and
+``xapi_cursors``, migration ``0006_xapi``)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, delete, select, tuple_, update
+
+from connector.store.queries import chunks, execute_many
+from connector.store.tables import completions, xapi_cursors, xapi_statements
+
+Key = tuple[str, str, str]  # (person_key, target, course_ref)
+
+
+@dataclass(frozen=True, slots=True)
+class StatementRow:
+    """A completion statement as the connector keeps it."""
+
+    statement_id: str
+    person_key: str
+    target: str
+    course_ref: str
+    completed_at: datetime
+    stored: datetime | None
+
+    @property
+    def key(self) -> Key:
+        return (self.person_key, self.target, self.course_ref)
+
+
+def cursor(conn: Connection, endpoint: str) -> datetime | None:
+    c = xapi_cursors.c
+    found = conn.execute(select(c.stored_through).where(c.endpoint == endpoint)).scalar()
+    return found
+
+
+def move_cursor(conn: Connection, endpoint: str, through: datetime, run_id: int) -> None:
+    c = xapi_cursors.c
+    done = conn.execute(
+        update(xapi_cursors)
+        .where(c.endpoint == endpoint)
+        .values(stored_through=through, run_id=run_id)
+    )
+    if done.rowcount == 0:
+        conn.execute(
+            xapi_cursors.insert().values(endpoint=endpoint, stored_through=through, run_id=run_id)
+        )
+
+
+def _known(conn: Connection, ids: Collection[str]) -> dict[str, list[tuple[Key, bool]]]:
+    """Statement id → the courses it was kept for, each with whether it is voided."""
+    s = xapi_statements.c
+    out: dict[str, list[tuple[Key, bool]]] = {}
+    for chunk in chunks(sorted(ids)):
+        rows = conn.execute(
+            select(s.statement_id, s.person_key, s.target, s.course_ref, s.voided).where(
+                s.statement_id.in_(chunk)
+            )
+        )
+        for ident, person, target, course, voided in rows:
+            out.setdefault(ident, []).append(((person, target, course), bool(voided)))
+    return out
+
+
+def record(
+    conn: Connection, run_id: int, rows: Sequence[StatementRow], voided: Collection[str]
+) -> set[Key]:
+    """Keep the statements not kept yet (a known id is left as it is) and mark ``voided``
+    ones; the (person, target, course) keys whose statements changed."""
+    fresh = {(row.statement_id, row.target, row.course_ref): row for row in rows}
+    known = _known(conn, {row.statement_id for row in rows} | set(voided))
+    changed: set[Key] = set()
+    new = [row for row in fresh.values() if row.statement_id not in known]
+    execute_many(
+        conn,
+        xapi_statements.insert(),
+        [
+            {
+                "statement_id": row.statement_id,
+                "person_key": row.person_key,
+                "target": row.target,
+                "course_ref": row.course_ref,
+                "completed_at": row.completed_at,
+                "stored": row.stored,
+                "voided": row.statement_id in voided,
+                "run_id": run_id,
+            }
+            for row in new
+        ],
+    )
+    changed.update(row.key for row in new)
+    to_void = sorted(
+        ident for ident in voided if any(not done for _, done in known.get(ident, ()))
+    )
+    s = xapi_statements.c
+    for chunk in chunks(to_void):
+        conn.execute(update(xapi_statements).where(s.statement_id.in_(chunk)).values(voided=True))
+    changed.update(key for ident in to_void for key, _ in known[ident])
+    return changed
+
+
+def earliest(conn: Connection, keys: Iterable[Key]) -> dict[Key, datetime | None]:
+    """Per key, the earliest completion of its statements that are not voided (None: every
+    statement of the key was voided)."""
+    s = xapi_statements.c
+    wanted = sorted(set(keys))
+    out: dict[Key, datetime | None] = dict.fromkeys(wanted)
+    for chunk in chunks(wanted):
+        rows = conn.execute(
+            select(s.person_key, s.target, s.course_ref, s.completed_at).where(
+                tuple_(s.person_key, s.target, s.course_ref).in_(chunk), s.voided.is_(False)
+            )
+        )
+        for person, target, course, at in rows:
+            key = (person, target, course)
+            first = out[key]
+            if first is None or at < first:
+                out[key] = at
+    return out
+
+
+def retract(conn: Connection, keys: Iterable[Key], source: str) -> int:
+    """Forget the completions of ``keys`` that ``source`` recorded (other sources' stay)."""
+    c = completions.c
+    gone = 0
+    for chunk in chunks(sorted(set(keys))):
+        gone += conn.execute(
+            delete(completions).where(
+                tuple_(c.person_key, c.target, c.course_ref).in_(chunk), c.source == source
+            )
+        ).rowcount
+    return gone
