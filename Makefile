@@ -44,6 +44,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.moodle
 	$(BIN)/python -m bench.ldap
 	$(BIN)/python -m bench.report
+	$(BIN)/python -m bench.xapi
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache .coverage
