@@ -105,15 +105,9 @@ def check_settings(settings: Settings) -> tuple[list[str], str]:
                 )
         except UpskillError as exc:
             problems.append(exc.message)
-        if moodle.url.startswith("http://") and not moodle.url.startswith(
-            ("http://127.", "http://localhost")
-        ):
-            problems.append(
-                "targets.moodle.url: plain http to a remote host sends the token in clear; "
-                "use https://"
-            )
-        if moodle.ca_file is not None and not settings.path(moodle.ca_file).is_file():
-            problems.append(f"targets.moodle.ca_file: {settings.path(moodle.ca_file)} not found")
+        problems.extend(
+            _remote(settings, "targets.moodle", "url", moodle.url, moodle.ca_file, "the token")
+        )
     xapi = settings.progress.xapi
     if xapi is not None:
         try:
@@ -124,18 +118,31 @@ def check_settings(settings: Settings) -> tuple[list[str], str]:
                 )
         except UpskillError as exc:
             problems.append(exc.message)
-        if xapi.endpoint.startswith("http://") and not xapi.endpoint.startswith(
-            ("http://127.", "http://localhost")
-        ):
-            problems.append(
-                "progress.xapi.endpoint: plain http to a remote host sends the LRS credentials "
-                "in clear; use https://"
+        problems.extend(
+            _remote(
+                settings, "progress.xapi", "endpoint", xapi.endpoint, xapi.ca_file,
+                "the LRS credentials",
             )
-        if xapi.ca_file is not None and not settings.path(xapi.ca_file).is_file():
-            problems.append(f"progress.xapi.ca_file: {settings.path(xapi.ca_file)} not found")
+        )
     try:
         settings.state_url()
     except UpskillError as exc:
         problems.append(exc.message)
     summary = json.dumps(_masked(settings.model_dump()), indent=2, sort_keys=True)
     return problems, summary
+
+
+def _remote(
+    settings: Settings, section: str, key: str, url: str, ca_file: Path | None, secret: str
+) -> list[str]:
+    """Problems of a service the connector sends a secret to: plain http to a remote host,
+    a CA file that is not there."""
+    found = []
+    if url.startswith("http://") and not url.startswith(("http://127.", "http://localhost")):
+        found.append(
+            f"{section}.{key}: plain http to a remote host sends {secret} in clear; use https://"
+        )
+    if ca_file is not None and not settings.path(ca_file).is_file():
+        found.append(f"{section}.ca_file: {settings.path(ca_file)} not found")
+    return found
+

@@ -67,19 +67,21 @@ BASE_FILES = {
 WriteMappings = Callable[[Mapping[str, str | None]], Path]
 
 
+def write_tree(parent: Path, replaced: Mapping[str, str | None]) -> Path:
+    """``parent/mappings``: the base mappings with some files replaced (text) or left out
+    (None)."""
+    folder = parent / "mappings"
+    folder.mkdir(exist_ok=True)
+    for name, text in {**BASE_FILES, **replaced}.items():
+        if text is not None:
+            (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
 @pytest.fixture
 def write_mappings(tmp_path: Path) -> WriteMappings:
     """Write the base mappings with some files replaced (text) or left out (None)."""
-
-    def write(replaced: Mapping[str, str | None]) -> Path:
-        folder = tmp_path / "mappings"
-        folder.mkdir(exist_ok=True)
-        for name, text in {**BASE_FILES, **replaced}.items():
-            if text is not None:
-                (folder / name).write_text(text, encoding="utf-8")
-        return folder
-
-    return write
+    return lambda replaced: write_tree(tmp_path, replaced)
 
 
 def _person(

@@ -15,7 +15,7 @@ from connector.model import PersonStatus
 from connector.personas.engine import assign, expired_pins, explain, untouched
 from connector.personas.loader import Mappings, Override, load_mappings
 
-from .conftest import BASE_FILES, MakePerson, MakeSnapshot, WriteMappings
+from .conftest import MakePerson, MakeSnapshot, WriteMappings, write_tree
 
 OVERRIDES = """\
 overrides:
@@ -151,11 +151,7 @@ def test_bad_overrides_are_reported_with_their_place(
 
 @pytest.fixture(scope="module")
 def module_pinned(tmp_path_factory: pytest.TempPathFactory) -> Mappings:
-    folder = tmp_path_factory.mktemp("pins") / "mappings"
-    folder.mkdir()
-    for name, text in {**BASE_FILES, "overrides.yaml": OVERRIDES}.items():
-        (folder / name).write_text(text, encoding="utf-8")
-    return load_mappings(folder)
+    return load_mappings(write_tree(tmp_path_factory.mktemp("pins"), {"overrides.yaml": OVERRIDES}))
 
 
 KEYS = ["ada", "bob", "cy", "dan", "eve", "p1", "p2", "p3"]

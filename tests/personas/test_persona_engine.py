@@ -13,7 +13,7 @@ from connector.model import Person, PersonStatus
 from connector.personas.engine import assign, assign_each, explain, reasons
 from connector.personas.loader import Mappings, load_mappings
 
-from .conftest import BASE_FILES, MakePerson, MakeSnapshot, WriteMappings
+from .conftest import MakePerson, MakeSnapshot, WriteMappings, write_tree
 
 NESTING = {"cfo-office": ["executive-team"], "executive-team": ["people-managers"]}
 
@@ -300,17 +300,9 @@ def test_assigning_two_trees_in_one_pass_equals_assigning_each_alone(
 
 @pytest.fixture(scope="module")
 def ranked_mappings(tmp_path_factory: pytest.TempPathFactory) -> Mappings:
-    folder = tmp_path_factory.mktemp("ranked") / "mappings"
-    folder.mkdir()
-    for name, text in {**BASE_FILES, "rules.yaml": RANKED_RULES}.items():
-        (folder / name).write_text(text, encoding="utf-8")
-    return load_mappings(folder)
+    return load_mappings(write_tree(tmp_path_factory.mktemp("ranked"), {"rules.yaml": RANKED_RULES}))
 
 
 @pytest.fixture(scope="module")
 def mixed_mappings(tmp_path_factory: pytest.TempPathFactory) -> Mappings:
-    folder = tmp_path_factory.mktemp("mixed") / "mappings"
-    folder.mkdir()
-    for name, text in {**BASE_FILES, "rules.yaml": MIXED_RULES}.items():
-        (folder / name).write_text(text, encoding="utf-8")
-    return load_mappings(folder)
+    return load_mappings(write_tree(tmp_path_factory.mktemp("mixed"), {"rules.yaml": MIXED_RULES}))
