@@ -88,7 +88,9 @@ def send_reports(
         )
     if preview_dir is not None:
         return _deliver(settings, store, period, preview_dir, clock)
-    run_id = store.start_run("report", dry_run=False, mappings_hash=None, lock=False)
+    # the report lock: two sends at once could race on the sent log; a send killed half-way is
+    # marked crashed by the next one, which sends what is missing
+    run_id = store.start_run("report", dry_run=False, mappings_hash=None, lock="report")
     try:
         result = _deliver(settings, store, period, None, clock)
     except BaseException as exc:

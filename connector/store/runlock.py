@@ -1,6 +1,7 @@
 """The run lock: one run at a time per database.
 
-A run takes the lock by inserting the row of its lock name (``sync``) in the same transaction
+A run takes the lock by inserting the row of its lock name (``sync``; report sends take
+``report``, so a send and a sync may overlap but two sends may not) in the same transaction
 that records the run. When the row is already there, the holder is taken over only when it is
 certainly gone: its run already ended, its process no longer exists on this same host, or the
 lock is older than the staleness limit (default 6 hours, longer than any sane run). The run it
@@ -110,8 +111,9 @@ def acquire(
     )
 
 
-def release(conn: Connection, run_id: int, name: str = LOCK_NAME) -> None:
-    conn.execute(run_lock.delete().where(run_lock.c.name == name, run_lock.c.run_id == run_id))
+def release(conn: Connection, run_id: int) -> None:
+    """Release every lock ``run_id`` holds (none: nothing happens)."""
+    conn.execute(run_lock.delete().where(run_lock.c.run_id == run_id))
 
 
 def _holder(conn: Connection, name: str) -> Holder | None:

@@ -147,10 +147,11 @@ class Store:
     # -- runs -------------------------------------------------------------------------------
 
     def start_run(
-        self, kind: str, *, dry_run: bool, mappings_hash: str | None, lock: bool = True
+        self, kind: str, *, dry_run: bool, mappings_hash: str | None, lock: bool | str = True
     ) -> int:
         """Record a new run as ``running`` and return its id. With ``lock`` it takes the run
-        lock first, so only one such run works on this database at a time (see
+        lock first (``True``: the ``sync`` lock; a string names another lock, such as
+        ``report``), so only one such run works on this database at a time (see
         :mod:`connector.store.runlock`); a refused run leaves no trace."""
         if kind not in RUN_KINDS:
             raise ValueError(f"run kind {kind!r} is not one of {', '.join(RUN_KINDS)}")
@@ -177,6 +178,7 @@ class Store:
                     host=self._host,
                     pid=os.getpid(),
                     staleness=self.lock_staleness,
+                    name=runlock.LOCK_NAME if lock is True else lock,
                 )
         return run_id
 

@@ -99,6 +99,24 @@ def test_a_run_without_the_lock_does_not_wait_for_it(store: Store) -> None:
     store.finish_run(sync, "succeeded")
 
 
+def test_report_sends_take_their_own_lock(store: Store) -> None:
+    sync = store.start_run("sync", dry_run=False, mappings_hash=None)
+    send = store.start_run("report", dry_run=False, mappings_hash=None, lock="report")
+    with pytest.raises(StateError, match=f"another run \\(id {send},"):
+        store.start_run("report", dry_run=False, mappings_hash=None, lock="report")
+    store.finish_run(send, "succeeded")  # releases the report lock, not the sync lock
+    again = store.start_run("report", dry_run=False, mappings_hash=None, lock="report")
+    with pytest.raises(StateError, match=f"another run \\(id {sync},"):
+        store.start_run("sync", dry_run=False, mappings_hash=None)
+    set_lock(store, pid=dead_pid())  # both holders die: the next of each kind takes over
+    later = store.start_run("report", dry_run=False, mappings_hash=None, lock="report")
+    crashed = store.run(again)
+    assert crashed is not None and crashed.status == "crashed"
+    assert crashed.message is not None and f"taken over by run {later}" in crashed.message
+    store.finish_run(later, "succeeded")
+    store.finish_run(store.start_run("sync", dry_run=False, mappings_hash=None), "succeeded")
+
+
 def test_lock_of_a_dead_process_on_this_host_is_taken_over(store: Store) -> None:
     old = store.start_run("sync", dry_run=False, mappings_hash=None)
     set_lock(store, pid=dead_pid())
