@@ -28,6 +28,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -213,7 +214,8 @@ class GraphSource(_WebSource):
 
 
 class OktaSource(_WebSource):
-    """Okta's Management API with an API token (SSWS) of a read-only administrator."""
+    """Okta's Management API with an API token (SSWS) of a read-only administrator, or
+    (``auth = "oauth"``) an OAuth 2.0 service app: client credentials with ``private_key_jwt``."""
 
     type: Literal["okta"]
     url: str  # the org URL, e.g. https://acme.okta.com
@@ -221,11 +223,57 @@ class OktaSource(_WebSource):
     token_file: Path | None = None
     page_size: int = Field(200, ge=1, le=200)  # /api/v1/users
     member_page_size: int = Field(1000, ge=1, le=1000)  # /api/v1/groups/{id}/users
+    client_id: str = ""  # auth = "oauth": the Client ID of the API Services app
+    private_key: SecretStr | None = None  # PEM (or JWK JSON); from UPSKILL_DIRECTORY__PRIVATE_KEY
+    private_key_file: Path | None = None
+    key_id: str = ""  # the kid of the public key registered with the app (empty: none sent)
+    scopes: tuple[str, ...] = ("okta.users.read", "okta.groups.read")
+    # Last, and validated even when left out: its validator sees every other field.
+    auth: Literal["ssws", "oauth"] = Field("ssws", validate_default=True)
 
     @field_validator("url")
     @classmethod
     def _url(cls, value: str) -> str:
         return _https_url(value, "https://acme.okta.com")
+
+    @field_validator("scopes", mode="before")
+    @classmethod
+    def _scope_list(cls, value: Any) -> Any:
+        return value.split() if isinstance(value, str) else value  # "a b" or ["a", "b"]
+
+    @field_validator("scopes")
+    @classmethod
+    def _scopes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("must name the scopes to ask for, e.g. "
+                             '["okta.users.read", "okta.groups.read"]')
+        return value
+
+    @field_validator("auth")
+    @classmethod
+    def _auth(cls, value: str, info: ValidationInfo) -> str:
+        # Checked here, not in a model validator: a model validator's error shows the whole
+        # section, private key included; this one shows only the value of ``auth``.
+        given = info.data
+        oauth_only = [n for n in ("client_id", "private_key", "private_key_file", "key_id")
+                      if given.get(n)]
+        if value == "ssws" and oauth_only:
+            raise ValueError(
+                f"{', '.join(oauth_only)}: settings of OAuth; set auth = \"oauth\" to use the "
+                "service app, or remove them to keep the API token (SSWS)")
+        if value == "oauth":
+            if not given.get("client_id"):
+                raise ValueError(
+                    'auth = "oauth" needs client_id: the Client ID of the Okta API Services '
+                    "app (Admin Console > Applications > the app > General)")
+            if given.get("token") is not None or given.get("token_file") is not None:
+                raise ValueError(
+                    'token / token_file are the API token of auth = "ssws"; remove them '
+                    "(and UPSKILL_DIRECTORY__TOKEN) to use the OAuth service app")
+            if given.get("private_key") is not None and given.get("private_key_file"):
+                raise ValueError("set either private_key (environment "
+                                 "UPSKILL_DIRECTORY__PRIVATE_KEY) or private_key_file, not both")
+        return value
 
     @model_validator(mode="after")
     def _one_token(self) -> OktaSource:
@@ -616,7 +664,8 @@ def _describe(err: Any) -> str:
 
 def _safe(err: Any) -> str:
     if any(
-        "token" in str(p) or "password" in str(p) or "secret" in str(p) or str(p) == "url"
+        any(word in str(p) for word in ("token", "password", "secret", "key"))
+        or str(p) == "url"
         for p in err["loc"]
     ):
         return "**********"

@@ -35,8 +35,11 @@ def _source_files(settings: Settings) -> list[str]:
     ca_file = getattr(source, "ca_file", None)
     if isinstance(ca_file, Path) and not settings.path(ca_file).is_file():
         problems.append(f"directory.ca_file: {settings.path(ca_file)} not found")
+    unused: set[str] = set()
+    if source.type == "okta":  # the API token or the service app's key, as auth says
+        unused = {"token"} if source.auth == "oauth" else {"private_key"}
     for name in fields:
-        if f"{name}_file" not in fields:
+        if f"{name}_file" not in fields or name in unused:
             continue
         inline = getattr(source, name)
         if inline is not None and not isinstance(inline, SecretStr):
@@ -51,6 +54,13 @@ def _source_files(settings: Settings) -> list[str]:
         if value is None and name != "password":  # an anonymous LDAP bind has no password
             env = "UPSKILL_DIRECTORY__" + name.upper()
             problems.append(f"{where}: not set; set {env} or directory.{name}_file")
+        elif value is not None and source.type == "okta" and name == "private_key":
+            from connector.directory.okta import load_signing_key
+
+            try:  # the service app's key: one Okta can check a signature with
+                load_signing_key(value)
+            except UpskillError as exc:
+                problems.append(exc.message)
     return problems
 
 

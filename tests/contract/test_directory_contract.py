@@ -22,7 +22,7 @@ from tests.contract import org
 from tests.contract.org import LoadedOrg
 from tests.doubles.graph import GraphDouble, graph_reader
 from tests.doubles.graph import load_org as load_graph
-from tests.doubles.okta import OktaDouble, okta_reader
+from tests.doubles.okta import OktaDouble, okta_reader, register_app
 from tests.doubles.okta import load_org as load_okta
 from tests.servers.scim import TOKEN, ScimServer
 
@@ -69,6 +69,16 @@ def okta_org(okta_double: OktaDouble) -> LoadedOrg:
 
 
 @pytest.fixture
+def okta_oauth_org(okta_double: OktaDouble) -> LoadedOrg:
+    """The same organisation, read as an OAuth service app (private_key_jwt) only."""
+    key_of = load_okta(okta_double)
+    okta_double.ssws = False
+    reader = okta_reader(okta_double, page_size=2, member_page_size=2,
+                         private_key=register_app(okta_double))
+    return LoadedOrg(reader, key_of, reports_left=True, nesting=False)
+
+
+@pytest.fixture
 def scim_loaded(scim_org: tuple[ScimServer, dict[str, str]]) -> LoadedOrg:
     from connector.config import ScimSource
     from connector.directory.scim import ScimDirectory
@@ -78,8 +88,8 @@ def scim_loaded(scim_org: tuple[ScimServer, dict[str, str]]) -> LoadedOrg:
     return LoadedOrg(reader, key_of, reports_left=False, nesting=True)
 
 
-READERS = ["csv_org", "graph_org", "graph_delta_org", "okta_org", "scim_loaded", "slapd_org",
-           "samba_org"]
+READERS = ["csv_org", "graph_org", "graph_delta_org", "okta_org", "okta_oauth_org",
+           "scim_loaded", "slapd_org", "samba_org"]
 
 
 @pytest.fixture(params=READERS)
