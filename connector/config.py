@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import tomllib
 from contextvars import ContextVar
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -426,6 +427,7 @@ class XapiSettings(Section):
     password_file: Path | None = None
     verbs: list[str] = list(XAPI_COMPLETION_VERBS)
     overlap_minutes: int = Field(10, ge=0, le=1440)  # each read re-reads this much, by stored
+    read_from: datetime | None = None  # the first read starts here (default: all the LRS holds)
     page_size: int = Field(500, ge=1, le=10000)
     timeout: float = Field(30.0, gt=0)
     retries: int = Field(3, ge=0, le=10)

@@ -119,6 +119,16 @@ def test_a_reread_after_a_lost_cursor_records_nothing_twice(world: World) -> Non
     assert len(world.completed()) == 1
 
 
+def test_the_first_read_starts_at_read_from(world: World, tmp_path: Path) -> None:
+    world.client.post([world.statement(world.mbox("ann"), world.intro)])
+    start = datetime.now(UTC)
+    world.client.post([world.statement(world.mbox("bob"), world.intro)])
+    world.store = Store.open(f"sqlite:///{tmp_path / 'fresh.db'}")  # no cursor yet
+    world.settings = XapiSettings(endpoint=world.client.endpoint, read_from=start)
+    result = world.collect()
+    assert result.completions == 1 and list(world.completed()) == [("bob", "INTRO")]
+
+
 def test_voiding_retracts_a_completion_unless_another_statement_holds_it(world: World) -> None:
     first = world.statement(world.mbox("ann"), world.intro, when="2026-11-20T10:00:00Z")
     later = world.statement(world.mbox("ann"), world.intro, when="2026-11-25T10:00:00Z")

@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from connector.config import XapiSettings
 from connector.model import Bundle, Person, RecordProblem
 from connector.progress.xapi.client import LrsClient
-from connector.progress.xapi.models import VOIDED, Actor, Statement, parse_statement
+from connector.progress.xapi.models import VOIDED, Actor, Statement, as_utc, parse_statement
 from connector.store import Store
 from connector.store.xapi import StatementRow
 
@@ -122,6 +122,8 @@ def collect_xapi(
     who = People(people)
     cursor = store.xapi_cursor(client.endpoint)
     since = cursor - timedelta(minutes=settings.overlap_minutes) if cursor else None
+    if since is None and settings.read_from is not None:
+        since = as_utc(settings.read_from)
     rows: list[StatementRow] = []
     voided: set[str] = set()
     unknown: Counter[str] = Counter()
