@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -210,12 +211,18 @@ def plan(
 
 
 @cli.command()
+@click.option(
+    "--xapi-since",
+    type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
+    help="Re-read the LRS from this UTC date or time (after adding activities to courses, "
+    "or people to the directory); nothing already recorded is recorded twice.",
+)
 @pass_ctx
-def collect(c: _Context) -> None:
+def collect(c: _Context, xapi_since: datetime | None) -> None:
     """Collect completion progress from the targets (no enrollment changes)."""
     from connector.sync.run import collect_only, open_store
 
-    result = collect_only(c.settings, open_store(c.settings))
+    result = collect_only(c.settings, open_store(c.settings), xapi_since=xapi_since)
     read = ", ".join(f"{k} {v}" for k, v in sorted(result.read.items())) or "no targets"
     click.echo(f"Progress: read {read} open enrollment(s); {result.changed} record(s) changed")
     if result.sources is not None:
@@ -262,7 +269,7 @@ def report(
     period: str | None,
 ) -> None:
     """Print the progress report and write it as HTML and CSV; or e-mail it to leaders."""
-    from connector.report.assemble import current_period
+    from connector.report.assemble import last_complete_period
     from connector.report.period import Period, parse_period
     from connector.report.render import render_text
     from connector.report.run import send_reports, write_reports
@@ -270,7 +277,7 @@ def report(
 
     chosen: Period | None = parse_period(period) if period and period != "last" else None
     if period == "last":
-        chosen = current_period(c.settings, utcnow()).previous()
+        chosen = last_complete_period(c.settings, utcnow())
     store = open_store(c.settings)
     if send or preview_dir is not None:
         result = send_reports(c.settings, store, period=chosen, preview_dir=preview_dir)

@@ -428,6 +428,10 @@ class XapiSettings(Section):
     verbs: list[str] = list(XAPI_COMPLETION_VERBS)
     overlap_minutes: int = Field(10, ge=0, le=1440)  # each read re-reads this much, by stored
     read_from: datetime | None = None  # the first read starts here (default: all the LRS holds)
+    # an actor given as an account (homePage, name) names a person only when its homePage is
+    # one of these (an LMS's user ids mean nothing elsewhere); the name is a person key or an
+    # e-mail
+    account_homepages: list[str] = []
     page_size: int = Field(500, ge=1, le=10000)
     timeout: float = Field(30.0, gt=0)
     retries: int = Field(3, ge=0, le=10)

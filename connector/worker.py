@@ -38,11 +38,11 @@ def reports(settings: Settings, echo: Callable[[str], None]) -> None:
     """Send every leader the report of the period before the one holding now."""
     from datetime import UTC, datetime
 
-    from connector.report.assemble import current_period
+    from connector.report.assemble import last_complete_period
     from connector.report.run import send_reports
     from connector.sync.run import open_store
 
-    period = current_period(settings, datetime.now(UTC)).previous()
+    period = last_complete_period(settings, datetime.now(UTC))
     try:
         result = send_reports(settings, open_store(settings), period=period)
     except UpskillError as exc:

@@ -50,7 +50,11 @@ class AdminSummary:
 
     @property
     def abnormal(self) -> bool:
-        return self.status != "succeeded" or bool(self.failures or self.guards)
+        return (
+            self.status != "succeeded"
+            or bool(self.failures or self.guards)
+            or bool(self.counts.get("xapi.failed"))
+        )
 
     @property
     def remove_by_hand(self) -> tuple[JournalEntry, ...]:

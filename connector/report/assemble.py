@@ -25,6 +25,17 @@ def current_period(settings: Settings, now: datetime) -> Period:
     return week_of(day) if settings.report.period == "week" else month_of(day)
 
 
+def last_complete_period(settings: Settings, now: datetime) -> Period:
+    """The period before the one that holds ``now`` on the calendar of
+    ``schedule.timezone`` (where the report job fires: Monday 07:00 in Auckland is still
+    Sunday in UTC, and last week there is not the week before last)."""
+    from zoneinfo import ZoneInfo
+
+    day = now.astimezone(ZoneInfo(settings.schedule.timezone)).date()
+    holding = week_of(day) if settings.report.period == "week" else month_of(day)
+    return holding.previous()
+
+
 @dataclass(frozen=True, slots=True)
 class Assembled:
     """The organisation-wide input and what is needed to scope it per leader."""

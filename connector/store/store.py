@@ -52,6 +52,9 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+XAPI_SOURCE = "xapi"  # the source of the completions xAPI statements give
+
+
 class Store:
     """The state database. Open it with :meth:`open`; close it with :meth:`close` (or ``with``)."""
 
@@ -486,6 +489,7 @@ class Store:
             return _record_completions(conn, run_id, completions, at)
 
     # -- xAPI statements ----------------------------------------------------------------------
+    # (the source name of their completions is XAPI_SOURCE)
 
     def xapi_cursor(self, endpoint: str) -> datetime | None:
         """Everything the LRS at ``endpoint`` stored before this was read (None: never)."""
@@ -505,15 +509,23 @@ class Store:
         courses they concern in line, in one transaction: a course with a statement left is
         completed at the earliest one; a course whose every statement was voided loses the
         completion the xAPI source recorded (another source's stays). Then move the cursor.
+        A course another source (Moodle) already records as completed keeps that record: the
+        statements never replace it, and their voiding never removes it.
         How many completion records changed."""
         with self._write("record xAPI statements") as conn:
             keys = xapi_q.record(conn, run_id, rows, voided)
             firsts = xapi_q.earliest(conn, keys)
-            gone = xapi_q.retract(conn, [k for k, first in firsts.items() if first is None], "xapi")
+            held = q.stored_completions(conn, sorted(firsts))
+            others = {
+                key for key, c in held.items() if c.completed and c.source != XAPI_SOURCE
+            }
+            gone = xapi_q.retract(
+                conn, [k for k, first in firsts.items() if first is None], XAPI_SOURCE
+            )
             read = [
-                Completion(person, target, course, True, first, None, "xapi")
+                Completion(person, target, course, True, first, None, XAPI_SOURCE)
                 for (person, target, course), first in sorted(firsts.items())
-                if first is not None
+                if first is not None and (person, target, course) not in others
             ]
             changed = _record_completions(conn, run_id, read, at)
             if through is not None:

@@ -72,8 +72,12 @@ def record(
     ones; the (person, target, course) keys whose statements changed."""
     fresh = {(row.statement_id, row.target, row.course_ref): row for row in rows}
     known = _known(conn, {row.statement_id for row in rows} | set(voided))
+    kept = {(ident, key[1], key[2]) for ident, found in known.items() for key, _ in found}
     changed: set[Key] = set()
-    new = [row for row in fresh.values() if row.statement_id not in known]
+    # a known statement for a course it was not kept for yet (its activity was added to
+    # another course since) is kept for that course too, voided if the statement is
+    new = [row for triple, row in fresh.items() if triple not in kept]
+    was_voided = {ident for ident, found in known.items() if any(done for _, done in found)}
     execute_many(
         conn,
         xapi_statements.insert(),
@@ -85,7 +89,7 @@ def record(
                 "course_ref": row.course_ref,
                 "completed_at": row.completed_at,
                 "stored": row.stored,
-                "voided": row.statement_id in voided,
+                "voided": row.statement_id in voided or row.statement_id in was_voided,
                 "run_id": run_id,
             }
             for row in new

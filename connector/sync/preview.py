@@ -78,12 +78,23 @@ def people_subset(
 
 
 def moved_people(current: Mapping[str, Assignment], proposed: Mapping[str, Assignment]) -> set[str]:
-    """The people whose persona differs between the two assignments (or who have only one)."""
-    moved = {
-        key
-        for key, now in proposed.items()
-        if (was := current.get(key)) is None or was.persona.key != now.persona.key
-    }
+    """The people whose persona differs between the two assignments (or who have only one).
+    A persona that keeps its key but changes in the proposed tree (another bundle or tier)
+    differs too: its people's enrollments change. Personas are compared once per pair of
+    persona objects (people share them)."""
+    same: dict[tuple[int, int], bool] = {}
+    moved: set[str] = set()
+    for key, now in proposed.items():
+        was = current.get(key)
+        if was is None:
+            moved.add(key)
+            continue
+        pair = (id(was.persona), id(now.persona))
+        equal = same.get(pair)
+        if equal is None:
+            equal = same[pair] = was.persona == now.persona
+        if not equal:
+            moved.add(key)
     moved.update(current.keys() - proposed.keys())
     return moved
 
@@ -144,6 +155,7 @@ def _population_diff(
         for key in sorted(moved)
         if key in current and key in proposed
         for was, now in ((current[key], proposed[key]),)
+        if was.persona.key != now.persona.key
     )
     before = [c for c in current_plan.changes if c.person_key in moved]
     after = [c for c in proposed_plan.changes if c.person_key in moved]

@@ -16,10 +16,10 @@ from pathlib import Path
 
 from connector.config import Settings
 from connector.directory.guard import check_read
-from connector.errors import SafetyStop, UpskillError
+from connector.errors import ConfigError, SafetyStop, UpskillError
 from connector.lms import LmsTarget
 from connector.lms.reconcile import ReconcileResult, reconcile_targets
-from connector.model import Bundle, Person, Persona, Plan, Snapshot
+from connector.model import Bundle, Person, Persona, Plan, RecordProblem, Snapshot
 from connector.personas.analysis import rule_problems
 from connector.personas.engine import Assignment, assign, assign_each, expired_pins, untouched
 from connector.personas.loader import Mappings, Override, load_mappings
@@ -349,10 +349,19 @@ def sync(
         if restore:
             store.restore_manual_removals(sorted(restore))
         collected = collect(store, live, run_id, clock())
-        from_lrs = collect_sources(
-            settings, store, run_id, prepared.snapshot.people.values(),
-            prepared.mappings.bundles, clock(),
-        )
+        try:
+            from_lrs = collect_sources(
+                settings, store, run_id, prepared.snapshot.people.values(),
+                prepared.mappings.bundles, clock(),
+            )
+        except UpskillError as exc:  # the enrollments are applied: the run stands
+            from_lrs = None
+            counts["xapi.failed"] = 1
+            log.warning("xapi: the LRS could not be read: %s", exc.message)
+            store.record_problems(run_id, [RecordProblem(
+                "progress.xapi", f"the LRS could not be read: {exc.message}; its completions "
+                "are read by the next run (or `upskill collect`)",
+            )])
         if from_lrs is not None:
             counts.update(from_lrs.counts())
             collected.sources = from_lrs
@@ -399,6 +408,8 @@ def collect_sources(
     people: Iterable[Person],
     bundles: Mapping[str, Bundle],
     at: datetime,
+    *,
+    since: datetime | None = None,
 ) -> XapiResult | None:
     """Completions from the sources beside the targets (``[progress.xapi]``), recorded with
     their problems in the run; None when none is configured."""
@@ -418,7 +429,7 @@ def collect_sources(
         verify_tls=xapi.verify_tls,
         ca_file=str(settings.path(xapi.ca_file)) if xapi.ca_file else None,
     )
-    result = collect_xapi(store, client, xapi, people, bundles, run_id, at)
+    result = collect_xapi(store, client, xapi, people, bundles, run_id, at, since=since)
     store.record_problems(run_id, result.problems)
     return result
 
@@ -429,8 +440,12 @@ def collect_only(
     *,
     targets: Mapping[str, LmsTarget] | None = None,
     clock: Clock = utcnow,
+    xapi_since: datetime | None = None,
 ) -> CollectResult:
-    """Collect progress without planning or applying enrollments."""
+    """Collect progress without planning or applying enrollments; ``xapi_since`` re-reads
+    the LRS from then (see :func:`connector.progress.xapi.collect.collect_xapi`)."""
+    if xapi_since is not None and settings.progress.xapi is None:
+        raise ConfigError("--xapi-since needs a [progress.xapi] section (the LRS to read)")
     run_id = store.start_run("collect", dry_run=False, mappings_hash=None)
     people_read: int | None = None
     try:
@@ -442,7 +457,8 @@ def collect_only(
             snapshot = build_source(settings).read()
             people_read = len(snapshot)
             from_lrs = collect_sources(
-                settings, store, run_id, snapshot.people.values(), mappings.bundles, clock()
+                settings, store, run_id, snapshot.people.values(), mappings.bundles, clock(),
+                since=xapi_since,
             )
     except BaseException as exc:
         message = exc.message if isinstance(exc, UpskillError) else type(exc).__name__

@@ -53,9 +53,12 @@ class World:
         }
         self.store = Store.open(f"sqlite:///{tmp_path / 'state.db'}")
         self.client = LrsClient(lrs.endpoint, username="k", password="s3cret-pass")
-        self.settings = XapiSettings(endpoint=lrs.endpoint, overlap_minutes=0, page_size=2)
+        self.settings = XapiSettings(
+            endpoint=lrs.endpoint, overlap_minutes=0, page_size=2,
+            account_homepages=["https://lms.example.org/"],
+        )
         run = self.store.start_run("collect", dry_run=False, mappings_hash=None, lock=False)
-        start = datetime.now(UTC) - timedelta(milliseconds=5)
+        self.start = start = datetime.now(UTC) - timedelta(milliseconds=5)
         self.store.record_xapi(run, self.client.endpoint, [], set(), start, start)
 
     def statement(self, actor: dict[str, Any], activity: str, verb: str = COMPLETED,
@@ -72,6 +75,13 @@ class World:
         run = self.store.start_run("collect", dry_run=False, mappings_hash=None, lock=False)
         result = collect_xapi(self.store, self.client, self.settings, self.people, self.bundles,
                               run, datetime.now(UTC))
+        self.store.finish_run(run, "succeeded", counts=result.counts())
+        return result
+
+    def collect_since(self, since: datetime) -> Any:
+        run = self.store.start_run("collect", dry_run=False, mappings_hash=None, lock=False)
+        result = collect_xapi(self.store, self.client, self.settings, self.people, self.bundles,
+                              run, datetime.now(UTC), since=since)
         self.store.finish_run(run, "succeeded", counts=result.counts())
         return result
 
@@ -166,8 +176,55 @@ def test_unknown_actors_and_unlisted_activities_are_skipped_and_reported(world: 
     assert not any("stranger@" in m for m in messages)  # no e-mail address in the problems
     assert [m for m in messages if other in m] == [
         f"2 completion statement(s) on activity {other}, which no course lists under "
-        "activities: add it to the course in mappings/bundles.yaml to count them"
+        "activities: add it to the course in mappings/bundles.yaml, then `upskill collect "
+        "--xapi-since DATE` to count them"
     ]
+    # the administrator maps the activity (to a course beside INTRO) and re-reads: the
+    # skipped statements count now, and what was recorded is not recorded twice
+    world.bundles = {"b": Bundle("b", "B", (
+        *world.bundles["b"].courses, Course("moodle", "VENDOR", "Vendor", 1, activities=(other,)),
+    ))}
+    again = world.collect_since(world.start)  # from before this test's statements
+    assert again.completions == 3 and again.changed == 2
+    assert set(world.completed()) == {("cy", "INTRO"), ("ann", "VENDOR"), ("bob", "VENDOR")}
+
+
+def test_another_sources_completion_is_neither_replaced_nor_retracted(world: World) -> None:
+    from connector.model import Completion
+
+    run = world.store.start_run("collect", dry_run=False, mappings_hash=None, lock=False)
+    moodle_done = datetime(2026, 11, 1, 8, tzinfo=UTC)
+    world.store.record_completions(
+        run, [Completion("ann", "moodle", "INTRO", True, moodle_done, 100.0, "moodle")], moodle_done
+    )
+    statement = world.statement(world.mbox("ann"), world.intro, when="2026-11-03T10:00:00Z")
+    world.client.post([statement])
+    world.collect()
+    world.client.post([{"id": str(uuid.uuid4()), "actor": {"mbox": "mailto:a@example.org"},
+                        "verb": {"id": VOIDED},
+                        "object": {"objectType": "StatementRef", "id": statement["id"]}}])
+    world.collect()
+    [kept] = [c for c in world.store.completions() if c.person_key == "ann"]
+    assert (kept.source, kept.completed_at) == ("moodle", moodle_done)
+
+
+def test_an_account_counts_only_on_a_listed_home_page_and_the_active_person_wins(
+    world: World,
+) -> None:
+    from connector.model import PersonStatus
+
+    shared = world.people[0].email
+    world.people.append(  # a leaver who had the same e-mail as ann
+        Person("zed", shared, "Zed", "Left", status=PersonStatus.LEFT)
+    )
+    world.client.post([
+        world.statement({"account": {"homePage": "https://other.example.com", "name": "bob"}},
+                        world.intro),
+        world.statement(world.mbox("ann"), world.deep),
+    ])
+    result = world.collect()
+    assert result.unknown_actor == 1  # bob's account of another site names nobody
+    assert set(world.completed()) == {("ann", "DEEP")}
 
 
 def test_a_statement_that_does_not_parse_is_reported_and_the_rest_recorded(
@@ -199,6 +256,19 @@ def test_the_client_masks_the_password_and_refuses_an_endpoint_that_is_not_an_lr
         list(client.statements())
     assert "s3cret-pass" not in str(caught.value) and "progress.xapi.endpoint" in str(caught.value)
     assert LrsClient(lrs.endpoint, username="k", password="x").about()["version"]
+
+
+def test_a_more_link_to_another_server_is_refused(lrs: Lrs, monkeypatch: pytest.MonkeyPatch) -> None:
+    from connector.directory.http import Answer
+
+    client = LrsClient(lrs.endpoint, username="k", password="s3cret-pass")
+    for link in ("//evil.example/xAPI/statements?cursor=1", "https://evil.example/x"):
+        monkeypatch.setattr(client.http, "get", lambda *a, link=link, **k: Answer(
+            lrs.endpoint, 200, {}, {"statements": [], "more": link}, {}))
+        pages = client.statements()
+        next(pages)  # the first page is read; its link is not followed
+        with pytest.raises(ProtocolError, match="'more' link to another server"):
+            next(pages)
 
 
 def test_activities_map_to_every_course_that_lists_them() -> None:

@@ -102,6 +102,40 @@ def test_sync_then_collect_record_xapi_completions_of_enrolled_people(
     assert not any("nobody@example.com" in m for m in problems)
 
 
+def test_an_unreachable_lrs_does_not_undo_a_sync_and_the_summary_says_so(
+    configured: tuple[Path, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    config, _ = configured
+    text = config.read_text(encoding="utf-8")
+    start = text.index('endpoint = "') + len('endpoint = "')
+    config.write_text(
+        text[:start] + "http://127.0.0.1:9/xAPI/" + text[text.index('"', start):]
+        + "retries = 0\n",
+        encoding="utf-8",
+    )
+    assert main(["--config", str(config), "sync"]) == 0  # the enrollments went out
+    store = Store.open(load_settings(config).state_url())
+    run = store.runs()[0]
+    assert run.status == "succeeded" and run.counts["xapi.failed"] == 1
+    assert run.counts["done.enroll"] > 0
+    [problem] = [p for p in store.problems(run.id) if p.where == "progress.xapi"]
+    assert problem.message.startswith("the LRS could not be read: ")
+    summary = (config.parent / "var" / "reports" / "admin" / f"run-{run.id}.txt").read_text()
+    assert summary.startswith(f"upskill sync run {run.id}: needs attention")
+    assert "the LRS could not be read" in summary and "lrs-secret-value" not in summary
+
+
+def test_collect_can_reread_the_lrs_from_a_date(
+    configured: tuple[Path, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    config, _ = configured
+    assert main(["--config", str(config), "sync"]) == 0
+    capsys.readouterr()
+    assert main(["--config", str(config), "collect", "--xapi-since", "2026-11-01"]) == 0
+    assert "xAPI: " in capsys.readouterr().out
+    assert main(["--config", str(config), "collect", "--xapi-since", "last week"]) == 2
+
+
 def test_an_unreachable_lrs_fails_the_collect_run_with_a_clear_message(
     configured: tuple[Path, str], capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -81,6 +81,18 @@ def test_period_last_is_the_last_complete_period(
     assert str(last) < str(current_period(load_settings(cfg), datetime.now(UTC)))
 
 
+def test_the_last_complete_period_is_on_the_schedules_calendar(tmp_path: Path) -> None:
+    from connector.report.assemble import last_complete_period
+
+    path = tmp_path / "tz.toml"
+    path.write_text('[schedule]\ntimezone = "Pacific/Auckland"\n', encoding="utf-8")
+    # Monday 07:00 in Auckland is Sunday 18:00 UTC: last week there is 2026-W49
+    monday_morning = datetime(2026, 12, 6, 18, 0, tzinfo=UTC)
+    assert str(last_complete_period(load_settings(path), monday_morning)) == "2026-W49"
+    path.write_text("", encoding="utf-8")
+    assert str(last_complete_period(load_settings(path), monday_morning)) == "2026-W48"
+
+
 def test_send_without_smtp_is_a_configuration_error(
     tmp_path: Path, synced: SandboxServer, capsys: pytest.CaptureFixture[str]
 ) -> None:

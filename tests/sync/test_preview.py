@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -18,7 +19,13 @@ from connector.model import ChangeKind, EnrollmentStatus, PersonStatus, Plan
 from connector.personas.engine import Assignment, Match
 from connector.personas.loader import load_mappings
 from connector.sync.planner import Policy, plan
-from connector.sync.preview import diff_json, format_diff, people_subset, population_diff
+from connector.sync.preview import (
+    diff_json,
+    format_diff,
+    moved_people,
+    people_subset,
+    population_diff,
+)
 from connector.sync.state import AppliedEnrollment, State
 
 from .test_planner import BUILDER, BUNDLES, CONSUMER, T0, person, snap
@@ -76,6 +83,35 @@ def test_population_diff_counts_moves_and_enrollment_effects() -> None:
     assert document["tiers"]["builders"] == {"before": 0, "after": 2}
     assert document["enrollments"]["suspended"] == 4
     assert len(document["caused"]) == 4 and document["moves"][0]["after_tier"] == "builders"
+
+
+def test_a_persona_that_keeps_its_key_but_changes_bundle_moves_its_people() -> None:
+    people = snap(person("ann"), person("bob"))
+    state = State(
+        accounts={"moodle": {"ann": "ann", "bob": "bob"}},
+        enrollments={
+            (k, "moodle", ref): AppliedEnrollment(EnrollmentStatus.ACTIVE, "consumer", T0)
+            for k in ("ann", "bob")
+            for ref in ("C1", "C2")
+        },
+    )
+    current = {k: pinned(k, CONSUMER) for k in ("ann", "bob")}
+    # the proposed tree gives the consumer persona the developers' bundle, under the same key
+    rebundled = dataclasses.replace(CONSUMER, bundle=BUILDER.bundle)
+    proposed = {k: pinned(k, rebundled) for k in ("ann", "bob")}
+    assert moved_people(current, proposed) == {"ann", "bob"}
+    targets = ["moodle"]
+    before = plan(people, {k: a.persona for k, a in current.items()}, BUNDLES, state, targets)
+    after = plan(people, {k: a.persona for k, a in proposed.items()}, BUNDLES, state, targets)
+    diff = population_diff(current, proposed, before, after, current_version="a" * 64,
+                           proposed_version="b" * 64)
+    assert diff.moves == ()  # nobody changes persona...
+    assert sorted((c.kind, c.person_key, c.course_ref) for c in diff.caused) == [
+        (ChangeKind.ENROLL, "ann", "B1"),
+        (ChangeKind.ENROLL, "bob", "B1"),
+        (ChangeKind.SUSPEND, "ann", "C2"),
+        (ChangeKind.SUSPEND, "bob", "C2"),
+    ]  # ...but their enrollments do
 
 
 def test_verbose_preview_names_the_enrollments_kept_in_their_grace_period() -> None:

@@ -123,6 +123,12 @@ class LrsClient:
             yield Page(body["statements"], watermark)
             more = body.get("more")
             url = urljoin(self.root, more) if isinstance(more, str) and more else None
+            if url is not None and not url.startswith(self.root + "/"):
+                # the credentials go with every request: never to another server
+                raise ProtocolError(
+                    f"the LRS at {self.endpoint} sent a 'more' link to another server ({more!r}); "
+                    "refusing to follow it"
+                )
             query = None
 
     def post(self, statements: Sequence[Mapping[str, Any]]) -> list[str]:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from connector.config import XapiSettings
-from connector.model import Bundle, Person, RecordProblem
+from connector.model import Bundle, Person, PersonStatus, RecordProblem
 from connector.progress.xapi.client import LrsClient
 from connector.progress.xapi.models import VOIDED, Actor, Statement, as_utc, parse_statement
 from connector.store import Store
@@ -67,14 +67,22 @@ def activity_courses(bundles: Mapping[str, Bundle]) -> dict[str, list[tuple[str,
     return {iri: sorted(found) for iri, found in out.items()}
 
 
-class People:
-    """Finds the person a statement's actor names."""
+_PRECEDENCE = {PersonStatus.LEFT: 0, PersonStatus.DISABLED: 1, PersonStatus.ACTIVE: 2}
 
-    def __init__(self, people: Iterable[Person]) -> None:
+
+class People:
+    """Finds the person a statement's actor names. Two people with one e-mail (a leaver and
+    the rehire): the active one, then by key, so the answer never depends on read order."""
+
+    def __init__(self, people: Iterable[Person], account_homepages: Iterable[str] = ()) -> None:
         self.keys: set[str] = set()
         self.by_email: dict[str, str] = {}
         self.by_sha1: dict[str, str] = {}
-        for person in people:  # leavers too: what they completed before leaving counts
+        self.homepages = {page.rstrip("/").lower() for page in account_homepages}
+        # leavers too (what they completed before leaving counts); the later wins a shared
+        # e-mail, so the most active person with the highest key comes last
+        ordered = sorted(people, key=lambda p: (_PRECEDENCE[p.status], p.key))
+        for person in ordered:
             self.keys.add(person.key)
             if person.email:
                 email = person.email.strip().lower()
@@ -90,6 +98,9 @@ class People:
         if actor.mbox_sha1sum and actor.mbox_sha1sum.lower() in self.by_sha1:
             return self.by_sha1[actor.mbox_sha1sum.lower()]
         if actor.account is not None:
+            page = (actor.account.homePage or "").rstrip("/").lower()
+            if page not in self.homepages:
+                return None
             name = actor.account.name
             if name in self.keys:
                 return name
@@ -103,7 +114,7 @@ def _actor_text(actor: Actor) -> str:
     if actor.mbox_sha1sum:
         return "an mbox_sha1sum"
     if actor.account is not None:
-        return f"account {actor.account.name!r}"
+        return f"account {actor.account.name!r} of {actor.account.homePage or 'no homePage'}"
     return "no mbox or account"
 
 
@@ -115,14 +126,21 @@ def collect_xapi(
     bundles: Mapping[str, Bundle],
     run_id: int,
     at: datetime,
+    *,
+    since: datetime | None = None,
 ) -> XapiResult:
-    """Read the completion statements stored since the last read and record them."""
+    """Read the completion statements stored since the last read (or since ``since``: a
+    re-read after an activity was added to a course, or people to the directory; statements
+    already kept are not recorded twice) and record them."""
     result = XapiResult()
     courses = activity_courses(bundles)
-    who = People(people)
+    who = People(people, settings.account_homepages)
     cursor = store.xapi_cursor(client.endpoint)
-    since = cursor - timedelta(minutes=settings.overlap_minutes) if cursor else None
-    if since is None and settings.read_from is not None:
+    if since is not None:
+        since = as_utc(since)
+    elif cursor is not None:
+        since = cursor - timedelta(minutes=settings.overlap_minutes)
+    elif settings.read_from is not None:
         since = as_utc(settings.read_from)
     rows: list[StatementRow] = []
     voided: set[str] = set()
@@ -161,7 +179,8 @@ def collect_xapi(
             RecordProblem(
                 where,
                 f"{n} completion statement(s) on activity {iri}, which no course lists under "
-                "activities: add it to the course in mappings/bundles.yaml to count them",
+                "activities: add it to the course in mappings/bundles.yaml, then `upskill "
+                "collect --xapi-since DATE` to count them",
             )
         )
     through = min(watermarks) if watermarks else newest
@@ -197,7 +216,8 @@ def _rows(
                 RecordProblem(
                     where,
                     f"statement {statement.id}: the actor ({_actor_text(statement.actor)}) is "
-                    "nobody in the directory; skipped",
+                    "nobody in the directory; skipped (once they are, `upskill collect "
+                    "--xapi-since DATE` counts it)",
                     record_key=statement.id,
                     field="actor",
                 )
