@@ -197,14 +197,16 @@ class JsonClient:
         self.policy = policy
         self.requests = 0  # requests sent, retries included
         self._headers = headers
-        self._secrets = [s for s in secrets if s]
+        # kept by reference: a reader adds the access tokens it fetches later
+        self._secrets = secrets
         self._wait_hint = wait_hint
         self._error_code = error_code
         self._on_answer = on_answer
 
     def redact(self, text: str) -> str:
         for secret in self._secrets:
-            text = text.replace(secret, "***")
+            if secret:
+                text = text.replace(secret, "***")
         return text
 
     def get(self, url: str, what: str, params: Mapping[str, str] | None = None) -> Answer:

@@ -239,9 +239,11 @@ class OktaDirectory:
                 f"Okta at {self.base}", "directory.token / token_file",
                 "use a read-only administrator's token (okta.users.read, okta.groups.read)",
                 "directory.url")
+        # masked in every message: the API token, and each access token once fetched
+        self._secrets: list[str] = [self._token]
         self.api = JsonClient(
             wording, session=session, timeout=settings.timeout, verify=verify,
-            policy=self.policy, headers=self._headers, secrets=[self._token],
+            policy=self.policy, headers=self._headers, secrets=self._secrets,
             wait_hint=rate_limit_reset_wait, error_code=okta_error_code,
             on_answer=self._respect_limits,
         )
@@ -249,7 +251,7 @@ class OktaDirectory:
             Wording(f"the Okta token endpoint {self.token_url}", wording.secret, SCOPE_HELP,
                     "directory.url"),
             session=session, timeout=settings.timeout, verify=verify, policy=self.policy,
-            headers=self._token_headers, wait_hint=rate_limit_reset_wait,
+            headers=self._token_headers, secrets=self._secrets, wait_hint=rate_limit_reset_wait,
             error_code=oauth_error_code,
         )
 
@@ -328,6 +330,7 @@ class OktaDirectory:
             raise ProtocolError(f"{self.token_url} answered a token of type {kind!r}, not "
                                 + ("DPoP" if self.dpop else "Bearer"))
         lifetime = float(expires) if isinstance(expires, int | float) else 3600.0
+        self._secrets.append(token)
         self._access = (token, now + max(lifetime - TOKEN_MARGIN, lifetime / 2))
         self.tokens_fetched += 1
         log.info("okta: access token for the service app %s (expires in %.0f s)",

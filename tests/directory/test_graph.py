@@ -222,6 +222,12 @@ def test_a_delta_token_without_a_base_snapshot_starts_over(graph_double: GraphDo
     assert len(snapshot) == 8
 
 
+def test_the_access_token_is_masked_in_messages(graph_double: GraphDouble) -> None:
+    reader = graph_reader(graph_double)
+    token = reader.access_token()
+    assert reader.api.redact(f"Bearer {token} refused") == "Bearer *** refused"
+
+
 def test_the_double_refuses_what_graph_would(graph_double: GraphDouble) -> None:
     token = graph_reader(graph_double).access_token()
     answer = requests.get(f"{graph_double.graph_url}/users", params={"$filter": "x"},

@@ -124,6 +124,19 @@ def test_the_token_is_reused_until_shortly_before_it_expires(okta_double: OktaDo
     assert okta_double.refused == []
 
 
+def test_every_access_token_fetched_is_masked_in_messages(okta_double: OktaDouble) -> None:
+    load_org(okta_double)
+    pem = register_app(okta_double)
+    now = [1000.0]
+    reader = okta_reader(okta_double, page_size=2, private_key=pem, clock=lambda: now[0])
+    first = reader.access_token()
+    now[0] += 3500.0
+    second = reader.access_token()
+    assert first != second
+    for client in (reader.api, reader.login):
+        assert client.redact(f"echoed {first} and {second}") == "echoed *** and ***"
+
+
 def test_a_token_expiring_mid_read_is_renewed_and_the_read_completes(
     okta_double: OktaDouble,
 ) -> None:
