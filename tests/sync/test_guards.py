@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,11 +23,11 @@ from connector.store import Store
 from connector.sync.approval import read_approved
 from connector.sync.guards import GuardLimits, check_plan, tier_counts_from
 from connector.sync.run import sync
+from tests.orgcsv import write_org
 from tests.servers.moodle import catalogue_sandbox
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "guards-token-0123456789abcdef"
-HEADER = "employee_id,work_email,first_name,last_name,department,title,manager_employee_id,status,groups"
 
 
 def removal_plan(people: int, kind: ChangeKind = ChangeKind.SUSPEND) -> Plan:
@@ -113,10 +113,6 @@ ORG = [
     "E5,ria.sales@example.com,Ria,Sales,Sales,Account Executive,E1,active,All Staff;dept-sales",
     "E6,max.sales@example.com,Max,Sales,Sales,Account Executive,E1,active,All Staff;dept-sales",
 ]
-
-
-def write_org(path: Path, rows: Sequence[str]) -> None:
-    path.write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
 
 
 @pytest.fixture

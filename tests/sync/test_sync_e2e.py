@@ -17,12 +17,12 @@ from connector.personas.loader import load_mappings
 from connector.registry import build_targets
 from connector.store import Store
 from connector.sync.run import collect_only, sync
+from tests.orgcsv import write_org
 from tests.servers.moodle import catalogue_sandbox
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "e2e-token-0123456789abcdef"
 
-HEADER = "employee_id,work_email,first_name,last_name,department,title,manager_employee_id,status,groups"
 ORG = [
     "E1,ceo@example.com,Cora,Chief,Executive,Chief Executive Officer,,active,All Staff;executive-team",
     "E2,dev.one@example.com,Dev,One,Engineering,Software Engineer,E1,active,All Staff;developers",
@@ -32,10 +32,6 @@ ORG = [
     "E6,gone@example.com,Gone,Person,Sales,Account Executive,E1,terminated,All Staff",
     ",nokey@example.com,No,Key,Sales,Account Executive,E1,active,All Staff",
 ]
-
-
-def write_org(path: Path, rows: Sequence[str]) -> None:
-    path.write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
 
 
 @pytest.fixture

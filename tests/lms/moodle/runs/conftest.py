@@ -11,7 +11,8 @@ import pytest
 from connector.lms.moodle.control import SandboxControl
 from connector.lms.moodle.sandbox import SandboxServer
 from connector.personas.loader import load_mappings
-from tests.lms.moodle.runs.harness import ROOT, TOKEN, configure, org, write_org
+from tests.lms.moodle.runs.harness import ROOT, TOKEN, configure, org
+from tests.orgcsv import write_org
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ exactly once and the run after that plans nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 from connector.config import Settings, load_settings
@@ -22,7 +22,6 @@ from connector.sync.run import sync
 
 ROOT = Path(__file__).resolve().parents[4]
 TOKEN = "faults-token-0123456789abcdef"
-HEADER = "employee_id,work_email,first_name,last_name,department,title,manager_employee_id,status,groups"
 
 
 def org(n: int = 12, status: Callable[[int], str] = lambda _i: "active") -> list[str]:
@@ -31,10 +30,6 @@ def org(n: int = 12, status: Callable[[int], str] = lambda _i: "active") -> list
         rows.append(f"E{i},dev{i}@example.com,Dev,N{i},Engineering,Software Engineer,E0,"
                     f"{status(i)},All Staff;developers")
     return rows
-
-
-def write_org(path: Path, rows: Sequence[str]) -> None:
-    path.write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
 
 
 def configure(workdir: Path, url: str, **moodle: object) -> None:

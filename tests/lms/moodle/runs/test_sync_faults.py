@@ -28,8 +28,8 @@ from tests.lms.moodle.runs.harness import (
     finish,
     org,
     settings_for,
-    write_org,
 )
+from tests.orgcsv import write_org
 
 
 def break_token(workdir: Path, control: SandboxControl) -> Callable[[], None]:

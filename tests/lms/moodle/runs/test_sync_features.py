@@ -18,8 +18,8 @@ from tests.lms.moodle.runs.harness import (
     configure,
     org,
     settings_for,
-    write_org,
 )
+from tests.orgcsv import write_org
 
 
 def uid_of(store: Store, key: str) -> int:
