@@ -46,7 +46,6 @@ class StatementObject(_Read):
 
 class Result(_Read):
     completion: bool | None = None
-    success: bool | None = None
 
 
 def as_utc(value: datetime | None) -> datetime | None:
