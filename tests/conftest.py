@@ -6,6 +6,7 @@ pytest_plugins = [
     "tests.servers.samba",
     "tests.servers.scim",
     "tests.servers.lrs",
+    "tests.servers.moodle_site",
     "tests.doubles.graph",
     "tests.doubles.okta",
     "tests.doubles.proxy",

@@ -2,24 +2,21 @@
 
 A harness per implementation sets up courses on the remote and observes it (independently of
 the target under test): the Moodle target with manual enrolments and in cohort mode, each
-against the Moodle sandbox. A new LMS adds a harness to ``HARNESSES``.
+against the Moodle sandbox and against every real Moodle of tests/servers/moodle_site.py (the
+authority: where the two disagree, the sandbox is wrong). A new LMS adds a harness.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
 
-from connector.config import MoodleSettings
 from connector.lms import EnrollRow, LmsTarget, row_key
-from connector.lms.moodle.control import SandboxControl
-from connector.lms.moodle.sandbox import SandboxServer
-from connector.lms.moodle.target import MoodleTarget
 from connector.model import Person
-
-TOKEN = "contract-token-0123456789"
+from tests.servers.moodle_site import MoodleUnderTest
 
 
 @dataclass
@@ -31,46 +28,38 @@ class Harness:
     accounts: Callable[[], int]  # how many accounts the remote holds
 
 
-def _moodle(cohort: bool) -> Callable[[], Iterator[Harness]]:
-    def build() -> Iterator[Harness]:
-        with SandboxServer(token=TOKEN) as sandbox:
-            control = SandboxControl(sandbox.url)
-            refs = ("contract-a", "contract-b")
-            settings = MoodleSettings(
-                url=sandbox.url, retries=0, cohort_courses=refs if cohort else ()
-            )
-            target = MoodleTarget.connect(settings, TOKEN)
+@contextmanager
+def _moodle(under_test: MoodleUnderTest, cohort: bool) -> Iterator[Harness]:
+    refs = ("contract-a", "contract-b")
+    target = under_test.target(cohort_courses=refs if cohort else ())
+    control = under_test.control
 
-            def make_course(ref: str) -> str:
-                course = control.create_course(ref, manual=not cohort)
-                if cohort:  # the administrator links the connector's cohort once
-                    target.cohorts.cohort_ids([ref])
-                    control.link_cohort(f"upskill-{ref}", ref)
-                return str(course["id"])
+    def make_course(ref: str) -> str:
+        course = control.create_course(ref, manual=not cohort)
+        if cohort:  # the administrator links the connector's cohort once
+            target.cohorts.cohort_ids([ref])
+            control.link_cohort(f"upskill-{ref}", ref)
+        return str(course["id"])
 
-            def status(user_id: str, ref: str) -> str | None:
-                found = [e for e in control.enrolments(ref) if str(e["userid"]) == user_id]
-                return found[0]["status"] if found else None
+    def status(user_id: str, ref: str) -> str | None:
+        found = [e["status"] for e in control.enrolments(ref) if str(e["userid"]) == user_id]
+        return "active" if "active" in found else (found[0] if found else None)
 
-            yield Harness(
-                target,
-                make_course,
-                status,
-                lambda uid, ref: control.mark_completed(int(uid), ref, time=1_700_000_000) and None,
-                lambda: len(control.users()),
-            )
-            target.close()
-            control.session.close()
-
-    return build
+    yield Harness(
+        target,
+        make_course,
+        status,
+        lambda uid, ref: control.mark_completed(int(uid), ref, time=1_700_000_000) and None,
+        lambda: len(control.users()),
+    )
+    target.close()
 
 
-HARNESSES = {"moodle-manual": _moodle(cohort=False), "moodle-cohort": _moodle(cohort=True)}
-
-
-@pytest.fixture(params=sorted(HARNESSES))
-def lms(request: pytest.FixtureRequest) -> Iterator[Harness]:
-    yield from HARNESSES[request.param]()
+@pytest.fixture(params=["manual", "cohort"])
+def lms(request: pytest.FixtureRequest, moodle: MoodleUnderTest) -> Iterator[Harness]:
+    """Every Moodle under test (the sandbox and each real one), in manual and cohort mode."""
+    with _moodle(moodle, cohort=request.param == "cohort") as harness:
+        yield harness
 
 
 def people(n: int) -> list[Person]:

@@ -1,0 +1,60 @@
+"""What a Moodle site must grant the connector: the one list the README, ``target check`` and
+the real-Moodle test fixture all use.
+
+Seen on real Moodle 5.x and 4.5 (shared/moodle/README.md): a dedicated web-service user needs,
+beyond the functions of its service, the right to use the REST protocol, to view courses, to
+assign the student role, and to see the identity fields it matches accounts on; without the
+last, ``core_user_get_users_by_field`` answers ``[]`` and existing accounts are never found.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+WS_USERNAME = "ws-upskill"
+"""The dedicated web-service user's username the README suggests."""
+
+CAPABILITIES: Mapping[str, str] = {
+    "webservice/rest:use": "call any function over REST (else every call is accessexception)",
+    "moodle/user:create": "create accounts",
+    "moodle/user:update": "update names and e-mails, suspend leavers' accounts",
+    "moodle/user:viewdetails": "read accounts",
+    "moodle/user:viewhiddendetails": "read accounts' hidden fields (e-mail)",
+    "moodle/user:viewalldetails": "see usernames and idnumbers, to match existing accounts",
+    "moodle/site:viewuseridentity": "see the identity fields (showuseridentity) it matches on",
+    "moodle/course:view": "enter courses it is not enrolled in (else requireloginerror)",
+    "moodle/course:viewparticipants": "list a course's enrolments (read-back, reconcile)",
+    "moodle/course:enrolreview": "list a course's enrolments with their status",
+    "enrol/manual:enrol": "enrol and suspend",
+    "enrol/manual:unenrol": "unenrol (removal = \"unenroll\")",
+    "moodle/role:assign": "give enrolled learners the student role",
+    "report/completion:view": "read course completion",
+    "moodle/cohort:view": "find the connector's cohorts (cohort mode)",
+    "moodle/cohort:manage": "create the connector's cohorts (cohort mode)",
+    "moodle/cohort:assign": "add and remove cohort members (cohort mode)",
+}
+"""Capability → what the connector does with it. All in the system context."""
+
+WS_CAPABILITIES: tuple[str, ...] = tuple(CAPABILITIES)
+
+SHOW_USER_IDENTITY: tuple[str, ...] = ("email", "idnumber")
+"""The fields the site setting ``showuseridentity`` must list for matching by e-mail and
+idnumber."""
+
+SERVICE_FUNCTIONS: tuple[str, ...] = (
+    "core_webservice_get_site_info",
+    "core_user_get_users_by_field",
+    "core_user_create_users",
+    "core_user_update_users",
+    "core_course_get_courses_by_field",
+    "enrol_manual_enrol_users",
+    "enrol_manual_unenrol_users",
+    "core_enrol_get_enrolled_users",
+    "core_enrol_get_users_courses",
+    "core_completion_get_course_completion_status",
+    "core_cohort_create_cohorts",
+    "core_cohort_add_cohort_members",
+    "core_cohort_delete_cohort_members",
+    "core_cohort_search_cohorts",
+)
+"""Every function any feature calls; the service may hold exactly these."""
