@@ -16,8 +16,13 @@ script run against the site's code. It offers the methods of the sandbox's
 can drive either.
 
 Environment:
-  ``UPSKILL_TEST_MOODLE_ARCHIVE``  the archive to install (default: both trees of ``../shared/moodle/``;
-                                   a colon-separated list installs each, e.g. both lines)
+  ``UPSKILL_TEST_MOODLE_ARCHIVE``  the archives to install (default: both trees of
+                                   ``../shared/moodle/``; a colon-separated list)
+  ``UPSKILL_TEST_MOODLE_URL``      instead, an existing test site on this machine, with
+  ``UPSKILL_TEST_MOODLE_TOKEN``    the token of a web-service user set up as the README says,
+  ``UPSKILL_TEST_MOODLE_CODE``     the folder of its config.php (the administrator's hand), and
+  ``UPSKILL_TEST_MOODLE_RESTORE``  a shell command that puts the site back as it was (every test
+                                   starts from the same site: e.g. a pg_restore of a dump)
   ``UPSKILL_TEST_MOODLE=0``        skip the real-Moodle tests on a laptop
 Without PHP or an archive the tests skip, except under CI (``CI=true``), where they fail.
 """
@@ -100,10 +105,12 @@ class MoodleSite:
     install_seconds: float = 0.0
     process: subprocess.Popen[bytes] | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    restore_command: str = ""  # an existing site: how to put it back as it was
+    base_url: str = ""
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return self.base_url or f"http://127.0.0.1:{self.port}"
 
     @property
     def template(self) -> str:
@@ -186,6 +193,11 @@ class MoodleSite:
     def restore(self) -> None:
         """The site as it was after set-up: its database and data folder put back."""
         started = time.monotonic()
+        if self.restore_command:
+            done = subprocess.run(self.restore_command, shell=True, capture_output=True, text=True, check=False)  # noqa: S602
+            if done.returncode != 0:
+                raise SiteError(f"UPSKILL_TEST_MOODLE_RESTORE failed: {done.stdout}{done.stderr}")
+            return
         self.postgres.drop_database(self.database)
         with self.postgres.connect() as conn:
             conn.execute(
@@ -371,10 +383,35 @@ def label(archive: Path) -> str:
     return archive.name.split(".tar")[0]
 
 
+URL_KIND = "moodle-url"
+
+
 def _real_kinds() -> list[Any]:
     if os.environ.get("UPSKILL_TEST_MOODLE") == "0" and os.environ.get("CI") != "true":
         return []
+    if os.environ.get("UPSKILL_TEST_MOODLE_URL"):
+        return [pytest.param(URL_KIND, marks=pytest.mark.moodle)]
     return [pytest.param(label(a), marks=pytest.mark.moodle) for a in archives()]
+
+
+def existing_site(postgres: PostgresServer) -> MoodleSite:
+    """The site of ``UPSKILL_TEST_MOODLE_URL`` (see the module's docstring)."""
+    env = os.environ
+    needed = ("UPSKILL_TEST_MOODLE_TOKEN", "UPSKILL_TEST_MOODLE_CODE", "UPSKILL_TEST_MOODLE_RESTORE")
+    absent = [name for name in needed if not env.get(name)]
+    if absent:
+        pytest.fail(f"UPSKILL_TEST_MOODLE_URL is set but not {', '.join(absent)}")
+    code = Path(env["UPSKILL_TEST_MOODLE_CODE"])
+    webroot = code / "public" if (code / "public" / "version.php").exists() else code
+    url = env["UPSKILL_TEST_MOODLE_URL"].rstrip("/")
+    site = MoodleSite(
+        archive=Path(), folder=code, code=code, webroot=webroot, dataroot=Path(),
+        postgres=postgres, database="", port=int(url.rsplit(":", 1)[-1]) if url.count(":") > 1 else 80,
+        token=env["UPSKILL_TEST_MOODLE_TOKEN"], restore_command=env["UPSKILL_TEST_MOODLE_RESTORE"],
+        base_url=url,
+    )
+    site.release = site.php("-r", f"define('CLI_SCRIPT', 1); require '{code}/config.php'; echo $CFG->release;").stdout.strip()
+    return site
 
 
 MOODLE_KINDS = ["sandbox", *_real_kinds()]
@@ -403,6 +440,9 @@ class _Sites:
     def get(self, kind: str) -> MoodleSite:
         if kind in self.failed:
             pytest.fail(self.failed[kind])
+        if kind == URL_KIND and kind not in self.sites:
+            self.sites[kind] = existing_site(self.postgres)
+            return self.sites[kind]
         if kind not in self.sites:
             archive = next(a for a in archives() if label(a) == kind)
             try:
@@ -421,8 +461,9 @@ class _Sites:
         return self.sites[kind]
 
     def close(self) -> None:
-        for site in self.sites.values():
-            remove(site)
+        for kind, site in self.sites.items():
+            if kind != URL_KIND:
+                remove(site)
 
 
 @pytest.fixture(scope="session")
