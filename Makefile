@@ -48,6 +48,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.directory
 	$(BIN)/python -m bench.mappings
 	$(BIN)/python -m bench.moodle
+	$(BIN)/python -m bench.moodle_real
 	$(BIN)/python -m bench.ldap
 	$(BIN)/python -m bench.report
 	$(BIN)/python -m bench.xapi

@@ -23,6 +23,7 @@ import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from connector.config import MoodleSettings
 from connector.lms import EnrollRow
@@ -66,44 +67,53 @@ def minimum(n: int, courses: int, budget: int) -> dict[str, int]:
 
 
 def first_sync(n: int, work: Path) -> dict[str, object]:
+    """The first sync and the nightly no-op against a fresh sandbox."""
     with SandboxServer(db=str(work / "sandbox.db"), token=TOKEN) as sandbox:
         control = SandboxControl(sandbox.url)
         for ref in COURSES:
             control.create_course(ref)
-        settings = MoodleSettings(url=sandbox.url, retries=0, timeout=600, page_size=PAGE)
-        target = MoodleTarget.connect(settings, TOKEN)
-        store = Store.open(f"sqlite:///{work / 'state.db'}")
-        snapshot, personas, bundles = organisation(n)
-        first = plan(snapshot, personas, bundles, store.load_state(), ["moodle"])
-        executor = Executor(store, {"moodle": target}, snapshot.people)
-        run_id = store.start_run("sync", dry_run=False, mappings_hash=None)
-        started = time.perf_counter()
-        applied = executor.apply(run_id, first)
-        wall = time.perf_counter() - started
-        store.finish_run(run_id, "succeeded", writes_sent=applied.writes_sent)
-        sent = dict(target.stats.by_function)
-        least = minimum(n, len(COURSES), target.budget)
-        total, low = sum(sent.values()), sum(least.values())
-        assert applied.failed_total == 0, applied.failures[:3]
-        assert len(control.enrolments()) == n * len(COURSES)
-
-        before = target.stats.reads + target.stats.writes
-        nightly = plan(snapshot, personas, bundles, store.load_state(), ["moodle"])
-        run_id = store.start_run("sync", dry_run=False, mappings_hash=None)
-        started = time.perf_counter()
-        again = executor.apply(run_id, nightly)
-        nightly_wall = time.perf_counter() - started
-        store.finish_run(run_id, "succeeded", writes_sent=again.writes_sent)
-        nightly_requests = target.stats.reads + target.stats.writes - before
-        course_ids = target.course_ids(list(COURSES))
-        reads_before = target.stats.reads
-        started = time.perf_counter()
-        target.enrolled(course_ids)
-        reconcile_wall = time.perf_counter() - started
-        reconcile_reads = target.stats.reads - reads_before
-        target.close()
+        figures = first_sync_on(sandbox.url, TOKEN, control, n, work)
         control.session.close()
-        store.close()
+    return figures
+
+
+def first_sync_on(url: str, token: str, control: Any, n: int, work: Path) -> dict[str, object]:
+    """The first sync of n people into COURSES (which must exist) on the Moodle at url, the
+    nightly no-op after it, and a reconciliation's reads; ``control`` lists enrolments."""
+    settings = MoodleSettings(url=url, retries=0, timeout=600, page_size=PAGE)
+    target = MoodleTarget.connect(settings, token)
+    state = work / f"state-{time.monotonic_ns()}.db"
+    store = Store.open(f"sqlite:///{state}")
+    snapshot, personas, bundles = organisation(n)
+    first = plan(snapshot, personas, bundles, store.load_state(), ["moodle"])
+    executor = Executor(store, {"moodle": target}, snapshot.people)
+    run_id = store.start_run("sync", dry_run=False, mappings_hash=None)
+    started = time.perf_counter()
+    applied = executor.apply(run_id, first)
+    wall = time.perf_counter() - started
+    store.finish_run(run_id, "succeeded", writes_sent=applied.writes_sent)
+    sent = dict(target.stats.by_function)
+    least = minimum(n, len(COURSES), target.budget)
+    total, low = sum(sent.values()), sum(least.values())
+    assert applied.failed_total == 0, applied.failures[:3]
+    assert len(control.enrolments()) == n * len(COURSES)
+
+    before = target.stats.reads + target.stats.writes
+    nightly = plan(snapshot, personas, bundles, store.load_state(), ["moodle"])
+    run_id = store.start_run("sync", dry_run=False, mappings_hash=None)
+    started = time.perf_counter()
+    again = executor.apply(run_id, nightly)
+    nightly_wall = time.perf_counter() - started
+    store.finish_run(run_id, "succeeded", writes_sent=again.writes_sent)
+    nightly_requests = target.stats.reads + target.stats.writes - before
+    course_ids = target.course_ids(list(COURSES))
+    reads_before = target.stats.reads
+    started = time.perf_counter()
+    target.enrolled(course_ids)
+    reconcile_wall = time.perf_counter() - started
+    reconcile_reads = target.stats.reads - reads_before
+    target.close()
+    store.close()
     return {
         "people": n,
         "requests": total,
