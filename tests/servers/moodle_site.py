@@ -37,7 +37,8 @@ import tarfile
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -428,14 +429,40 @@ def bundle_courses() -> list[tuple[str, str]]:
     ]
 
 
+KINDS_WANTED = pytest.StashKey[set[str]]()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Note which real Moodles the selected tests use, so that they install side by side."""
+    wanted: set[str] = set()
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        kind = callspec.params.get("moodle") if callspec is not None else None
+        if isinstance(kind, str) and kind != "sandbox":
+            wanted.add(kind)
+    config.stash[KINDS_WANTED] = wanted
+
+
 class _Sites:
-    """Real sites of this test session, each installed the first time a test asks for it."""
+    """Real sites of this test session: when a test first asks for one, every real Moodle the
+    selected tests use is installed, side by side (unpacking is I/O, installing is PHP and
+    PostgreSQL); later tests get a restored copy."""
 
     def __init__(self, postgres: PostgresServer, config: pytest.Config) -> None:
         self.postgres = postgres
         self.config = config
         self.sites: dict[str, MoodleSite] = {}
+        self.pending: dict[str, Future[MoodleSite]] = {}
         self.failed: dict[str, str] = {}
+        self.pool = ThreadPoolExecutor(2, thread_name_prefix="moodle-install")
+
+    def _start(self, kind: str) -> None:
+        if kind in self.pending or kind in self.sites or kind == URL_KIND:
+            return
+        archive = next((a for a in archives() if label(a) == kind), None)
+        if archive is None:
+            return
+        self.pending[kind] = self.pool.submit(install, archive, self.postgres, bundle_courses())
 
     def get(self, kind: str) -> MoodleSite:
         if kind in self.failed:
@@ -444,9 +471,10 @@ class _Sites:
             self.sites[kind] = existing_site(self.postgres)
             return self.sites[kind]
         if kind not in self.sites:
-            archive = next(a for a in archives() if label(a) == kind)
+            for wanted in sorted(self.config.stash.get(KINDS_WANTED, set()) | {kind}):
+                self._start(wanted)
             try:
-                self.sites[kind] = install(archive, self.postgres, bundle_courses())
+                self.sites[kind] = self.pending.pop(kind).result()
             except SiteError as exc:
                 self.failed[kind] = f"{kind}: {exc}"
                 pytest.fail(self.failed[kind])
@@ -461,6 +489,10 @@ class _Sites:
         return self.sites[kind]
 
     def close(self) -> None:
+        for future in self.pending.values():
+            with suppress(BaseException):
+                self.sites[str(id(future))] = future.result()
+        self.pool.shutdown()
         for kind, site in self.sites.items():
             if kind != URL_KIND:
                 remove(site)
