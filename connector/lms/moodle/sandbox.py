@@ -91,7 +91,7 @@ class SandboxState:
     url: str = ""
     ws_enabled: bool = True
     maintenance: bool = False
-    debug: bool = True
+    debug: bool = False  # like production: no debuginfo in errors (seen on real Moodle)
     functions: list[str] = field(default_factory=lambda: list(FUNCTIONS))
     faults: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -100,7 +100,7 @@ class SandboxState:
     def reset(self) -> None:
         self.store.reset()
         self.max_input_vars = self.initial_max_input_vars
-        self.ws_enabled, self.debug, self.maintenance = True, True, False
+        self.ws_enabled, self.debug, self.maintenance = True, False, False
         self.functions = list(FUNCTIONS)
         self.faults = []
 

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from connector.lms.moodle.account_rules import MAX_LENGTH, lookup_accepts, valid_email, valid_name
 from connector.lms.moodle.sandbox_store import Record, SandboxStore
 
 RELEASE = "5.1 (Build: 20251006)"
@@ -31,7 +32,6 @@ WRITE_FUNCTIONS = frozenset(
         "core_cohort_delete_cohort_members",
     }
 )
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 class WsError(Exception):
@@ -176,13 +176,41 @@ def _user_view(user: Record) -> dict[str, Any]:
 
 
 def users_by_field(site: Site, params: Mapping[str, Any]) -> Any:
+    """Like Moodle: each value is cleaned with the field's type (PARAM_USERNAME, PARAM_RAW_TRIMMED
+    for e-mail, PARAM_INT, PARAM_RAW for idnumber) and one value the cleaning would change
+    refuses the whole call."""
     field = params["field"]
     if field not in ("id", "idnumber", "username", "email"):
         raise invalid(f"field: invalid field {field}")
     values: list[Any] = params["values"]
+    for value in values:
+        if not lookup_accepts(field, str(value)):
+            raise invalid(f"The field '{field}' value is invalid: {value}")
     if field == "id":
-        values = [int(v) for v in values if str(v).isdigit()]
+        values = [int(v) for v in values]
     return [_user_view(u) for u in site.store.users_where(field, values)]
+
+
+def _creatable(user: Mapping[str, Any]) -> None:
+    """Moodle's checks of one new account's own fields: the parameter cleaning (PARAM_USERNAME,
+    PARAM_NOTAGS for names, PARAM_RAW_TRIMMED for the e-mail), blanks, validate_email."""
+    username, email = user["username"], user["email"]
+    if not lookup_accepts("username", username) or not lookup_accepts("email", email):
+        bad = username if not lookup_accepts("username", username) else email
+        raise invalid(f'users: Invalid external api parameter: the value is "{bad}"')
+    for name in ("firstname", "lastname"):
+        if not valid_name(user[name]):
+            raise invalid(f'users => {name}: the value is "{user[name]}", expecting "notags"')
+    for name in ("username", "firstname", "lastname"):
+        if not user[name].strip():
+            raise invalid(f"The field {name} cannot be blank")
+    if not valid_email(email):
+        raise invalid(f"Email address is invalid: {email}")
+
+
+def _storable(user: Mapping[str, Any]) -> None:
+    if len(user["username"]) > MAX_LENGTH or len(user["email"]) > MAX_LENGTH:
+        raise WsError("dmlwriteexception", "Error writing to database", None, "dml_write_exception")
 
 
 def create_users(site: Site, params: Mapping[str, Any]) -> Any:
@@ -193,12 +221,9 @@ def create_users(site: Site, params: Mapping[str, Any]) -> Any:
     with store.transaction():
         for user in params["users"]:
             username, email = user["username"], user["email"]
-            if username != username.lower():
-                raise invalid(f"users => Username must be in lowercase: {username}")
+            _creatable(user)
             if store.username_taken(username) or username in batch_names:
                 raise invalid(f"users => Username already exists: {username}")
-            if not _EMAIL.match(email):
-                raise invalid(f"users => Email address is invalid: {email}")
             if store.email_taken(email) or email.lower() in batch_emails:
                 raise invalid(f"users => Email address already exists: {email}")
             if user["auth"] not in AUTH_PLUGINS:
@@ -207,6 +232,7 @@ def create_users(site: Site, params: Mapping[str, Any]) -> Any:
                 raise invalid(
                     "users => Invalid password: you must provide a password, or set createpassword."
                 )
+            _storable(user)
             batch_names.add(username)
             batch_emails.add(email.lower())
             fields = ("username", "email", "firstname", "lastname", "idnumber", "auth")
@@ -361,34 +387,55 @@ def enrolled_users(site: Site, params: Mapping[str, Any]) -> Any:
     return out
 
 
+_UPDATE_REFUSALS = {
+    "invaliduserid": "Invalid user ID",
+    "usernotupdatedadmin": "Cannot update admin accounts",
+    "usernotupdateddeleted": "error/usernotupdateddeleted",
+    "usernotupdatedguest": "error/usernotupdatedguest",
+    "useremailinvalid": "error/useremailinvalid",
+    "useremailduplicate": "Duplicate address",
+    "dmlwriteexception": "Error writing to database",
+}
+"""Warning code -> Moodle's message (a missing language string reads ``error/<code>``)."""
+
+
+def _update_refusal(site: Site, user: Mapping[str, Any], found: Record | None) -> str | None:
+    if found is None:
+        return "invaliduserid"
+    if found["id"] == 2 and site.ws_userid != 2:
+        return "usernotupdatedadmin"
+    if found["deleted"]:
+        return "usernotupdateddeleted"
+    if found["id"] == 1:
+        return "usernotupdatedguest"
+    email = user.get("email")
+    if email is not None and email != found["email"]:
+        if not valid_email(email):
+            return "useremailinvalid"
+        if site.store.email_taken(email, except_id=found["id"]):
+            return "useremailduplicate"
+    username = user.get("username")
+    if username not in (None, found["username"]) and site.store.username_taken(username):
+        return "dmlwriteexception"  # the unique index refuses it
+    return None
+
+
 def update_users(site: Site, params: Mapping[str, Any]) -> Any:
-    """Per user: a bad user gives a warning, the others are updated."""
+    """Per user: a bad user gives a warning with Moodle's code, the others are updated. A
+    username or e-mail the parameter cleaning would change refuses the whole call."""
     store = site.store
+    for user in params["users"]:
+        for name in ("username", "email"):
+            if name in user and not lookup_accepts(name, user[name]):
+                raise invalid(f'users => {name}: Invalid external api parameter: "{user[name]}"')
     warnings = []
     for user in params["users"]:
         user_id = user["id"]
-        found = store.user(user_id)
-        problem = None
-        if found is None or found["deleted"]:
-            problem = "Invalid user ID"
-        elif "email" in user and not _EMAIL.match(user["email"]):
-            problem = f"Email address is invalid: {user['email']}"
-        elif (
-            "email" in user
-            and user["email"].lower() != found["email"].lower()
-            and (store.email_taken(user["email"]))
-        ):
-            problem = f"Email address already exists: {user['email']}"
-        elif (
-            "username" in user
-            and user["username"] != found["username"]
-            and (store.username_taken(user["username"]))
-        ):
-            problem = f"Username already exists: {user['username']}"
-        if problem is not None:
+        code = _update_refusal(site, user, store.user(user_id))
+        if code is not None:
             warnings.append(
-                {"item": "user", "itemid": user_id, "warningcode": "invaliduser",
-                 "message": problem}
+                {"item": "user", "itemid": user_id, "warningcode": code,
+                 "message": _UPDATE_REFUSALS[code]}
             )  # fmt: skip
             continue
         changes = {k: v for k, v in user.items() if k != "id"}

@@ -145,8 +145,12 @@ class SandboxStore:
     def username_taken(self, username: str) -> bool:
         return self._one("SELECT 1 FROM users WHERE username = ?", (username,)) is not None
 
-    def email_taken(self, email: str) -> bool:
-        found = self._one("SELECT 1 FROM users WHERE lower(email) = lower(?)", (email,))
+    def email_taken(self, email: str, except_id: int = 0) -> bool:
+        """Whether another account has this e-mail, compared without letter case as Moodle
+        does when it creates or updates an account."""
+        found = self._one(
+            "SELECT 1 FROM users WHERE lower(email) = lower(?) AND id <> ?", (email, except_id)
+        )
         return found is not None
 
     def add_user(self, user: Record) -> int:

@@ -7,6 +7,12 @@ looked up both lowercased and as the directory gives it. An account is adopted o
 the only match and does not carry another person's idnumber; a person is never created twice:
 a create that fails is checked against a fresh lookup before the row is blamed.
 
+Usernames are made by the rule of :mod:`.account_rules` (valid on every Moodle, the same for a
+person every run). Lookups send only values Moodle accepts for the field, since it refuses the
+whole call for one value it would clean. A person Moodle would refuse (an e-mail it does not
+accept, a username too long) is reported without being sent; one it refuses anyway is
+explained by :mod:`.refusals`. One person never stops the run.
+
 ``core_user_create_users`` is all-or-nothing (bisected on refusal); ``core_user_update_users``
 works per user and answers a warning per refused user, mapped back by its ``itemid``.
 """
@@ -21,8 +27,16 @@ from typing import Any
 from connector.config import MoodleSettings
 from connector.errors import ProtocolError, RemoteError
 from connector.lms import BatchOutcome, RowFailure
+from connector.lms.moodle.account_rules import (
+    email_problem,
+    lookup_accepts,
+    username_from,
+    username_problem,
+    valid_name,
+)
 from connector.lms.moodle.batching import bisect, paced
 from connector.lms.moodle.client import MoodleClient, chunks
+from connector.lms.moodle.refusals import explain_create, explain_update, precheck_failure
 from connector.model import Person
 
 log = logging.getLogger(__name__)
@@ -47,7 +61,9 @@ class MoodleAccounts:
         self.budget = budget
 
     def users_by(self, field: str, values: Iterable[str]) -> list[dict[str, Any]]:
-        unique = list(dict.fromkeys(v for v in values if v))
+        """Accounts whose ``field`` is one of ``values``; values Moodle would refuse for the
+        field (and which no account can have) are not sent."""
+        unique = list(dict.fromkeys(v for v in values if v and lookup_accepts(field, v)))
         users: list[dict[str, Any]] = []
         for batch in chunks(unique, lambda _v: 1, self.budget):
             answer = self.client.call(
@@ -62,8 +78,9 @@ class MoodleAccounts:
         return users
 
     def username_for(self, person: Person) -> str:
+        """The person's username by the rule of :mod:`.account_rules` ("" when none)."""
         source = person.email if self.settings.username_from == "email" else person.key
-        return source.strip().lower()
+        return username_from(source)
 
     # -- find or create --------------------------------------------------------------------
 
@@ -147,22 +164,44 @@ class MoodleAccounts:
             outcome.done[person.key] = user_id
             matched[person.key] = user
 
+    def _creation_problem(self, person: Person) -> RowFailure | None:
+        """Why Moodle would refuse to create this person's account, checked before sending."""
+        username = self.username_for(person)
+        problem = username_problem(username)
+        if problem is not None:
+            source = "e-mail" if self.settings.username_from == "email" else "key"
+            value = person.email.strip() if source == "e-mail" else person.key
+            what = f"the username made from the {source} {value}"
+            return RowFailure("invalidusername", precheck_failure(person.key, what, problem))
+        problem = email_problem(_email(person))
+        if problem is not None:
+            what = f"the e-mail address {person.email.strip()}"
+            return RowFailure("invalidemail", precheck_failure(person.key, what, problem))
+        for name in (person.first_name, person.last_name):
+            if not valid_name(name):
+                problem = "Moodle removes anything that looks like an HTML tag (<...) from names"
+                what = f"the name {name!r}"
+                return RowFailure("invalidname", precheck_failure(person.key, what, problem))
+        return None
+
     def _create(self, people: list[Person], outcome: BatchOutcome) -> None:
-        seen: dict[str, str] = {}
+        names: dict[str, str] = {}
+        emails: dict[str, str] = {}
         creatable: list[Person] = []
         for person in people:
-            for value in {self.username_for(person), _email(person)}:
-                if value in seen:
-                    outcome.failed[person.key] = RowFailure(
-                        "duplicateinput",
-                        f"{person.key} has the same username or e-mail ({value}) as "
-                        f"{seen[value]}: fix the directory record",
-                    )
-                    break
-            else:
-                seen[self.username_for(person)] = person.key
-                seen[_email(person)] = person.key
-                creatable.append(person)
+            failure = self._creation_problem(person)
+            if failure is not None:
+                outcome.failed[person.key] = failure
+                continue
+            username, email = self.username_for(person), _email(person)
+            if email in emails:
+                outcome.failed[person.key] = _same_email(person.key, email, emails[email])
+                continue
+            if username in names:
+                outcome.failed[person.key] = _same_username(person.key, username, names[username])
+                continue
+            names[username], emails[email] = person.key, person.key
+            creatable.append(person)
 
         def apply(batch: list[Person]) -> None:
             answer = self.client.call(
@@ -188,11 +227,37 @@ class MoodleAccounts:
                 if user.get("idnumber") == person.key:
                     outcome.done[person.key] = str(user["id"])
                     return
-            outcome.failed[person.key] = RowFailure(exc.errorcode, exc.message)
+            outcome.failed[person.key] = RowFailure(exc.errorcode, self._explain(person, exc))
 
         batches = chunks(creatable, lambda _p: USER_FIELDS_PER_ROW, self.budget)
         for batch in paced(batches, self.settings.pause_between_batches):
             bisect(batch, apply, refused)
+
+    def _explain(self, person: Person, exc: RemoteError) -> str:
+        """Moodle's refusal of one person's account, with the cause the connector can see."""
+        username, email = self.username_for(person), _email(person)
+        try:
+            by_username = [
+                u for u in self.users_by("username", [username]) if u.get("username") == username
+            ]
+            by_email = [
+                u
+                for u in self.users_by("email", [email, person.email.strip()])
+                if str(u.get("email", "")).lower() == email
+            ]
+        except RemoteError as lookup:
+            log.warning("moodle: cannot look up why %s was refused: %s", person.key, lookup)
+            by_username, by_email = [], []
+        return explain_create(
+            person.key,
+            username,
+            email,
+            errorcode=exc.errorcode,
+            said=str(exc.message),
+            auth=self.settings.auth,
+            by_username=by_username,
+            by_email=by_email,
+        )
 
     def _user_record(self, person: Person) -> dict[str, Any]:
         record: dict[str, Any] = {
@@ -230,24 +295,38 @@ class MoodleAccounts:
             self.update(changes, outcome)
 
     def update(self, changes: Mapping[str, dict[str, Any]], outcome: BatchOutcome) -> None:
-        """core_user_update_users; each refused user becomes a warning of its person."""
-        by_id = {str(c["id"]): key for key, c in changes.items()}
-        items = list(changes.values())
+        """core_user_update_users; each refused user becomes a warning of its person, in words.
+        An e-mail Moodle would refuse is not sent (the other fields still are)."""
+        sendable: dict[str, dict[str, Any]] = {}
+        for key, change in changes.items():
+            problem = email_problem(change["email"]) if "email" in change else None
+            if problem is not None:
+                only = {"id": change["id"], "email": change["email"]}
+                message = explain_update(
+                    key, str(change["id"]), "useremailinvalid", "", only, because=problem
+                )
+                outcome.warnings[key] = RowFailure("useremailinvalid", message)
+                log.warning("moodle: account of %s not updated: %s", key, message)
+                change = {k: v for k, v in change.items() if k != "email"}
+            if len(change) > 1:
+                sendable[key] = change
+        by_id = {str(c["id"]): key for key, c in sendable.items()}
+        items = list(sendable.values())
         batches = chunks(items, lambda c: len(c), self.budget)
         for batch in paced(batches, self.settings.pause_between_batches):
             answer = self.client.call("core_user_update_users", {"users": batch})
             warnings = answer.get("warnings") if isinstance(answer, dict) else None
             for warning in warnings or []:
-                key = by_id.get(str(warning.get("itemid")))
-                failure = RowFailure(
-                    str(warning.get("warningcode") or "updatefailed"),
-                    f"Moodle refused to update the account: {warning.get('message', '')}",
-                )
-                if key is None:
+                user_id = str(warning.get("itemid"))
+                who = by_id.get(user_id)
+                if who is None:
                     log.warning("moodle: update warning for no known user: %s", warning)
                     continue
-                outcome.warnings[key] = failure
-                log.warning("moodle: account of %s not updated: %s", key, failure.message)
+                code = str(warning.get("warningcode") or "updatefailed")
+                said = str(warning.get("message", ""))
+                failure = RowFailure(code, explain_update(who, user_id, code, said, sendable[who]))
+                outcome.warnings[who] = failure
+                log.warning("moodle: account of %s not updated: %s", who, failure.message)
 
     def refresh(self, people: Mapping[str, Person], accounts: Mapping[str, str]) -> BatchOutcome:
         """Update the accounts whose names or e-mail differ from the directory (read by id)."""
@@ -286,6 +365,24 @@ class MoodleAccounts:
 
 def _email(person: Person) -> str:
     return person.email.strip().lower()
+
+
+def _same_email(key: str, email: str, other: str) -> RowFailure:
+    return RowFailure(
+        "duplicateinput",
+        f"{key} has the same e-mail address ({email}) as {other}: Moodle keeps one account "
+        f"per address, so no account was created for {key}; fix the directory record of one "
+        "of them",
+    )
+
+
+def _same_username(key: str, username: str, other: str) -> RowFailure:
+    return RowFailure(
+        "duplicateinput",
+        f"the username {username} the rule makes for {key} is also that of {other}, so no "
+        f"account was created for {key}; make {key}'s account on Moodle by hand with idnumber "
+        f"{key} and any free username (the connector then adopts it)",
+    )
 
 
 def profile_changes(person: Person, user: Mapping[str, Any]) -> dict[str, Any]:

@@ -127,10 +127,15 @@ def test_function_outside_the_service_is_access_denied(client, control) -> None:
         client.call("core_user_create_users", {"users": []})
 
 
-def test_other_errorcodes_are_remote_errors_with_moodles_words(client) -> None:
-    with pytest.raises(RemoteError) as info:
-        client.call("core_user_get_users_by_field", {"field": "email", "values": [], "foo": 1})
+def test_other_errorcodes_are_remote_errors_with_moodles_words(client, control) -> None:
+    bad = {"field": "email", "values": [], "foo": 1}
+    with pytest.raises(RemoteError) as info:  # debugging off, as on a production site
+        client.call("core_user_get_users_by_field", bad)
     assert info.value.errorcode == "invalidparameter"
+    assert info.value.message == "Invalid parameter value detected"
+    control.settings(debug=True)  # a site with debugging on adds its debuginfo
+    with pytest.raises(RemoteError) as info:
+        client.call("core_user_get_users_by_field", bad)
     assert "Unexpected keys (foo)" in info.value.message
     with pytest.raises(RemoteError) as unknown:
         client.call("local_nothing_here")

@@ -55,13 +55,16 @@ def test_php_parse_builds_nested_arrays() -> None:
                       "plain": "z"}
 
 
-def test_errors_are_http_200_envelopes(ws) -> None:
-    answer = ws("core_user_get_users_by_field", [("field", "id"), ("values[0]", "2"),
-                                                 ("foo", "1")])
+def test_errors_are_http_200_envelopes(ws, control) -> None:
+    bad = [("field", "id"), ("values[0]", "2"), ("foo", "1")]
+    answer = ws("core_user_get_users_by_field", bad)
     assert answer.status_code == 200
     body = answer.json()
     assert body["errorcode"] == "invalidparameter"
     assert body["exception"] == "core\\exception\\invalid_parameter_exception"
+    assert "debuginfo" not in body  # debugging off by default, like a production site
+    control.settings(debug=True)
+    body = ws("core_user_get_users_by_field", bad).json()
     assert "Unexpected keys (foo) detected in parameter array." in body["debuginfo"]
 
 

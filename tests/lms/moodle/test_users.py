@@ -43,7 +43,10 @@ def test_match_order_is_configurable(sandbox, client, control) -> None:
     # only idnumber: the account with the same username is not adopted; creating the person
     # then collides with it, and the row fails instead of making a second account
     outcome = only_idnumber.ensure_users([person("E1", "ann@example.org")])
-    assert "E1" in outcome.failed and "Username already exists" in outcome.failed["E1"].message
+    failure = outcome.failed["E1"]
+    assert f"username ann@example.org already belongs to Moodle account {by_mail}" in (
+        failure.message
+    )
     settings = MoodleSettings(url=sandbox.url, match_by=("idnumber", "username"))
     outcome = MoodleTarget(client, settings).ensure_users([person("E1", "ann@example.org")])
     assert outcome.done == {"E1": by_mail}
@@ -80,7 +83,7 @@ def test_an_email_stored_in_another_case_is_not_found_and_not_duplicated(
     # not found; the create is refused (Moodle compares e-mails case-insensitively there)
     make(client, username="ann.lee", email="ANN@example.org")
     outcome = target.ensure_users([person("E1", "ann@example.org")])
-    assert "Email address already exists" in outcome.failed["E1"].message
+    assert "another letter case" in outcome.failed["E1"].message
     assert len(control.users()) == 4
 
 
@@ -104,7 +107,7 @@ def test_a_refused_update_is_a_warning_of_its_person_only(target, client, contro
     )
     assert set(outcome.done) == {"E1", "E2"}
     assert set(outcome.warnings) == {"E1"}
-    assert "already exists" in outcome.warnings["E1"].message
+    assert "another Moodle account already has" in outcome.warnings["E1"].message
     names = {u["idnumber"]: u["firstname"] for u in control.users()}
     assert names["E2"] == "Robert"
 
@@ -137,7 +140,7 @@ def test_leavers_accounts_are_suspended_only_when_configured(sandbox, client, co
     on = MoodleTarget(client, MoodleSettings(url=sandbox.url, suspend_leavers=True))
     outcome = on.suspend_accounts({"E1": ids["E1"], "GONE": "99999"})
     assert outcome.done == {"E1": "suspended"}
-    assert outcome.failed["GONE"].errorcode == "invaliduser"
+    assert outcome.failed["GONE"].errorcode == "invaliduserid"
     suspended = {u["idnumber"]: u["suspended"] for u in control.users()}
     assert suspended["E1"] == 1 and suspended["E2"] == 0
 
@@ -161,3 +164,33 @@ def test_profile_changes_compare_email_case_insensitively() -> None:
         "email": "a@example.org",
         "idnumber": "E1",
     }
+
+
+def test_two_people_the_rule_gives_one_username_are_not_merged(target, control) -> None:
+    outcome = target.ensure_users(
+        [person("E1", "anna+x@example.org"), person("E2", "anna_x@example.org")]
+    )
+    assert set(outcome.done) == {"E1"}
+    failure = outcome.failed["E2"]
+    assert failure.errorcode == "duplicateinput"
+    assert "username anna_x@example.org" in failure.message and "idnumber E2" in failure.message
+    assert [u["username"] for u in control.users() if u["idnumber"]] == ["anna_x@example.org"]
+
+
+def test_people_moodle_would_refuse_are_not_sent(target, control) -> None:
+    outcome = target.ensure_users(
+        [person("E1", "ann@example.org", "Ann <b>"), person("E2", "bob@localhost")]
+    )
+    assert outcome.failed["E1"].errorcode == "invalidname"
+    assert outcome.failed["E2"].errorcode == "invalidemail"
+    assert "no dot" in outcome.failed["E2"].message
+    assert creates(target) == 0 and not any(u["idnumber"] for u in control.users())
+
+
+def test_an_email_moodle_refuses_is_not_sent_but_the_names_are_updated(target, control) -> None:
+    target.ensure_users([person("E1", "ann@example.org")])
+    outcome = target.ensure_users([person("E1", "ann@exämple.org", "Ann", "Smith")])
+    assert outcome.warnings["E1"].errorcode == "useremailinvalid"
+    assert "ä" in outcome.warnings["E1"].message
+    user = next(u for u in control.users() if u["idnumber"] == "E1")
+    assert (user["email"], user["lastname"]) == ("ann@example.org", "Smith")
