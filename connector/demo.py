@@ -67,18 +67,18 @@ def _score(*parts: str) -> int:
 def completion_sample(
     enrolled: list[tuple[str, str, str]], course_order: dict[str, int], now: datetime
 ) -> list[tuple[str, str, datetime]]:
-    """Deterministic (username, course, completed_at) for a share of the enrollments.
+    """Deterministic (account id, course, completed_at) for a share of the enrollments.
 
     Each person gets an engagement score; engaged people complete the first courses of their
     bundle, fewer get to the later ones, so the report shows people completed, in progress
     and not started."""
     out = []
-    for person_key, username, course in enrolled:
+    for person_key, account, course in enrolled:
         engagement = _score("engagement", person_key) % 100
         position = course_order.get(course, 0)
         if engagement >= 35 + 12 * position:
             days_ago = _score("when", person_key, course) % 84
-            out.append((username, course, (now - timedelta(days=days_ago)).replace(microsecond=0)))
+            out.append((account, course, (now - timedelta(days=days_ago)).replace(microsecond=0)))
     return out
 
 
@@ -129,7 +129,7 @@ def run_demo(settings: Settings, *, fresh: bool, echo: Echo) -> None:
         enrolled = [
             (
                 e.person_key,
-                _username(live, source.people[e.person_key].email, e.person_key),
+                accounts[e.person_key],
                 e.course_ref,
             )
             for e in store.enrollments("moodle")
@@ -138,8 +138,8 @@ def run_demo(settings: Settings, *, fresh: bool, echo: Echo) -> None:
             and e.person_key in source.people
         ]
         sample = completion_sample(enrolled, order, datetime.now(UTC))
-        for username, course_ref, when in sample:
-            control.mark_completed(username, course_ref, time=int(when.timestamp()))
+        for user_id, course_ref, when in sample:
+            control.mark_completed(int(user_id), course_ref, time=int(when.timestamp()))
         echo(f"Sandbox: {len(sample)} completion(s) recorded by learners (deterministic sample)")
         collected = collect_only(live, store)
         echo(
@@ -154,8 +154,3 @@ def run_demo(settings: Settings, *, fresh: bool, echo: Echo) -> None:
         for path in paths:
             echo(f"Report written: {path}")
         store.close()
-
-
-def _username(settings: Settings, email: str, key: str) -> str:
-    moodle = settings.targets.moodle
-    return (email if moodle.username_from == "email" else key).strip().lower()
