@@ -6,12 +6,15 @@ import logging
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from connector.config import Settings, load_settings
 from connector.errors import UpskillError
+
+if TYPE_CHECKING:
+    from connector.sync.state import Refusal
 
 log = logging.getLogger("connector")
 
@@ -66,7 +69,13 @@ def cli(ctx: click.Context, config: str | None, log_level: str) -> None:
     "restore",
     multiple=True,
     metavar="PERSON",
-    help="Enroll PERSON (key) again in what was removed by hand on the LMS; repeatable.",
+    help="Enroll PERSON (key) again in what was removed by hand on the LMS, and reactivate "
+    "what was suspended by hand; repeatable.",
+)
+@click.option(
+    "--retry-quarantined",
+    is_flag=True,
+    help="Send once more the changes quarantined after being refused run after run.",
 )
 @click.option(
     "--approve-plan",
@@ -88,6 +97,7 @@ def sync(
     verbose: bool,
     reconcile: bool,
     restore: tuple[str, ...],
+    retry_quarantined: bool,
     approve: Path | None,
     accept_shrink: bool,
 ) -> None:
@@ -107,6 +117,7 @@ def sync(
         restore=restore,
         approved=approved,
         accept_shrink=accept_shrink,
+        retry_quarantined=retry_quarantined,
     )
     prepared = outcome.prepared
     if outcome.reconciled is not None:
@@ -146,8 +157,26 @@ def sync(
         )
         if outcome.collected.sources is not None:
             click.echo(_xapi_line(outcome.collected.sources))
-    if applied is not None and applied.failed_total:
+    _warn_quarantined(outcome.quarantined)
+    if outcome.failed_open:
         raise click.exceptions.Exit(1)
+
+
+def _warn_quarantined(refusals: tuple[Refusal, ...]) -> None:
+    """Name the quarantined changes (they do not fail the run, but someone must look)."""
+    from connector.sync.quarantine import describe
+
+    if not refusals:
+        return
+    click.echo(
+        f"warning: {len(refusals)} change(s) quarantined, refused the same way run after run "
+        "(fix the person's record or the site, or `upskill sync --retry-quarantined`):",
+        err=True,
+    )
+    for refusal in refusals[:20]:
+        click.echo(f"  {describe(refusal)}", err=True)
+    if len(refusals) > 20:
+        click.echo(f"  ... and {len(refusals) - 20} more (the admin summary lists all)", err=True)
 
 
 @cli.command()
@@ -340,10 +369,13 @@ def explain(c: _Context, person: str) -> None:
         else "Enrollments applied: none yet"
     )
     withdrawn = prepared.state.withdrawn
+    hand_suspended = prepared.state.hand_suspended
     for row in rows:
         status = row.status
         if (key, row.target, row.course_ref) in withdrawn:
             status += ", removed by hand on the target (sticky: not enrolled again)"
+        elif (key, row.target, row.course_ref) in hand_suspended:
+            status += ", suspended by hand on the target (sticky: not reactivated)"
         click.echo(
             f"  {row.target} {row.course_ref}: {status} since {row.since:%Y-%m-%d}, "
             f"run #{row.run_id} (mappings {(row.mappings_hash or '-')[:12]})"

@@ -516,9 +516,20 @@ class GuardSettings(Section):
 
 class RemovalSettings(Section):
     """The grace period before an unwanted enrollment is suspended or unenrolled (the mode is
-    per target: targets.<name>.removal)."""
+    per target: targets.<name>.removal), and what becomes of an enrollment an administrator
+    suspended by hand on the target (found by ``sync --reconcile``): ``keep`` it suspended
+    until ``upskill sync --restore PERSON`` (like a removal by hand), or ``revive`` it."""
 
     grace_days: int = Field(14, ge=0, le=3650)
+    hand_suspensions: Literal["keep", "revive"] = "keep"
+
+
+class SyncSettings(Section):
+    """A change the target refuses the same way (same error code, same directory record) in
+    ``quarantine_after`` runs in a row is quarantined: not sent again until the person's
+    record changes or ``upskill sync --retry-quarantined``; 0 never quarantines."""
+
+    quarantine_after: int = Field(3, ge=0, le=1000)
 
 
 class Settings(BaseSettings):
@@ -545,6 +556,7 @@ class Settings(BaseSettings):
     schedule: ScheduleSettings = ScheduleSettings()
     guards: GuardSettings = GuardSettings()
     removal: RemovalSettings = RemovalSettings()
+    sync: SyncSettings = SyncSettings()
 
     @classmethod
     def settings_customise_sources(

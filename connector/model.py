@@ -236,18 +236,21 @@ class HoldKind(StrEnum):
     GRACE = "grace"  # unwanted, but its grace period has not ended: removed after ``until``
     WITHDRAWN = "withdrawn"  # removed by hand on the target: not re-enrolled (sticky removal)
     UNTOUCHED = "untouched"  # a leave-alone override or an exclusion: nothing sent at all
+    HAND_SUSPENDED = "hand_suspended"  # suspended by hand on the target: not reactivated
+    QUARANTINED = "quarantined"  # refused the same way run after run: not sent again for now
 
 
 @dataclass(frozen=True, slots=True)
 class Hold:
-    """An enrollment the plan holds back, with the reason the report and reviewers read."""
+    """An enrollment the plan holds back, with the reason the report and reviewers read (a
+    quarantined account creation too: its ``course_ref`` is empty)."""
 
     kind: HoldKind
     target: str
     person_key: str
     course_ref: str
     reason: str
-    since: datetime | None = None  # GRACE: unwanted since; WITHDRAWN: detected at
+    since: datetime | None = None  # GRACE: unwanted since; WITHDRAWN, HAND_SUSPENDED: found at
     until: datetime | None = None  # GRACE: the removal is planned from then
 
 

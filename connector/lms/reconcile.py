@@ -8,8 +8,12 @@ state says                  target has      repair
 ==========================  ==============  ==========================================
 active or suspended         nothing         removed by hand: state ``removed`` and a sticky
                                             manual removal (the planner does not enrol again)
-active                      suspended       suspended by hand: state ``suspended``
-suspended                   active          reactivated by hand: state ``active``
+active                      suspended       suspended by hand: state ``suspended`` and a
+                                            sticky hand suspension (the planner does not
+                                            reactivate it, unless ``[removal]
+                                            hand_suspensions = "revive"``)
+suspended                   active          reactivated by hand: state ``active`` (a hand
+                                            suspension is forgotten)
 nothing or removed          enrolled        enrolled by hand: reported only (it may be another
                                             enrolment method; the connector does not own it)
 ==========================  ==============  ==========================================
@@ -148,6 +152,9 @@ def _repair(store: Store, run_id: int, target: str, found: Sequence[Drift], at: 
     removed = [(d.person_key, d.course_ref) for d in found if d.kind == REMOVED_BY_HAND]
     if removed:
         store.record_manual_removals(run_id, target, removed, at)
+    suspended = [(d.person_key, d.course_ref) for d in found if d.kind == SUSPENDED_BY_HAND]
+    if suspended:
+        store.record_hand_suspensions(run_id, target, suspended, at)
     problems = [
         RecordProblem(
             where=f"{target}:{item.course_ref}",

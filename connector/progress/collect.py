@@ -2,9 +2,13 @@
 
 Only enrollments that can still change are read: active ones not yet recorded as completed.
 Every ``full_check_days`` (a target's attribute; the Moodle target takes it from
-``targets.moodle.full_check_days``) the read covers every enrollment not removed, completed and
-suspended ones included, to catch what the nightly read skips (a completion earned while
-suspended, progress recorded late). A completion, once recorded, is kept (the store never
+``targets.moodle.full_check_days``) the read covers every active enrollment, completed ones
+included, to catch what the nightly read skips (a completion time or progress that changed
+later). Suspended enrollments are never read: Moodle does not report completion of a
+suspended enrolment (``usernotenroled``), so a sync collects the completions of the
+enrollments it is about to remove before it removes them (``only``), and a completion earned
+while suspended is read once the enrollment is active again (revived, or reactivated by hand
+and found by ``--reconcile``). A completion, once recorded, is kept (the store never
 downgrades it), so a learner's achievement survives a later suspension or an LMS that
 forgets it.
 """
@@ -12,7 +16,7 @@ forgets it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -33,22 +37,29 @@ class CollectResult:
 
 
 def collect(
-    store: Store, targets: Mapping[str, LmsTarget], run_id: int, at: datetime
+    store: Store,
+    targets: Mapping[str, LmsTarget],
+    run_id: int,
+    at: datetime,
+    *,
+    only: Collection[tuple[str, str, str]] | None = None,
 ) -> CollectResult:
-    """Read completion of every open enrollment from each target and record it."""
+    """Read completion of every open enrollment from each target and record it; with
+    ``only``, of those (person, target, course) enrollments only (no full check)."""
     result = CollectResult()
     completed = {(c.person_key, c.target, c.course_ref) for c in store.completions() if c.completed}
     for name, target in sorted(targets.items()):
         days = getattr(target, "full_check_days", 0)
-        last = store.last_full_check(name) if isinstance(days, int) and days > 0 else None
-        full = isinstance(days, int) and days > 0 and (
-            last is None or at - last >= timedelta(days=days)
-        )
+        if not isinstance(days, int) or only is not None:
+            days = 0
+        last = store.last_full_check(name) if days > 0 else None
+        full = days > 0 and (last is None or at - last >= timedelta(days=days))
         open_rows = [
             e
             for e in store.enrollments(name)
-            if (full and e.status is not EnrollmentStatus.REMOVED)
-            or (e.status is EnrollmentStatus.ACTIVE and e.ident not in completed)
+            if e.status is EnrollmentStatus.ACTIVE
+            and (full or e.ident not in completed)
+            and (only is None or e.ident in only)
         ]
         if not open_rows:
             result.read[name] = 0

@@ -1,6 +1,8 @@
 """The administrators' summary after each sync: outcome, counts, guards that fired, rows
-skipped with reasons, changes that failed, stuck Skill Builder requests, people to remove
-by hand, and the enrollments kept removed because someone removed them by hand (sticky).
+skipped with reasons, changes that failed, the changes quarantined after being refused run
+after run (with why), stuck Skill Builder requests, people to remove by hand, and the
+enrollments kept removed or suspended because someone removed or suspended them by hand
+(sticky).
 
 It is e-mailed to ``report.admins`` over ``report.smtp``; without either (or when sending
 fails) it is written to ``report.admin_dir`` as ``run-<id>.txt``. A failed or abnormal run
@@ -23,6 +25,8 @@ from connector.report.address import parse_address
 from connector.report.message import Envelope, build_message
 from connector.store import Store
 from connector.store.records import JournalEntry
+from connector.sync.quarantine import is_quarantined, reason
+from connector.sync.state import Refusal
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +51,8 @@ class AdminSummary:
     failures: tuple[JournalEntry, ...] = ()
     stuck: tuple[tuple[str, str, datetime], ...] | None = None  # None: no Skill Builder target
     sticky: tuple[tuple[tuple[str, str, str], datetime], ...] = ()  # (person, target, course)
+    suspended: tuple[tuple[tuple[str, str, str], datetime], ...] = ()  # suspended by hand
+    quarantined: tuple[Refusal, ...] = ()
 
     @property
     def abnormal(self) -> bool:
@@ -113,6 +119,11 @@ def collect_summary(
         if run_id is not None else (),
         stuck=_stuck(store, settings.report.stuck_after_days, now) if sb else None,
         sticky=tuple(sorted(store.manual_removals().items())),
+        suspended=tuple(sorted(store.hand_suspensions().items())),
+        quarantined=tuple(
+            r for _, r in sorted(store.refusals().items())
+            if is_quarantined(r, settings.sync.quarantine_after)
+        ),
     )
 
 
@@ -139,10 +150,20 @@ def render_summary(summary: AdminSummary) -> str:
     lines += _listed("Counts", [f"{k}: {v}" for k, v in sorted(summary.counts.items())], "none")
     lines += _listed("Guards that fired", list(summary.guards), "none")
     lines += _listed("Rows skipped", [str(p) for p in summary.skipped], "none")
+    held = {r.ident for r in summary.quarantined}
     lines += _listed(
         "Changes that failed",
         [f"{f.target} {f.kind.value} {f.person_key} {f.course_ref or ''}: {f.error_code}: "
-         f"{f.error_message}" for f in summary.failures],
+         f"{f.error_message}" + (" (quarantined)" if f.ident in held else "")
+         for f in summary.failures],
+        "none",
+    )
+    lines += _listed(
+        "Quarantined: refused the same way run after run, not sent again until the person's "
+        "directory record changes (`upskill sync --retry-quarantined` sends them now)",
+        [f"{r.target} {r.kind.value} {r.person_key}"
+         + (f" {r.course_ref}" if r.course_ref else "") + f": {reason(r)}"
+         for r in summary.quarantined],
         "none",
     )
     if summary.stuck is None:
@@ -164,6 +185,13 @@ def render_summary(summary: AdminSummary) -> str:
         "(`upskill sync --restore PERSON` enrols again)",
         [f"{target} {person} {course}: removed by hand, found {at.date().isoformat()}"
          for (person, target, course), at in summary.sticky],
+        "none",
+    )
+    lines += _listed(
+        "Kept suspended: suspended by hand on the target, not reactivated "
+        "(`upskill sync --restore PERSON` reactivates)",
+        [f"{target} {person} {course}: suspended by hand, found {at.date().isoformat()}"
+         for (person, target, course), at in summary.suspended],
         "none",
     )
     if summary.run_id is not None:

@@ -45,7 +45,7 @@ from connector.store.tables import accounts as accounts_table
 from connector.store.tables import completion_checks as completion_checks_table
 from connector.store.tables import completions as completions_table
 from connector.store.tables import enrollments as enrollments_table
-from connector.sync.state import State
+from connector.sync.state import Refusal, State
 
 
 def _utc_now() -> datetime:
@@ -321,7 +321,9 @@ class Store:
         of ``done`` become ``done``, those of ``failed`` (ident → (errorcode, message)) become
         ``failed``; accounts (person key → remote id) and enrollments ((person key, course ref,
         status, persona)) are upserted. An enrollment's ``since`` moves only when its status
-        changes. Either all of it is written or none of it."""
+        changes; an enrollment recorded active or removed is no longer suspended by hand.
+        Either all of it is written or none of it."""
+        suspended = EnrollmentStatus.SUSPENDED
         done_rows = [{"b_run": run_id, "b_ident": change.ident} for change in done]
         failed_rows = [
             {"b_run": run_id, "b_ident": ident, "b_code": code, "b_message": message}
@@ -368,6 +370,11 @@ class Store:
                 q.execute_many(conn, q.upsert_accounts(conn), account_rows)
             if enrollment_rows:
                 q.execute_many(conn, q.upsert_enrollments(conn), enrollment_rows)
+                policy_q.forget_hand_suspended(
+                    conn,
+                    target,
+                    [(p, c) for p, c, status, _ in enrollments if status is not suspended],
+                )
 
     def journal(self, run_id: int) -> list[JournalEntry]:
         """The journal of one run, in plan order."""
@@ -391,11 +398,15 @@ class Store:
             applied = q.applied_enrollments(conn)
             unwanted = policy_q.unwanted_since(conn)
             withdrawn = policy_q.withdrawn(conn)
+            hand_suspended = policy_q.hand_suspended(conn)
+            refusals = policy_q.refusal_streaks(conn)
         return State(
             accounts=account_map,
             enrollments=applied,
             unwanted_since=unwanted,
             withdrawn=withdrawn,
+            hand_suspended=hand_suspended,
+            refusals=refusals,
         )
 
     def record_unwanted(
@@ -423,9 +434,36 @@ class Store:
             return policy_q.withdrawn(conn)
 
     def restore_manual_removals(self, person_keys: Sequence[str]) -> int:
-        """Forget the manual removals of these people; how many enrollments that concerned."""
+        """Forget the manual removals and hand suspensions of these people; how many
+        enrollments that concerned."""
         with self._write("restore manual removals") as conn:
             return policy_q.clear_withdrawn(conn, person_keys)
+
+    def record_hand_suspensions(
+        self, run_id: int, target: str, found: Sequence[tuple[str, str]], at: datetime
+    ) -> None:
+        """Record (person_key, course_ref) enrollments found suspended by hand on ``target``
+        (kept suspended unless the person is restored); the record goes when the enrollment
+        is recorded active or removed again (:meth:`commit_batch`)."""
+        with self._write("record hand suspensions") as conn:
+            policy_q.record_hand_suspended(conn, run_id, target, found, at)
+
+    def hand_suspensions(self) -> dict[tuple[str, str, str], datetime]:
+        """(person, target, course) → when it was found suspended by hand."""
+        with self._read("read hand suspensions") as conn:
+            return policy_q.hand_suspended(conn)
+
+    def refusals(self) -> dict[str, Refusal]:
+        """Change ident → its streak of refusals (see :mod:`connector.sync.quarantine`)."""
+        with self._read("read refusals") as conn:
+            return policy_q.refusal_streaks(conn)
+
+    def record_refusals(self, write: Sequence[Refusal], ended: Sequence[str]) -> None:
+        """Write these refusal streaks and end those of the ``ended`` change idents."""
+        if not write and not ended:
+            return
+        with self._write("record refusals") as conn:
+            policy_q.update_streaks(conn, write, ended)
 
     def enrollment_traces(self, person_key: str) -> list[policy_q.EnrollmentTrace]:
         """The person's applied enrollments with the run and mappings version behind each."""

@@ -219,6 +219,32 @@ manual_removals = Table(
     Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),
 )
 
+hand_suspensions = Table(  # enrollments suspended by hand on the target: not reactivated
+    "hand_suspensions",
+    metadata,
+    Column("target", String(64), primary_key=True),
+    Column("person_key", String(255), primary_key=True),
+    Column("course_ref", String(255), primary_key=True),
+    Column("detected_at", UtcDateTime, nullable=False),
+    Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),
+)
+
+refusals = Table(  # the streak of refusals of one change (connector/sync/quarantine.py)
+    "refusals",
+    metadata,
+    Column("ident", String(700), primary_key=True),
+    Column("target", String(64), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("person_key", String(255), nullable=False),
+    Column("course_ref", String(255)),
+    Column("error_code", String(128), nullable=False),
+    Column("error_message", Text, nullable=False),
+    Column("runs", Integer, nullable=False),  # consecutive runs that refused it
+    Column("fingerprint", String(64), nullable=False),  # the person's directory record
+    Column("since", UtcDateTime, nullable=False),  # the first refusal of the streak
+    Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),  # the last refusal
+)
+
 
 xapi_statements = Table(
     "xapi_statements",

@@ -2,10 +2,10 @@
 apply exactly that plan later, or refuse when anything moved in between.
 
 The fingerprint covers the directory snapshot (people and groups), the state database's view
-(accounts, enrollments, grace periods, manual removals) and the mappings version. Applying a
-saved plan (``upskill sync --approve-plan FILE``) recomputes the plan and refuses when the
-fingerprint or the list of changes differs; an approved plan passes the safety guards, since
-a person has reviewed it.
+(accounts, enrollments, grace periods, removals and suspensions by hand) and the mappings
+version. Applying a saved plan (``upskill sync --approve-plan FILE``) recomputes the plan and
+refuses when the fingerprint or the list of changes differs; an approved plan passes the
+safety guards, since a person has reviewed it.
 """
 
 from __future__ import annotations
@@ -64,6 +64,7 @@ def state_digest(state: State) -> str:
     ]
     rows += [["g", *ident, since] for ident, since in sorted(state.unwanted_since.items())]
     rows += [["w", *ident, at] for ident, at in sorted(state.withdrawn.items())]
+    rows += [["s", *ident, at] for ident, at in sorted(state.hand_suspended.items())]
     return _digest(rows)
 
 

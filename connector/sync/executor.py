@@ -11,6 +11,10 @@ rerun neither duplicates nor loses a change.
 Before the first write to a target the executor checks the connection, the token's
 functions and that every course of the plan exists, so a bad token, a missing service
 function or a renamed course stops the run with nothing written.
+
+Per target the order is: accounts, enrollments, revivals, then ``before_removals`` (the sync
+collects the completions of the enrollments about to go: Moodle no longer reports completion
+of a suspended enrolment), then suspensions and unenrolments.
 """
 
 from __future__ import annotations
@@ -83,6 +87,7 @@ class Executor:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         due_days: Mapping[tuple[str, str], int] | None = None,
         reconcile: bool = False,
+        before_removals: Callable[[str, Sequence[Change]], None] | None = None,
     ) -> None:
         self.store = store
         self.targets = targets
@@ -91,6 +96,7 @@ class Executor:
         self.clock = clock
         self.due_days = due_days or {}  # (target, course ref) → days: sent as timeend
         self.reconcile = reconcile
+        self.before_removals = before_removals  # (target, removal changes), before they go
 
     def preflight(self, plan: Plan) -> dict[str, dict[str, str]]:
         """Check every target the plan writes to; return course ids per target."""
@@ -172,7 +178,10 @@ class Executor:
                 accounts=outcome.done,
             )
 
+        removing = [*by_kind.get(ChangeKind.SUSPEND, []), *by_kind.get(ChangeKind.UNENROLL, [])]
         for kind in (ChangeKind.ENROLL, ChangeKind.REVIVE, ChangeKind.SUSPEND, ChangeKind.UNENROLL):
+            if kind is ChangeKind.SUSPEND and removing and self.before_removals is not None:
+                self.before_removals(name, removing)
             for batch in _batches(by_kind.get(kind, []), size):
                 self._apply_enrollments(
                     run_id, name, target, kind, batch, accounts, course_ids, result

@@ -11,6 +11,8 @@ HELD_TEXT = {
     HoldKind.GRACE: "kept in their grace period before removal",
     HoldKind.WITHDRAWN: "removed by hand on the target, not enrolled again (sticky removal)",
     HoldKind.UNTOUCHED: "not sent: leave-alone override or exclusion",
+    HoldKind.HAND_SUSPENDED: "suspended by hand on the target, not reactivated (sticky)",
+    HoldKind.QUARANTINED: "quarantined: refused the same way run after run, not sent again",
 }
 
 
@@ -39,8 +41,8 @@ def format_plan(plan: Plan, people: Mapping[str, Person], *, verbose: bool = Fal
                 person = people.get(hold.person_key)
                 who = f"{person.display_name} <{person.email}>" if person else hold.person_key
                 lines.append(
-                    f"  {hold.target} {hold.course_ref} for {who} [{hold.person_key}]: "
-                    f"{hold.reason}"
+                    f"  {hold.target} {hold.course_ref or 'account'} for {who} "
+                    f"[{hold.person_key}]: {hold.reason}"
                 )
     if plan.skipped:
         lines.append(f"Skipped {len(plan.skipped)} directory record(s):")

@@ -15,8 +15,11 @@ Rules, per target:
   so. Suspension keeps grades and progress; unenrolment deletes them on Moodle.
 - Policy (:mod:`connector.sync.policy`): an unwanted enrollment is kept during the grace
   period (a GRACE hold); an enrollment removed by hand on the target is not enrolled again
-  unless the person is in ``restore`` (a WITHDRAWN hold); nothing at all is sent for the
-  ``untouched`` people (leave-alone overrides, exclusions: UNTOUCHED holds).
+  unless the person is in ``restore`` (a WITHDRAWN hold), nor one suspended by hand
+  reactivated (a HAND_SUSPENDED hold); nothing at all is sent for the ``untouched`` people
+  (leave-alone overrides, exclusions: UNTOUCHED holds); a change refused the same way run
+  after run is held back unless ``retry_quarantined`` (QUARANTINED holds,
+  :mod:`connector.sync.quarantine`).
 - Changes are ordered: accounts first, then enrollments, then removals; within a kind by
   person key and course, so the same inputs always give the same plan.
 """
@@ -41,8 +44,9 @@ from connector.model import (
     Plan,
     Snapshot,
 )
+from connector.sync import quarantine
 from connector.sync.policy import Policy, RemovalMode
-from connector.sync.state import State
+from connector.sync.state import Refusal, State
 
 __all__ = ["Policy", "RemovalMode", "desired_enrollments", "plan"]
 
@@ -80,15 +84,21 @@ def plan(
     now: datetime | None = None,
     untouched: Mapping[str, str] = _NO_ONE,
     restore: Collection[str] = (),
+    retry_quarantined: bool = False,
 ) -> Plan:
     """The changes that bring ``targets`` from ``state`` to what the snapshot and personas ask.
 
     ``now`` is the moment the grace period is measured at (None: no grace period);
     ``untouched`` maps the people to send nothing for to the reason; ``restore`` names the
-    people whose enrollments removed by hand are to be enrolled again."""
+    people whose enrollments removed or suspended by hand are to be enrolled (reactivated)
+    again; ``retry_quarantined`` sends the quarantined changes once more."""
+    policy = policy or Policy()
+    held_back = quarantine.quarantined(
+        state.refusals, snapshot.people, policy.quarantine_after, retry=retry_quarantined
+    )
     with collector_paused():
         return _plan(
-            snapshot, personas, bundles, state, targets, policy or Policy(), now, untouched, restore
+            snapshot, personas, bundles, state, targets, policy, now, untouched, restore, held_back
         )
 
 
@@ -102,6 +112,7 @@ def _plan(
     now: datetime | None,
     untouched: Mapping[str, str],
     restore: Collection[str],
+    held_back: Mapping[str, Refusal],
 ) -> Plan:
     if not snapshot.people and any(
         applied.status is EnrollmentStatus.ACTIVE for applied in state.enrollments.values()
@@ -119,6 +130,8 @@ def _plan(
     buckets: dict[tuple[str, ChangeKind], list[Change]] = {}
     reasons: dict[tuple[str, ...], str] = {}  # the same few sentences, shared by every change
     held: list[Hold] = []
+    no_account = quarantine.account_blocks(held_back)
+    held_creates: set[tuple[str, str]] = set()  # (target, person): account creation held back
 
     def add(
         kind: ChangeKind,
@@ -143,12 +156,33 @@ def _plan(
                     )
                 )
             return
-        buckets.setdefault((target, kind), []).append(
-            Change(kind, target, person_key, reason, course_ref, persona)
-        )
+        change = Change(kind, target, person_key, reason, course_ref, persona)
+        if held_back:
+            refusal = held_back.get(change.ident)
+            why_not = "quarantined, " + quarantine.reason(refusal) if refusal is not None else ""
+            blocked = no_account.get((target, person_key)) if course_ref is not None else None
+            if refusal is None and blocked is not None:
+                refusal = blocked
+                why_not = f"the account creation is quarantined, {quarantine.reason(blocked)}"
+            if refusal is not None:
+                if kind is ChangeKind.CREATE_USER:
+                    held_creates.add((target, person_key))
+                held.append(
+                    Hold(
+                        HoldKind.QUARANTINED,
+                        target,
+                        person_key,
+                        course_ref or "",
+                        f"not sent: {kind.value} ({reason}): {why_not}",
+                        since=refusal.since,
+                    )
+                )
+                return
+        buckets.setdefault((target, kind), []).append(change)
 
     enrollments = state.enrollments
     withdrawn = state.withdrawn
+    hand_suspended = state.hand_suspended if policy.keep_hand_suspensions else {}
     people = snapshot.people
     active, removed, suspended = (
         EnrollmentStatus.ACTIVE,
@@ -181,8 +215,10 @@ def _plan(
                     )
                 )
             elif removed_at is not None or applied is None or applied.status is removed:
-                if person_key not in state.accounts.get(target, {}) and not _has_create(
-                    buckets, target, person_key
+                if (
+                    person_key not in state.accounts.get(target, {})
+                    and not _has_create(buckets, target, person_key)
+                    and (target, person_key) not in held_creates
                 ):
                     add(ChangeKind.CREATE_USER, target, person_key, ("account", target, p), None, p)
                 cause = ("enroll", p, ref) if applied is None else ("again", p, ref)
@@ -190,7 +226,26 @@ def _plan(
                     cause = ("restore", p, ref)
                 add(ChangeKind.ENROLL, target, person_key, cause, ref, p)
             elif applied.status is suspended:
-                add(ChangeKind.REVIVE, target, person_key, ("revive", p, ref), ref, p)
+                suspended_at = (
+                    hand_suspended.get((person_key, target, ref)) if hand_suspended else None
+                )
+                if suspended_at is None:
+                    add(ChangeKind.REVIVE, target, person_key, ("revive", p, ref), ref, p)
+                elif person_key in restore:
+                    add(ChangeKind.REVIVE, target, person_key, ("reactivate", p, ref), ref, p)
+                else:
+                    held.append(
+                        Hold(
+                            HoldKind.HAND_SUSPENDED,
+                            target,
+                            person_key,
+                            ref,
+                            f"suspended by hand on {target} (found {suspended_at:%Y-%m-%d}); "
+                            f"not reactivated: `upskill sync --restore {person_key}` to "
+                            "reactivate",
+                            since=suspended_at,
+                        )
+                    )
 
     removal = {t: policy.removal_for(t) for t in targets}
     leaving: list[tuple[str, str, str, tuple[str, ...], str | None]] = []
@@ -253,6 +308,7 @@ _REASONS: Mapping[str, str] = {
     "again": "persona {0} includes {1} again (removed earlier)",
     "revive": "persona {0} includes {1}; enrollment was suspended",
     "restore": "persona {0} includes {1}; restored on request (removed by hand earlier)",
+    "reactivate": "persona {0} includes {1}; restored on request (suspended by hand earlier)",
     "gone": "no longer in the directory",
     "left": "left the organisation",
     "changed": "persona changed from {0} to {1}",

@@ -11,6 +11,12 @@
 - **Sticky removals.** An enrollment an administrator removed by hand on the target (found by
   ``--reconcile`` and recorded with :meth:`~connector.store.Store.record_manual_removals`)
   is not enrolled again unless the person is restored (``upskill sync --restore PERSON``).
+- **Sticky suspensions.** Likewise an enrollment an administrator suspended by hand
+  (:meth:`~connector.store.Store.record_hand_suspensions`) is not reactivated unless the
+  person is restored, or ``keep_hand_suspensions`` is off (``[removal] hand_suspensions =
+  "revive"``); the record goes once the enrollment is active or removed again.
+- **Quarantine** (:mod:`connector.sync.quarantine`): a change refused the same way in
+  ``quarantine_after`` runs in a row is held back (0, a bare policy's value: never).
 - **Leave alone.** A ``leave_alone`` override or an exclusion: nothing is sent for the person.
 """
 
@@ -35,6 +41,8 @@ class Policy:
 
     removal: Mapping[str, RemovalMode] = field(default_factory=dict)
     grace: timedelta = timedelta(0)
+    keep_hand_suspensions: bool = True
+    quarantine_after: int = 0
 
     def removal_for(self, target: str) -> RemovalMode:
         return self.removal.get(target, "suspend")
@@ -47,11 +55,14 @@ class Policy:
 def unwanted_after(plan: Plan, state: State, now: datetime) -> dict[Ident, tuple[datetime, str]]:
     """What the grace table must hold after ``plan``: every enrollment held in its grace
     period, and every one planned for removal (so that a removal that fails keeps its start
-    date rather than starting a new grace period)."""
+    date rather than starting a new grace period), or quarantined on its way out."""
     out: dict[Ident, tuple[datetime, str]] = {}
     for hold in plan.held:
+        ident = (hold.person_key, hold.target, hold.course_ref)
         if hold.kind is HoldKind.GRACE and hold.since is not None:
-            out[(hold.person_key, hold.target, hold.course_ref)] = (hold.since, hold.reason)
+            out[ident] = (hold.since, hold.reason)
+        elif hold.kind is HoldKind.QUARANTINED and ident in state.unwanted_since:
+            out[ident] = (state.unwanted_since[ident], hold.reason)
     for change in plan.changes:
         if change.kind in _REMOVALS and change.course_ref is not None:
             ident = (change.person_key, change.target, change.course_ref)

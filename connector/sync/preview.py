@@ -73,6 +73,8 @@ def people_subset(
             enrollments={i: e for i, e in state.enrollments.items() if i[0] in wanted},
             unwanted_since={i: t for i, t in state.unwanted_since.items() if i[0] in wanted},
             withdrawn={i: t for i, t in state.withdrawn.items() if i[0] in wanted},
+            hand_suspended={i: t for i, t in state.hand_suspended.items() if i[0] in wanted},
+            refusals={i: r for i, r in state.refusals.items() if r.person_key in wanted},
         ),
     )
 

@@ -9,7 +9,7 @@ recorded as failed with its message, so a sync never fails silently.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -19,7 +19,7 @@ from connector.directory.guard import check_read
 from connector.errors import ConfigError, SafetyStop, UpskillError
 from connector.lms import LmsTarget
 from connector.lms.reconcile import ReconcileResult, reconcile_targets
-from connector.model import Bundle, Person, Persona, Plan, RecordProblem, Snapshot
+from connector.model import Bundle, Change, Person, Persona, Plan, RecordProblem, Snapshot
 from connector.personas.analysis import rule_problems
 from connector.personas.engine import Assignment, assign, assign_each, expired_pins, untouched
 from connector.personas.loader import Mappings, Override, load_mappings
@@ -28,12 +28,12 @@ from connector.progress.xapi.collect import XapiResult
 from connector.registry import build_source, build_targets, enabled_targets, mappings_path
 from connector.report.admin import after_sync
 from connector.store import Store
-from connector.sync import approval, guards
+from connector.sync import approval, guards, quarantine
 from connector.sync.executor import ApplyResult, Executor
 from connector.sync.planner import Policy, plan
 from connector.sync.policy import unwanted_after
 from connector.sync.preview import PopulationDiff, moved_people, people_subset, population_diff
-from connector.sync.state import State
+from connector.sync.state import Refusal, State
 
 log = logging.getLogger(__name__)
 
@@ -88,10 +88,19 @@ class SyncOutcome:
     applied: ApplyResult | None = None
     collected: CollectResult | None = None
     reconciled: ReconcileResult | None = None
+    quarantined: tuple[Refusal, ...] = ()  # every change quarantined after the run
 
     @property
     def writes_sent(self) -> int:
         return self.applied.writes_sent if self.applied else 0
+
+    @property
+    def failed_open(self) -> int:
+        """Changes that failed in this run and are not quarantined: the run failed."""
+        if self.applied is None:
+            return 0
+        excused = {r.ident for r in self.quarantined}
+        return sum(1 for change, _, _ in self.applied.failures if change.ident not in excused)
 
 
 def open_store(settings: Settings) -> Store:
@@ -111,6 +120,8 @@ def policy_of(settings: Settings) -> Policy:
     return Policy(
         removal={"moodle": settings.targets.moodle.removal},
         grace=timedelta(days=settings.removal.grace_days),
+        keep_hand_suspensions=settings.removal.hand_suspensions == "keep",
+        quarantine_after=settings.sync.quarantine_after,
     )
 
 
@@ -124,6 +135,7 @@ def plan_with(
     restore: Collection[str] = (),
     only: Collection[str] | None = None,
     assignments: Mapping[str, Assignment] | None = None,
+    retry_quarantined: bool = False,
 ) -> Prepared:
     """Assign and plan with ``mappings`` (pure: the caller read the snapshot and state).
     With ``only``, everyone is assigned but only those people are planned (a plan is made
@@ -149,6 +161,7 @@ def plan_with(
         now=now,
         untouched=untouched(planned, mappings, today=today),
         restore=frozenset(restore),
+        retry_quarantined=retry_quarantined,
     )
     expired = tuple(expired_pins(mappings, today))
     return Prepared(mappings, snapshot, assignments, the_plan, state, expired)
@@ -217,11 +230,18 @@ def prepare(
     restore: Collection[str] = (),
     mappings_folder: Path | None = None,
     accept_shrink: bool = False,
+    retry_quarantined: bool = False,
 ) -> Prepared:
     mappings = checked_mappings(mappings_folder or mappings_path(settings))
     snapshot = checked_read(settings, store, accept_shrink=accept_shrink)
     return plan_with(
-        settings, mappings, snapshot, store.load_state(), now=now or utcnow(), restore=restore
+        settings,
+        mappings,
+        snapshot,
+        store.load_state(),
+        now=now or utcnow(),
+        restore=restore,
+        retry_quarantined=retry_quarantined,
     )
 
 
@@ -290,14 +310,19 @@ def sync(
     approved: approval.ApprovedPlan | None = None,
     reconcile: bool = False,
     accept_shrink: bool = False,
+    retry_quarantined: bool = False,
 ) -> SyncOutcome:
     """Run the sync once. With ``dry_run`` it plans and records the run, writing nothing.
 
     Before the first write the safety guards are checked (:mod:`connector.sync.guards`); an
     ``approved`` plan is applied only when it is exactly the plan computed now, and then
-    passes the guards. ``restore`` names people whose manual removals are to be undone.
-    With ``reconcile`` the actual enrollments are first read from the targets and the state
-    database repaired (each drift recorded as a problem of the run), then the plan is made."""
+    passes the guards. ``restore`` names people whose removals and suspensions by hand are
+    to be undone. With ``reconcile`` the actual enrollments are first read from the targets
+    and the state database repaired (each drift recorded as a problem of the run), then the
+    plan is made. The completions of the enrollments the plan removes are collected before
+    they are removed, the others after the writes. A change refused the same way in
+    ``[sync] quarantine_after`` runs in a row is quarantined (:mod:`connector.sync.quarantine`):
+    held back, and its refusal does not fail the run; ``retry_quarantined`` sends it again."""
     try:
         mappings = load_mappings(mappings_path(settings))  # fail fast, before taking the lock
         run_id = store.start_run("sync", dry_run=dry_run, mappings_hash=mappings.content_hash)
@@ -314,7 +339,12 @@ def sync(
             live = live if live is not None else build_targets(settings)
             reconciled = reconcile_targets(store, live, run_id, now)
         prepared = prepare(
-            settings, store, now=now, restore=restore, accept_shrink=accept_shrink
+            settings,
+            store,
+            now=now,
+            restore=restore,
+            accept_shrink=accept_shrink,
+            retry_quarantined=retry_quarantined,
         )
         store.record_problems(run_id, prepared.snapshot.problems)
         counts = _counts(prepared)
@@ -336,6 +366,15 @@ def sync(
             if violations:
                 raise SafetyStop(guards.stop_message(violations))
         live = live if live is not None else build_targets(settings)
+        early = CollectResult()
+        targets_now = live
+
+        def before_removals(name: str, removing: Sequence[Change]) -> None:
+            idents = {(c.person_key, c.target, c.course_ref or "") for c in removing}
+            found = collect(store, {name: targets_now[name]}, run_id, clock(), only=idents)
+            early.read[name] = early.read.get(name, 0) + found.read.get(name, 0)
+            early.changed += found.changed
+
         executor = Executor(
             store,
             live,
@@ -343,12 +382,17 @@ def sync(
             clock=clock,
             due_days=_due_days(settings, prepared.mappings),
             reconcile=reconcile,
+            before_removals=before_removals,
         )
         store.record_unwanted(run_id, unwanted_after(prepared.plan, prepared.state, now))
         applied = executor.apply(run_id, prepared.plan)
+        held_now = _update_refusals(settings, store, prepared, applied, run_id, clock())
         if restore:
             store.restore_manual_removals(sorted(restore))
         collected = collect(store, live, run_id, clock())
+        for name, n in early.read.items():
+            collected.read[name] = collected.read.get(name, 0) + n
+        collected.changed += early.changed
         try:
             from_lrs = collect_sources(
                 settings, store, run_id, prepared.snapshot.people.values(),
@@ -368,12 +412,13 @@ def sync(
         counts.update({f"done.{k}": v for k, v in applied.done.items()})
         counts.update({f"failed.{k}": v for k, v in applied.failed.items()})
         counts["completions_changed"] = collected.changed
-        status = "succeeded" if not applied.failed_total else "failed"
-        message = (
-            None
-            if status == "succeeded"
-            else f"{applied.failed_total} change(s) failed; see `upskill runs --show {run_id}`"
+        if held_now:
+            counts["quarantined"] = len(held_now)
+        outcome = SyncOutcome(
+            run_id, prepared, False, applied, collected, reconciled, tuple(held_now)
         )
+        status = "succeeded" if not outcome.failed_open else "failed"
+        message = _run_message(outcome)
         store.finish_run(
             run_id,
             status,
@@ -382,7 +427,7 @@ def sync(
             people_read=len(prepared.snapshot),
             message=message,
         )
-        return SyncOutcome(run_id, prepared, False, applied, collected, reconciled)
+        return outcome
     except UpskillError as exc:
         failure = exc
         store.finish_run(
@@ -399,6 +444,48 @@ def sync(
         raise
     finally:
         after_sync(settings, store, run_id, failure, clock)
+
+
+def _update_refusals(
+    settings: Settings,
+    store: Store,
+    prepared: Prepared,
+    applied: ApplyResult,
+    run_id: int,
+    at: datetime,
+) -> list[Refusal]:
+    """Extend, start or end the refusal streaks after an apply; the changes quarantined now."""
+    previous = prepared.state.refusals
+    people = prepared.snapshot.people
+    if applied.failures or previous:
+        write, ended = quarantine.streaks(
+            previous, prepared.plan, applied.failures, people, run_id, at
+        )
+        store.record_refusals(write, ended)
+        current = {i: r for i, r in previous.items() if i not in ended}
+        current.update({r.ident: r for r in write})
+    else:
+        current = {}
+    held = quarantine.quarantined(current, people, settings.sync.quarantine_after)
+    return [held[ident] for ident in sorted(held)]
+
+
+def _run_message(outcome: SyncOutcome) -> str | None:
+    """What the run record says: the changes that failed, the ones refused again although
+    quarantined."""
+    applied = outcome.applied
+    if applied is None or not applied.failed_total:
+        return None
+    see = f"see `upskill runs --show {outcome.run_id}`"
+    excused = applied.failed_total - outcome.failed_open
+    quarantined = (
+        f"{excused} change(s) refused again and quarantined (not sent until the person's "
+        "directory record changes or `upskill sync --retry-quarantined`)"
+    )
+    if not outcome.failed_open:
+        return f"{quarantined}; {see}"
+    failed = f"{outcome.failed_open} change(s) failed"
+    return f"{failed}; {quarantined}; {see}" if excused else f"{failed}; {see}"
 
 
 def collect_sources(

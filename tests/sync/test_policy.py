@@ -114,6 +114,29 @@ def test_an_enrollment_removed_by_hand_is_not_enrolled_again() -> None:
     ]
 
 
+def test_an_enrollment_suspended_by_hand_is_not_reactivated_until_restored() -> None:
+    suspended = {**ANN_CONSUMER, ("ann", "moodle", "C2"): applied(EnrollmentStatus.SUSPENDED)}
+    st_ = State(accounts={"moodle": {"ann": "7"}}, enrollments=suspended,
+                hand_suspended={("ann", "moodle", "C2"): T0})
+    result = plan(snap(person("ann")), {"ann": CONSUMER}, BUNDLES, st_, ["moodle"], now=NOW)
+    assert result.is_empty
+    assert [(h.kind, h.course_ref, h.since) for h in result.held] == [
+        (HoldKind.HAND_SUSPENDED, "C2", T0)]
+    assert result.held[0].reason == (
+        "suspended by hand on moodle (found 2026-11-01); not reactivated: "
+        "`upskill sync --restore ann` to reactivate")
+    restored = plan(snap(person("ann")), {"ann": CONSUMER}, BUNDLES, st_, ["moodle"],
+                    now=NOW, restore={"ann"})
+    assert kinds(restored) == [(ChangeKind.REVIVE, "ann", "C2")]
+    assert "restored on request (suspended by hand earlier)" in restored.changes[0].reason
+    revive = Policy(keep_hand_suspensions=False)  # [removal] hand_suspensions = "revive"
+    assert kinds(plan(snap(person("ann")), {"ann": CONSUMER}, BUNDLES, st_, ["moodle"], revive,
+                      now=NOW)) == [(ChangeKind.REVIVE, "ann", "C2")]
+    # a leaver's hand-suspended enrollment is suspended already: nothing to do
+    leaver = plan(snap(person("ann", PersonStatus.LEFT)), {}, BUNDLES, st_, ["moodle"])
+    assert kinds(leaver) == [(ChangeKind.SUSPEND, "ann", "C1")]
+
+
 def test_a_manually_removed_enrollment_of_a_leaver_is_not_suspended() -> None:
     st_ = state(withdrawn={("ann", "moodle", "C1"): T0})
     result = plan(snap(person("ann", PersonStatus.LEFT)), {}, BUNDLES, st_, ["moodle"])

@@ -8,6 +8,13 @@ to read is read per user, and only the courses found completed are then asked fo
 ``completion_concurrency`` threads. With ``completion_budget`` > 0 a run spends at most that
 many requests; the rows left are read by later runs, in an order that rotates every day, so a
 budget never starves the same learners.
+
+What Moodle does not say is not recorded: ``core_completion_get_course_completion_status``
+answers ``usernotenroled`` for a SUSPENDED enrolment (Moodle tracks completion of active
+enrolments only) as for one that is gone, and ``core_enrol_get_users_courses`` leaves
+suspended enrolments out. Such a row gives no completion at all (unknown), never "not
+completed": a completion earned before the suspension is collected before the connector
+suspends (the sync collects before its removals) and is never downgraded once recorded.
 """
 
 from __future__ import annotations
@@ -27,8 +34,12 @@ from connector.model import Completion
 
 log = logging.getLogger(__name__)
 
-NOT_COMPLETED_CODES = frozenset({"usernotenroled", "nocriteriaset"})
+NOT_COMPLETED_CODES = frozenset({"nocriteriaset"})
 """Completion errors that mean "not completed" for one row, not a failure of the run."""
+
+UNKNOWN_CODES = frozenset({"usernotenroled"})
+"""Completion errors that mean Moodle does not say for one row (a suspended or removed
+enrolment): no record, not a failure of the run."""
 
 
 class CompletionReader:
@@ -112,11 +123,12 @@ class CompletionReader:
         return found
 
     def _status_or_nothing(self, row: EnrollRow) -> list[Completion]:
-        """The row's completion, or nothing when Moodle refuses the row (a deleted account):
-        one learner's refusal never stops the collection, and no record is better than a
-        wrong one."""
+        """The row's completion, or nothing when Moodle does not say (a suspended enrolment)
+        or refuses the row (a deleted account): one learner's refusal never stops the
+        collection, and no record is better than a wrong one."""
         try:
-            return [self.course_status(row)]
+            found = self.course_status(row)
+            return [] if found is None else [found]
         except RemoteError as exc:
             log.warning(
                 "moodle: completion of %s in %s not read: %s %s",
@@ -127,13 +139,23 @@ class CompletionReader:
             )
             return []
 
-    def course_status(self, row: EnrollRow) -> Completion:
+    def course_status(self, row: EnrollRow) -> Completion | None:
+        """The row's completion; None when Moodle does not say (:data:`UNKNOWN_CODES`)."""
         try:
             answer = self.client.call(
                 "core_completion_get_course_completion_status",
                 {"courseid": int(row.course_id), "userid": int(row.user_id)},
             )
         except RemoteError as exc:
+            if exc.errorcode in UNKNOWN_CODES:
+                log.info(
+                    "moodle: completion of %s in %s unknown: %s (a suspended enrolment, or one "
+                    "removed on Moodle); nothing recorded",
+                    row.person_key,
+                    row.course_ref,
+                    exc.errorcode,
+                )
+                return None
             if exc.errorcode not in NOT_COMPLETED_CODES:
                 raise
             log.debug("moodle: %s in %s: %s", row.person_key, row.course_ref, exc.errorcode)

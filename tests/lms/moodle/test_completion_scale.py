@@ -107,10 +107,24 @@ def test_maintenance_mode_stops_cleanly(target, control) -> None:
     assert target.stats.by_function["core_webservice_get_site_info"] == 1  # not retried
 
 
-def test_suspended_enrolments_are_read_per_course(target, control) -> None:
-    rows = setup(target, control, 2, 2)
-    target.suspend(rows[:1])
-    control.mark_completed(int(rows[0].user_id), "c0", time=1_700_000_000)
-    found = {(c.person_key, c.course_ref): c.completed for c in target.completions(rows)}
-    assert found == {("E0", "c0"): True, ("E0", "c1"): False,
-                     ("E1", "c0"): False, ("E1", "c1"): False}
+def test_a_suspended_enrolment_never_reads_as_not_completed(moodle) -> None:
+    """Moodle answers usernotenroled for a suspended enrolment (and leaves it out of a user's
+    course list): the completion is unknown then, never "not completed"."""
+    target = moodle.target()
+    courses = {c["shortname"]: str(c["id"]) for c in moodle.control.courses()}
+    refs = ["GENAI-C101", "GENAI-C102"]
+    who = [Person(f"S{i}", f"q2susp{i}@example.com", "Sue", f"S{i}") for i in range(2)]
+    ids = target.ensure_users(who).done
+    rows = [EnrollRow(p.key, ids[p.key], ref, courses[ref]) for p in who for ref in refs]
+    target.enroll(rows)
+    moodle.control.mark_completed(int(ids["S0"]), "GENAI-C101", time=1_790_000_000)
+    target.suspend([r for r in rows if r.person_key == "S0"])
+    target.close()
+    for per_user in (True, False):
+        reader = moodle.target(completion_per_user=per_user)
+        found = {(c.person_key, c.course_ref): c.completed for c in reader.completions(rows)}
+        reader.close()
+        assert found[("S1", "GENAI-C101")] is False and found[("S1", "GENAI-C102")] is False
+        assert found.get(("S0", "GENAI-C101")) in (None, True)  # never False
+        if moodle.real:  # usernotenroled: nothing is known, nothing is said
+            assert ("S0", "GENAI-C101") not in found and ("S0", "GENAI-C102") not in found

@@ -60,11 +60,13 @@ def test_reconcile_repairs_drift_and_a_hand_removal_sticks(workdir, control) -> 
     assert ("E3", extra) not in state  # enrolled by hand: reported, not adopted
     problems = {p.message for p in store.problems(outcome.run_id)}
     assert "removed by hand on Moodle" in problems
-    # the hand removal sticks; the suspension by hand is revived (E2's persona wants it)
-    assert [(c.kind.value, c.person_key) for c in outcome.prepared.plan.changes] == [
-        ("revive", "E2")
+    # the hand removal sticks, and so does the suspension by hand (E2's persona wants the
+    # course, but an administrator suspended it on purpose)
+    assert outcome.prepared.plan.is_empty
+    assert sorted((h.kind.value, h.person_key) for h in outcome.prepared.plan.held) == [
+        ("hand_suspended", "E2"), ("withdrawn", "E1")
     ]
-    assert control.stats()["writes"] == writes + 1
+    assert control.stats()["writes"] == writes
     assert not any(e["userid"] == uid_of(store, "E1") and e["courseid"] == c101
                    for e in control.enrolments())
     run = store.runs()[0]
@@ -77,11 +79,33 @@ def test_reconcile_repairs_drift_and_a_hand_removal_sticks(workdir, control) -> 
     summary = (workdir / "var" / "reports" / "admin" / f"run-{again.run_id}.txt").read_text()
     kept = summary.split("Kept removed: removed by hand on the target")[1]
     assert "(1):\n  moodle E1 GENAI-C101: removed by hand, found " in kept
+    assert "Kept suspended: suspended by hand on the target" in summary
+    assert "(1):\n  moodle E2 GENAI-C101: suspended by hand, found " in summary
     assert main(["--config", str(workdir / "upskill.toml"), "sync", "--restore", "E1"]) == 0
     later = store.runs()[0]
     summary = (workdir / "var" / "reports" / "admin" / f"run-{later.id}.txt").read_text()
     assert "removed by hand on the target, not enrolled again" in summary
     assert summary.split("(`upskill sync --restore PERSON` enrols again): ")[1].startswith("none")
+    assert "moodle E2 GENAI-C101: suspended by hand" in summary  # E2 was not restored
+
+
+def test_hand_suspensions_revive_when_configured(workdir, control) -> None:
+    config = workdir / "upskill.toml"
+    config.write_text(config.read_text().replace(
+        "grace_days = 0\n", "grace_days = 0\nhand_suspensions = \"revive\"\n"))
+    settings = settings_for(workdir)
+    assert settings.removal.hand_suspensions == "revive"
+    store = Store.open(settings.state_url())
+    sync(settings, store)
+    moodle = MoodleTarget.from_settings(settings)
+    moodle.client.call("enrol_manual_enrol_users", {"enrolments": [
+        {"roleid": 5, "userid": uid_of(store, "E2"), "courseid": course_id(control, "GENAI-C101"),
+         "suspend": 1}]})
+    moodle.close()
+    outcome = sync(settings, store, reconcile=True)
+    assert [(c.kind.value, c.person_key) for c in outcome.prepared.plan.changes] == [
+        ("revive", "E2")]
+    assert store.hand_suspensions() == {}  # revived: nothing is kept
 
 
 def test_due_dates_go_to_timeend_only_when_configured(workdir, sandbox, control) -> None:
@@ -169,7 +193,9 @@ def test_target_check_lists_what_the_enabled_features_lack(workdir, control, cap
     assert main(["--config", config, "target", "check", "nowhere"]) == 2
 
 
-def test_a_periodic_full_check_reads_what_the_nightly_read_skips(workdir, control) -> None:
+def test_a_periodic_full_check_rereads_completed_enrollments_not_suspended_ones(
+    workdir, control
+) -> None:
     from datetime import timedelta
 
     from connector.sync.run import collect_only
@@ -179,17 +205,28 @@ def test_a_periodic_full_check_reads_what_the_nightly_read_skips(workdir, contro
     day = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
     sync(settings, store, clock=lambda: day)  # the first collection is a full one
     assert store.last_full_check("moodle") == day
+    ref = next(e.course_ref for e in store.enrollments("moodle") if e.person_key == "E1")
+    control.mark_completed(uid_of(store, "E1"), ref, time=1_700_000_000)
+    collect_only(settings, store, clock=lambda: day + timedelta(days=1))
+    control.mark_completed(uid_of(store, "E1"), ref, time=1_700_100_000)  # completed again
     write_org(workdir / "org.csv", org(status=lambda i: "terminated" if i == 5 else "active"))
-    sync(settings, store, clock=lambda: day + timedelta(days=1))
-    ref = next(e.course_ref for e in store.enrollments("moodle") if e.person_key == "E5")
-    control.mark_completed(uid_of(store, "E5"), ref, time=1_700_000_000)
-    nightly = collect_only(settings, store, clock=lambda: day + timedelta(days=2))
+    sync(settings, store, clock=lambda: day + timedelta(days=2))  # E5 suspended
+    nightly = collect_only(settings, store, clock=lambda: day + timedelta(days=3))
     assert nightly.full == []
-    assert not any(c.person_key == "E5" and c.completed for c in store.completions())
+
+    def when() -> float:
+        found = next(c for c in store.completions() if (c.person_key, c.course_ref) == ("E1", ref))
+        assert found.completed and found.completed_at is not None
+        return found.completed_at.timestamp()
+
+    assert when() == 1_700_000_000  # a completed enrollment is not read every night
     weekly = collect_only(settings, store, clock=lambda: day + timedelta(days=7))
-    assert weekly.full == ["moodle"] and weekly.read["moodle"] > nightly.read["moodle"]
-    assert [(c.course_ref, c.completed) for c in store.completions()
-            if c.person_key == "E5" and c.completed] == [(ref, True)]
+    active = [e for e in store.enrollments("moodle") if e.status is EnrollmentStatus.ACTIVE]
+    # every active enrollment, completed ones included; never a suspended one (Moodle does
+    # not report completion of a suspended enrolment)
+    assert weekly.full == ["moodle"] and weekly.read == {"moodle": len(active)}
+    assert not any(e.person_key == "E5" for e in active)
+    assert when() == 1_700_100_000
 
 
 def test_a_reconciling_run_updates_changed_names_and_emails(workdir, control) -> None:
