@@ -502,8 +502,10 @@ def target() -> None:
 @click.option("--reconcile", is_flag=True, help="Also check the functions --reconcile needs.")
 @pass_ctx
 def target_check(c: _Context, name: str, reconcile: bool) -> None:
-    """Check the connection to target NAME and the functions its token may call for the
-    enabled features; exit 1 when something is missing."""
+    """Check the connection to target NAME, the functions its token may call and, with
+    read-only probes, what its user may do and see for the enabled features; exit 1 when
+    something is missing."""
+    from connector.lms.permissions import PermissionProbe, describe
     from connector.registry import build_targets
 
     built = build_targets(c.settings)
@@ -524,8 +526,36 @@ def target_check(c: _Context, name: str, reconcile: bool) -> None:
             feature = info.needed_by.get(function, "")
             why = f"  (needed by {feature})" if feature else ""
             click.echo(f"  - {function}{why}", err=True)
+    missing = 0
+    probe = built[name]
+    if isinstance(probe, PermissionProbe):
+        found = probe.permissions(_target_courses(c.settings, name), reconcile=reconcile)
+        click.echo("What the token's user may do and see (read-only probes):")
+        for line in describe(found):
+            click.echo(line)
+        missing = sum(1 for p in found if p.ok is False)
+        if missing:
+            click.echo(
+                f"The token's user lacks {missing} permission(s) listed above; the check changed "
+                f"nothing on {name}. Grant them, then run `upskill target check {name}` again.",
+                err=True,
+            )
+    if info.missing_functions or missing:
         raise click.exceptions.Exit(1)
-    click.echo("All functions the enabled features need are available.")
+    click.echo("All functions and permissions the enabled features need are available.")
+
+
+def _target_courses(settings: Settings, name: str) -> list[str]:
+    """The course references of the bundles on target ``name`` (none when the mappings do not
+    load: ``mappings validate`` reports that)."""
+    from connector.personas.loader import load_mappings
+    from connector.registry import mappings_path
+
+    try:
+        loaded = load_mappings(mappings_path(settings))
+    except UpskillError:
+        return []
+    return [course.ref for course in loaded.courses().values() if course.target == name]
 
 
 @cli.group()

@@ -316,6 +316,18 @@ try {
             accesslib_clear_role_cache($roleid ?? $args["roleid"]);
             $result = ['unassigned' => $args['capability']];
             break;
+        case 'allow_assign':
+            // Whether a role may assign the student role (Define roles > Allow role assignments).
+            $student = upskill_student_role();
+            if ($args['allowed']) {
+                core_role_set_assign_allowed($args['roleid'], $student->id);
+            } else {
+                $DB->delete_records('role_allow_assign',
+                    ['roleid' => $args['roleid'], 'allowassign' => $student->id]);
+            }
+            accesslib_clear_role_cache($args['roleid']);
+            $result = ['allowed' => (bool)$args['allowed']];
+            break;
         case 'create_course':
             $result = upskill_create_course($args);
             break;

@@ -7,6 +7,13 @@ they are classified by :data:`ERRORCODE_ACTIONS`, a table keyed by errorcode, ne
 exception class. Transient faults (5xx, 429, timeouts, connection errors) are retried by one
 tenacity policy per client, then raised as :class:`~connector.errors.UnavailableError`.
 
+Maintenance is never retried: maintenance switched on from Moodle's command line answers every
+request with HTTP 503, an HTML page titled "... under maintenance" and ``Retry-After: 300``
+(seen on 5.x and 4.5); switched on in the admin pages, it answers ``sitemaintenance``. Both stop
+the run at once with a message that says so. Refusals for a missing capability
+(``requireloginerror``, ``wsusercannotassign``, ``nopermissions``) stop it too, naming the
+capability (:mod:`connector.lms.moodle.setup`); they are not row problems to bisect.
+
 The token is never written into an exception message, a log line or a ``repr``: requests'
 exceptions carry the URL with its query string, so they are redacted before they are chained.
 """
@@ -92,8 +99,10 @@ def _auth_error(function: str, code: str, message: str, url: str) -> TargetError
 
 def _access_denied(function: str, code: str, message: str, url: str) -> TargetError:
     return AccessDenied(
-        f"the Moodle token may not call {function}: add it to the external service of the token",
-        detail=f"{url}: {code}: {message}",
+        f"Moodle at {url} refused {function} (accessexception): either the function is not in "
+        "the token's external service, or the token's user lacks the capability "
+        "webservice/rest:use; `upskill target check moodle` tells which",
+        detail=f"{code}: {message}",
     )
 
 
@@ -104,6 +113,74 @@ def _unavailable(function: str, code: str, message: str, url: str) -> TargetErro
     )
 
 
+def _maintenance(function: str, code: str, message: str, url: str) -> TargetError:
+    return UnavailableError(maintenance_message(url, f"{function} answered {code}"), detail=message)
+
+
+def maintenance_message(url: str, seen: str) -> str:
+    """What to tell the user when the site is in maintenance mode."""
+    return (
+        f"Moodle at {url} is in maintenance mode and not available ({seen}); nothing more was "
+        "sent to it: try again later, once an administrator has ended maintenance "
+        "(admin/cli/maintenance.php --disable, or Site administration > Server > Maintenance mode)"
+    )
+
+
+FUNCTION_CAPABILITIES: Mapping[str, str] = {
+    "core_user_create_users": "moodle/user:create",
+    "core_user_update_users": "moodle/user:update",
+    "enrol_manual_enrol_users": "enrol/manual:enrol",
+    "enrol_manual_unenrol_users": "enrol/manual:unenrol",
+    "core_enrol_get_enrolled_users": "moodle/course:viewparticipants and "
+    "moodle/course:enrolreview",
+    "core_completion_get_course_completion_status": "report/completion:view",
+    "core_cohort_search_cohorts": "moodle/cohort:view",
+    "core_cohort_create_cohorts": "moodle/cohort:manage",
+    "core_cohort_add_cohort_members": "moodle/cohort:assign",
+    "core_cohort_delete_cohort_members": "moodle/cohort:assign",
+}
+"""The capability a function checks (Moodle's ``nopermissions`` names it only in words)."""
+
+GRANT = "in the system context, to the role of the token's user"
+
+
+def _no_permission(function: str, code: str, message: str, url: str) -> TargetError:
+    capability = FUNCTION_CAPABILITIES.get(function, "the capability Moodle names")
+    return AccessDenied(
+        f"Moodle at {url} refused {function}: the token's user lacks a capability ({message}); "
+        f"allow {capability} {GRANT}",
+        detail=f"{code}: {message}",
+    )
+
+
+def _no_course_view(function: str, code: str, message: str, url: str) -> TargetError:
+    return AccessDenied(
+        f"Moodle at {url} refused {function}: the token's user may not enter the course "
+        f"({code}: {message}); allow moodle/course:view (and moodle/course:viewhiddencourses "
+        f"for hidden courses) {GRANT}",
+        detail=f"{code}: {message}",
+    )
+
+
+def _cannot_assign(function: str, code: str, message: str, url: str) -> TargetError:
+    return AccessDenied(
+        f"Moodle at {url} refused {function}: the token's user may not assign the student role "
+        f"({code}: {message}); allow moodle/role:assign {GRANT}, let that role assign the "
+        "student role (Site administration > Users > Permissions > Define roles > Allow role "
+        "assignments), and check targets.moodle.student_role_id",
+        detail=f"{code}: {message}",
+    )
+
+
+def _cannot_view_report(function: str, code: str, message: str, url: str) -> TargetError:
+    return RemoteError(
+        f"{message}: the token's user needs report/completion:view, and the course needs "
+        "completion tracking on",
+        errorcode=code,
+        detail=f"{function} at {url}",
+    )
+
+
 def _remote(function: str, code: str, message: str, url: str) -> TargetError:
     return RemoteError(message, errorcode=code, detail=f"{function} at {url}")
 
@@ -111,10 +188,15 @@ def _remote(function: str, code: str, message: str, url: str) -> TargetError:
 ERRORCODE_ACTIONS: Mapping[str, ErrorFactory] = {
     "invalidtoken": _auth_error,
     "accessexception": _access_denied,
+    "nopermissions": _no_permission,
+    "requireloginerror": _no_course_view,
+    "errorcoursecontextnotvalid": _no_course_view,
+    "wsusercannotassign": _cannot_assign,
+    "cannotviewreport": _cannot_view_report,
     "servicenotavailable": _unavailable,
-    "sitemaintenance": _unavailable,
-    "maintenance": _unavailable,
-    "maintenancemode": _unavailable,
+    "sitemaintenance": _maintenance,
+    "maintenance": _maintenance,
+    "maintenancemode": _maintenance,
 }
 """errorcode -> what the caller should do. Codes not listed become RemoteError."""
 
@@ -303,9 +385,29 @@ class MoodleClient:
 
     def call(self, function: str, params: Mapping[str, Any] | None = None) -> Any:
         """Call one function; return its decoded JSON answer (None for a ``null`` answer)."""
+        return self._call(function, params, raw=False)
+
+    def probe(self, function: str, params: Mapping[str, Any] | None = None) -> tuple[Any, str]:
+        """Call one function and return ``(answer, errorcode)``: an error Moodle answers with an
+        errorcode comes back as its envelope and code instead of being raised (for the
+        read-only probes of ``target check``). A refused token, maintenance and transport
+        failures raise as in :meth:`call`."""
+        answer = self._call(function, params, raw=True)
+        if _is_error(answer):
+            code = str(answer.get("errorcode") or "")
+            if code in ("invalidtoken", "sitemaintenance", "maintenance", "maintenancemode"):
+                raise self._error(function, answer)
+            return answer, code
+        return answer, ""
+
+    def error(self, function: str, answer: Mapping[str, Any]) -> TargetError:
+        """The error :meth:`call` raises for this error envelope."""
+        return self._error(function, answer)
+
+    def _call(self, function: str, params: Mapping[str, Any] | None, *, raw: bool) -> Any:
         body = flatten(params or {})
         try:
-            return self._retrying(self._send, function, body)
+            return self._retrying(self._send, function, body, raw)
         except TransientError as exc:
             raise UnavailableError(
                 f"{exc.message} (gave up after {self.retries + 1} attempt(s))",
@@ -314,7 +416,7 @@ class MoodleClient:
 
     # -- one attempt -------------------------------------------------------------------
 
-    def _send(self, function: str, body: list[tuple[str, str]]) -> Any:
+    def _send(self, function: str, body: list[tuple[str, str]], raw: bool = False) -> Any:
         self._count(function)
         self._pace()
         query = {"wstoken": self._token, "wsfunction": function, "moodlewsrestformat": "json"}
@@ -340,7 +442,7 @@ class MoodleClient:
             response.status_code,
             time.monotonic() - started,
         )
-        return self._decode(function, response)
+        return self._decode(function, response, raw)
 
     def _count(self, function: str) -> None:
         with self._lock:
@@ -388,7 +490,7 @@ class MoodleClient:
         except Exception:
             return RuntimeError(f"{type(exc).__name__}: {text}")
 
-    def _decode(self, function: str, response: requests.Response) -> Any:
+    def _decode(self, function: str, response: requests.Response, raw: bool = False) -> Any:
         status = response.status_code
         text = response.text
         if status == 403:
@@ -398,6 +500,13 @@ class MoodleClient:
                 if not text.strip()
                 else f"Moodle at {self.url} refused access to {function} (HTTP 403)",
                 detail=self.redact(text[:200]) or f"HTTP 403 on {function}",
+            )
+        if status == 503 and is_maintenance_page(response):
+            wait = retry_after_wait(response.headers)
+            later = f", Retry-After {wait:g} s" if wait is not None else ""
+            raise UnavailableError(
+                maintenance_message(self.url, f"HTTP 503 to {function}{later}"),
+                detail=self.redact(_title(text) or text[:200]),
             )
         if status in TRANSIENT_STATUSES or status >= 500:
             raise TransientError(
@@ -426,7 +535,7 @@ class MoodleClient:
                 f"({kind}): a proxy or login page? check targets.moodle.url",
                 detail=self.redact(text[:200]),
             ) from None
-        if isinstance(answer, dict) and "exception" in answer and "errorcode" in answer:
+        if _is_error(answer) and not raw:
             raise self._error(function, answer)
         return answer
 
@@ -455,6 +564,26 @@ class MoodleClient:
             error,
             wait,
         )
+
+
+def _is_error(answer: Any) -> bool:
+    return isinstance(answer, dict) and "exception" in answer and "errorcode" in answer
+
+
+_TITLE = re.compile(r"<title>\s*(.*?)\s*</title>", re.IGNORECASE | re.DOTALL)
+
+
+def is_maintenance_page(response: requests.Response) -> bool:
+    """Whether a 503 is Moodle's maintenance page: its status line says "Moodle under
+    maintenance" (also in a ``Status`` header, which outlives HTTP/2's lost reason phrase), its
+    title "<site> under maintenance". A 503 of a proxy or an overloaded server is not."""
+    marks = (response.reason or "", response.headers.get("Status", ""), _title(response.text))
+    return any("maintenance" in mark.lower() for mark in marks)
+
+
+def _title(text: str) -> str:
+    match = _TITLE.search(text[:4000])
+    return match.group(1) if match else ""
 
 
 def _short(reason: str) -> str:

@@ -88,9 +88,30 @@ class SandboxControl:
         return result
 
     def settings(self, **changes: Any) -> dict[str, Any]:
-        """Read, or change then read: max_input_vars, ws_enabled, debug, functions."""
+        """Read, or change then read: max_input_vars, ws_enabled, debug, functions,
+        maintenance (from the command line: HTTP 503), maintenance_enabled (from the admin
+        pages: sitemaintenance), enablecompletion, capabilities (of the web-service user),
+        showuseridentity, hiddenuserfields, assignable_roles."""
         result: dict[str, Any] = self._send("POST" if changes else "GET", "settings", changes)
         return result
+
+    def maintenance(self, on: bool) -> None:
+        """Maintenance mode as switched from Moodle's command line (HTTP 503, an HTML page)."""
+        self.settings(maintenance=on)
+
+    def unassign_capability(self, capability: str) -> None:
+        """Take a capability away from the web-service user's role."""
+        granted = self.settings()["capabilities"]
+        self.settings(capabilities=[c for c in granted if c != capability])
+
+    def config(self, **settings: Any) -> None:
+        """Site settings by Moodle's name: showuseridentity, hiddenuserfields, enablecompletion,
+        maintenance_enabled (the sandbox knows only these)."""
+        known = {"showuseridentity", "hiddenuserfields", "enablecompletion", "maintenance_enabled"}
+        unknown = sorted(set(settings) - known)
+        if unknown:
+            raise SandboxControlError(f"the sandbox has no site setting {', '.join(unknown)}")
+        self.settings(**settings)
 
     def set_functions(self, functions: Sequence[str]) -> None:
         self.settings(functions=list(functions))

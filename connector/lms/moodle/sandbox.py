@@ -2,8 +2,14 @@
 
 ``POST|GET /webservice/rest/server.php`` behaves as shared/reference/moodle-webservices.md
 describes a Moodle 5.1 site: query and body merged, PHP-style form parsing, ``max_input_vars``
-silent truncation, errors as HTTP 200 envelopes, ``null`` for functions that return nothing,
-HTTP 403 with an empty body when web services are disabled. Data lives in SQLite.
+silent truncation (PHP keeps ``max_input_vars + 1`` pairs of the query and of the body, as seen
+on real Moodle), errors as HTTP 200 envelopes, ``null`` for functions that return nothing,
+HTTP 403 with an empty body when web services are disabled. Maintenance mode answers as real
+Moodle does: switched on from the command line (setting ``maintenance``), HTTP 503 with an HTML
+page and ``Retry-After: 300`` before anything else; in the admin pages (``maintenance_enabled``),
+``sitemaintenance`` once the token is known. The web-service user's capabilities and the identity
+settings are modelled by :mod:`.sandbox_access`; the checks run in Moodle's order (token,
+maintenance, ``webservice/rest:use``, the function, the service). Data lives in SQLite.
 
 ``/_sandbox/...`` is a control interface (JSON, no token) for tests and the demo; see
 :class:`connector.lms.moodle.control.SandboxControl`.
@@ -32,8 +38,10 @@ from typing import Any
 from urllib.parse import parse_qs, parse_qsl
 from xml.sax.saxutils import escape
 
+from connector.lms.moodle.sandbox_access import Access
 from connector.lms.moodle.sandbox_catalog import FUNCTIONS
-from connector.lms.moodle.sandbox_functions import WRITE_FUNCTIONS, Site, WsError, check
+from connector.lms.moodle.sandbox_errors import WsError
+from connector.lms.moodle.sandbox_functions import WRITE_FUNCTIONS, Site, check
 from connector.lms.moodle.sandbox_store import SandboxStore
 
 log = logging.getLogger(__name__)
@@ -42,6 +50,25 @@ REST_PATH = "/webservice/rest/server.php"
 CONTROL_PREFIX = "/_sandbox/"
 DEFAULT_TOKEN = "upskill-sandbox-token"  # noqa: S105 - the sandbox's public demo token
 _KEY = re.compile(r"^([^\[]+)((?:\[[^\]]*\])*)")
+MAINTENANCE_RETRY_AFTER = "300"
+MAINTENANCE_PAGE = """<!DOCTYPE html>
+<html  lang="en" xml:lang="en">
+    <head>
+        <meta http-equiv="Content-Type" content="text/html; charset=utf-8" />
+                <title>Upskill Moodle sandbox under maintenance</title>
+    </head>
+    <body>
+        <div id="page">
+            <div id="region-main">
+                <h1>Upskill Moodle sandbox under maintenance</h1>
+                <div class='alert-danger'>The site is undergoing maintenance and is currently \
+not available</div>
+            </div>
+        </div>
+    </body>
+</html>
+"""
+"""The page Moodle 5.x and 4.5 answer every request with in CLI maintenance (style left out)."""
 
 
 def php_parse(pairs: Sequence[tuple[str, str]]) -> dict[str, Any]:
@@ -90,7 +117,10 @@ class SandboxState:
     max_input_vars: int
     url: str = ""
     ws_enabled: bool = True
-    maintenance: bool = False
+    maintenance: bool = False  # from the command line: HTTP 503 and an HTML page
+    maintenance_enabled: bool = False  # from the admin pages: errorcode sitemaintenance
+    enablecompletion: bool = True
+    access: Access = field(default_factory=Access)
     debug: bool = False  # like production: no debuginfo in errors (seen on real Moodle)
     functions: list[str] = field(default_factory=lambda: list(FUNCTIONS))
     faults: list[dict[str, Any]] = field(default_factory=list)
@@ -101,6 +131,8 @@ class SandboxState:
         self.store.reset()
         self.max_input_vars = self.initial_max_input_vars
         self.ws_enabled, self.debug, self.maintenance = True, False, False
+        self.maintenance_enabled, self.enablecompletion = False, True
+        self.access = Access()
         self.functions = list(FUNCTIONS)
         self.faults = []
 
@@ -109,6 +141,9 @@ class SandboxState:
             "max_input_vars": self.max_input_vars,
             "ws_enabled": self.ws_enabled,
             "maintenance": self.maintenance,
+            "maintenance_enabled": self.maintenance_enabled,
+            "enablecompletion": self.enablecompletion,
+            **self.access.settings(),
             "debug": self.debug,
             "functions": list(self.functions),
         }
@@ -170,7 +205,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
     def _webservice(
         self, state: SandboxState, query: str, body: str
     ) -> tuple[int, str, str, dict[str, str]]:
-        limit = state.max_input_vars  # PHP applies it to $_GET and $_POST each
+        limit = state.max_input_vars + 1  # PHP keeps one more, of $_GET and $_POST each
         query_pairs = parse_qsl(query, keep_blank_values=True)[:limit]
         form = "json" not in (self.headers.get("Content-Type") or "")
         body_pairs = parse_qsl(body, keep_blank_values=True)[:limit] if form else []
@@ -180,6 +215,9 @@ class SandboxHandler(BaseHTTPRequestHandler):
         fault = self._due_fault(state, function)
         if fault is not None and not fault.get("apply"):
             return self._fault(fault)
+        if state.maintenance:
+            headers = {"Retry-After": MAINTENANCE_RETRY_AFTER}
+            return 503, "text/html; charset=utf-8", MAINTENANCE_PAGE, headers
         if not state.ws_enabled:
             return 403, "text/plain", "", {}
         as_json = params.pop("moodlewsrestformat", "") == "json"
@@ -207,13 +245,21 @@ class SandboxHandler(BaseHTTPRequestHandler):
         return 200, "application/xml", to_xml(result), {}
 
     def _run(self, state: SandboxState, token: Any, function: str, params: Any) -> Any:
-        if state.maintenance:
+        if token != state.token:
+            raise WsError("invalidtoken", "Invalid token - token not found")
+        if state.maintenance_enabled:
             raise WsError(
                 "sitemaintenance",
                 "The site is undergoing maintenance and is currently not available",
             )
-        if token != state.token:
-            raise WsError("invalidtoken", "Invalid token - token not found")
+        if not state.access.has("webservice/rest:use"):
+            raise WsError(
+                "accessexception",
+                "Access control exception",
+                "You are not allowed to use the rest protocol "
+                "(missing capability: webservice/rest:use)",
+                "webservice_access_exception",
+            )
         spec = FUNCTIONS.get(function)
         if spec is None:
             raise WsError(
@@ -231,7 +277,13 @@ class SandboxHandler(BaseHTTPRequestHandler):
                 "webservice_access_exception",
             )
         cleaned = check(params, spec.params, "")
-        site = Site(store=state.store, url=state.url, functions=list(state.functions))
+        site = Site(
+            store=state.store,
+            url=state.url,
+            functions=list(state.functions),
+            access=state.access,
+            enablecompletion=state.enablecompletion,
+        )
         return spec.run(site, cleaned)
 
     def _due_fault(self, state: SandboxState, function: str) -> dict[str, Any] | None:
@@ -322,6 +374,11 @@ def control(
                 state.debug = bool(data["debug"])
             if "maintenance" in data:
                 state.maintenance = bool(data["maintenance"])
+            if "maintenance_enabled" in data:
+                state.maintenance_enabled = bool(data["maintenance_enabled"])
+            if "enablecompletion" in data:
+                state.enablecompletion = bool(data["enablecompletion"])
+            state.access.change(data)
             if "functions" in data:
                 state.functions = [str(f) for f in data["functions"]]
         return state.settings()

@@ -93,7 +93,8 @@ FUNCTIONS: Mapping[str, Function] = {
         enrol_users,
     ),
     "enrol_manual_unenrol_users": Function(
-        {"enrolments": Many({"userid": INT, "courseid": INT})}, unenrol_users
+        {"enrolments": Many({"userid": INT, "courseid": INT, "roleid": Opt(INT)})},
+        unenrol_users,
     ),
     "core_enrol_get_enrolled_users": Function(
         {"courseid": INT, "options": Opt(Many({"name": TEXT, "value": TEXT}), [])},

@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from connector.lms.moodle.sandbox_functions import Site, invalid, missing_record
+from connector.lms.moodle.sandbox_errors import invalid, missing_record
+from connector.lms.moodle.sandbox_functions import Site
 from connector.lms.moodle.sandbox_store import Record
 
 COHORT_ENROL_ROLE = 5
@@ -48,6 +49,7 @@ def create_cohorts(site: Site, params: Mapping[str, Any]) -> Any:
             idnumber = item["idnumber"]
             if store.cohort_where("idnumber", idnumber) is not None or idnumber in seen:
                 raise invalid(f"cohorts => idnumber: duplicate idnumber {idnumber}")
+            site.access.require("moodle/cohort:manage", "Create, delete and move cohorts")
             seen.add(idnumber)
             cohort_id = store.add_cohort(idnumber, item["name"])
             cohort = store.cohort_where("id", cohort_id)
@@ -112,6 +114,7 @@ def add_cohort_members(site: Site, params: Mapping[str, Any]) -> Any:
                     }
                 )
                 continue
+            _require_assign(site)
             store.add_member(cohort["id"], user["id"])
             _enrol_through(site, cohort["id"], user["id"], active=True)
     return {"warnings": warnings}
@@ -124,6 +127,7 @@ def delete_cohort_members(site: Site, params: Mapping[str, Any]) -> Any:
             cohort = store.cohort_where("id", item["cohortid"])
             if cohort is None:
                 raise missing_record("cohort")
+            _require_assign(site)
             user = store.user(item["userid"])
             if user is None or user["deleted"]:
                 raise missing_record("user")
@@ -133,7 +137,14 @@ def delete_cohort_members(site: Site, params: Mapping[str, Any]) -> Any:
     return None
 
 
+def _require_assign(site: Site) -> None:
+    if not site.access.has("moodle/cohort:manage"):
+        site.access.require("moodle/cohort:assign", "Add and remove cohort members")
+
+
 def search_cohorts(site: Site, params: Mapping[str, Any]) -> Any:
+    if not site.access.has("moodle/cohort:manage"):
+        site.access.require("moodle/cohort:view", "View site-wide cohorts")
     query = params["query"].lower()
     found = [
         c for c in site.store.cohorts()

@@ -8,6 +8,7 @@ all-or-nothing, re-enrolling overwrites dates and status, unenrolling deletes co
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -15,11 +16,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from connector.lms.moodle.account_rules import MAX_LENGTH, lookup_accepts, valid_email, valid_name
+from connector.lms.moodle.sandbox_access import Access
+from connector.lms.moodle.sandbox_errors import WsError, invalid, missing_record
 from connector.lms.moodle.sandbox_store import Record, SandboxStore
 
 RELEASE = "5.1 (Build: 20251006)"
 VERSION = "2025100600"
-ASSIGNABLE_ROLES = {1: "manager", 3: "editingteacher", 4: "teacher", 5: "student"}
+ROLE_NAMES = {1: "manager", 3: "editingteacher", 4: "teacher", 5: "student"}
+STUDENT_ROLE = 5  # the graded role whose learners completion tracks
 AUTH_PLUGINS = frozenset({"manual", "oauth2", "saml2", "ldap", "shibboleth", "cas", "nologin"})
 WRITE_FUNCTIONS = frozenset(
     {
@@ -32,41 +36,6 @@ WRITE_FUNCTIONS = frozenset(
         "core_cohort_delete_cohort_members",
     }
 )
-
-
-class WsError(Exception):
-    """An error Moodle answers with HTTP 200 and an errorcode."""
-
-    def __init__(
-        self,
-        errorcode: str,
-        message: str,
-        debuginfo: str | None = None,
-        exception: str = "core\\exception\\moodle_exception",
-    ) -> None:
-        super().__init__(message)
-        self.errorcode = errorcode
-        self.message = message
-        self.debuginfo = debuginfo
-        self.exception = exception
-
-
-def invalid(detail: str) -> WsError:
-    return WsError(
-        "invalidparameter",
-        "Invalid parameter value detected",
-        detail,
-        "core\\exception\\invalid_parameter_exception",
-    )
-
-
-def missing_record(table: str) -> WsError:
-    return WsError(
-        "invalidrecordunknown",
-        "Can't find data record in database.",
-        f"no matching record in table {table}",
-        "dml_missing_record_exception",
-    )
 
 
 # -- parameter description and checking ---------------------------------------------------
@@ -139,6 +108,12 @@ class Site:
     functions: list[str]
     ws_userid: int = 3
     now: Callable[[], float] = time.time
+    access: Access = dataclasses.field(default_factory=Access)  # capabilities, identity
+    enablecompletion: bool = True  # the site's completion tracking
+
+    def view(self, user: Record, full: Mapping[str, Any]) -> dict[str, Any] | None:
+        """What the web-service user is shown of an account (None: not shown at all)."""
+        return self.access.view(user["id"], full, own=user["id"] == self.ws_userid)
 
 
 def site_info(site: Site, params: Mapping[str, Any]) -> Any:
@@ -155,6 +130,9 @@ def site_info(site: Site, params: Mapping[str, Any]) -> Any:
         "release": RELEASE,
         "version": VERSION,
         "functions": [{"name": name, "version": VERSION} for name in site.functions],
+        "advancedfeatures": [{"name": "enablecompletion", "value": int(site.enablecompletion)}],
+        "siteid": 1,
+        "userissiteadmin": False,
     }
 
 
@@ -188,7 +166,8 @@ def users_by_field(site: Site, params: Mapping[str, Any]) -> Any:
             raise invalid(f"The field '{field}' value is invalid: {value}")
     if field == "id":
         values = [int(v) for v in values]
-    return [_user_view(u) for u in site.store.users_where(field, values)]
+    shown = [site.view(u, _user_view(u)) for u in site.store.users_where(field, values)]
+    return [u for u in shown if u and u.get(field)]  # only accounts whose field it may see
 
 
 def _creatable(user: Mapping[str, Any]) -> None:
@@ -214,6 +193,7 @@ def _storable(user: Mapping[str, Any]) -> None:
 
 
 def create_users(site: Site, params: Mapping[str, Any]) -> Any:
+    site.access.require("moodle/user:create", "Create users")
     store = site.store
     created = []
     batch_names: set[str] = set()
@@ -279,13 +259,16 @@ def _course_for_enrolment(site: Site, course_id: int) -> Record:
     course = site.store.course(course_id)
     if course is None:
         raise invalid(f"courseid: no such course {course_id}")
+    return course
+
+
+def _manual_instance(course: Record) -> None:
     if not course["manual"]:
         raise WsError(
             "wsnoinstance",
             "Manual enrolment plugin instance doesn't exist or is disabled for the course "
-            f"(id = {course_id})",
+            f"(id = {course['id']})",
         )
-    return course
 
 
 def _user_for_enrolment(site: Site, user_id: int) -> Record:
@@ -298,17 +281,22 @@ def _user_for_enrolment(site: Site, user_id: int) -> Record:
 
 
 def enrol_users(site: Site, params: Mapping[str, Any]) -> Any:
+    """Per enrolment, in Moodle's order: the course, entering it (moodle/course:view),
+    enrol/manual:enrol, the user, assigning the role, the manual instance; all or nothing."""
     with site.store.transaction():
         for item in params["enrolments"]:
-            _course_for_enrolment(site, item["courseid"])
-            if item["roleid"] not in ASSIGNABLE_ROLES:
+            course = _course_for_enrolment(site, item["courseid"])
+            site.access.enter(course["id"])
+            site.access.require("enrol/manual:enrol", "Enrol users")
+            _user_for_enrolment(site, item["userid"])
+            if not site.access.can_assign(item["roleid"]):
                 raise WsError(
                     "wsusercannotassign",
                     "You don't have the permission to assign this role "
                     f"({item['roleid']}) to this user ({item['userid']}) in this course "
                     f"({item['courseid']}).",
                 )
-            _user_for_enrolment(site, item["userid"])
+            _manual_instance(course)
             site.store.put_enrolment(
                 item["userid"],
                 item["courseid"],
@@ -321,9 +309,14 @@ def enrol_users(site: Site, params: Mapping[str, Any]) -> Any:
 
 
 def unenrol_users(site: Site, params: Mapping[str, Any]) -> Any:
+    """Per enrolment: the course, entering it, enrol/manual:unenrol, the manual instance, the
+    user; ``roleid`` is accepted and ignored, as on Moodle 5.x and 4.5."""
     with site.store.transaction():
         for item in params["enrolments"]:
-            _course_for_enrolment(site, item["courseid"])
+            course = _course_for_enrolment(site, item["courseid"])
+            site.access.enter(course["id"])
+            site.access.require("enrol/manual:unenrol", "Unenrol users from the course")
+            _manual_instance(course)
             _user_for_enrolment(site, item["userid"])
             site.store.remove_enrolment(item["userid"], item["courseid"])
     return None
@@ -344,17 +337,27 @@ ENROLLED_OPTIONS = frozenset(
 
 
 def enrolled_users(site: Site, params: Mapping[str, Any]) -> Any:
+    """As on Moodle 5.x and 4.5: unknown option names are ignored; entering the course needs
+    moodle/course:view (errorcoursecontextnotvalid), listing it viewparticipants or enrolreview,
+    onlyactive/onlysuspended enrolreview; each user carries the fields the web-service user may
+    see, never auth, confirmed or suspended, and always id and fullname."""
+    options: dict[str, str] = {}
+    for option in params["options"]:
+        if option["name"] in ENROLLED_OPTIONS:
+            options[option["name"]] = option["value"]
     course = site.store.course(params["courseid"])
     if course is None:
         raise missing_record("course")
-    options: dict[str, str] = {}
-    for option in params["options"]:
-        name = option["name"]
-        if name not in ENROLLED_OPTIONS:
-            raise invalid(f"options => Invalid option name: {name}")
-        options[name] = option["value"]
+    site.access.enter(course["id"], listing=True)
+    if not (
+        site.access.has("moodle/course:viewparticipants")
+        or site.access.has("moodle/course:enrolreview")
+    ):
+        site.access.require("moodle/course:viewparticipants", "View participants")
     only_active = options.get("onlyactive", "0") in ("1", "true")
     only_suspended = options.get("onlysuspended", "0") in ("1", "true")
+    if only_active or only_suspended:
+        site.access.require("moodle/course:enrolreview", "Review course enrolments")
     if only_active and only_suspended:
         raise WsError(
             "bothonlyactiveandonlysuspended",
@@ -373,18 +376,38 @@ def enrolled_users(site: Site, params: Mapping[str, Any]) -> Any:
     roles = site.store.roles_of_course(course["id"]) if not wanted or "roles" in wanted else {}
     out = []
     for row in rows:
-        view = _user_view(row)
-        view["roles"] = [
-            {"roleid": r, "name": "", "shortname": ASSIGNABLE_ROLES.get(r, str(r)), "sortorder": 0}
-            for r in roles.get(row["id"], [])
-        ]
-        view["enrolledcourses"] = [
-            {"id": course["id"], "fullname": course["fullname"], "shortname": course["shortname"]}
-        ]
+        view = site.view(row, _enrolled_view(row, course, roles.get(row["id"], [])))
+        if view is None:  # an account it may not see is left out
+            continue
         if wanted:
-            view = {k: v for k, v in view.items() if k in wanted or k == "id"}
+            view = {k: v for k, v in view.items() if k in wanted or k in ("id", "fullname")}
         out.append(view)
     return out
+
+
+def _enrolled_view(user: Record, course: Record, roles: list[int]) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "id": user["id"],
+        "username": user["username"],
+        "firstname": user["firstname"],
+        "lastname": user["lastname"],
+        "fullname": f"{user['firstname']} {user['lastname']}",
+        "email": user["email"],
+        "department": user["department"],
+        "firstaccess": 0,
+        "lastaccess": 0,
+        "lastcourseaccess": 0,
+        "roles": [
+            {"roleid": r, "name": "", "shortname": ROLE_NAMES.get(r, str(r)), "sortorder": 0}
+            for r in roles
+        ],
+        "enrolledcourses": [
+            {"id": course["id"], "fullname": course["fullname"], "shortname": course["shortname"]}
+        ],
+    }
+    if user["idnumber"]:
+        view["idnumber"] = user["idnumber"]
+    return view
 
 
 _UPDATE_REFUSALS = {
@@ -424,6 +447,7 @@ def update_users(site: Site, params: Mapping[str, Any]) -> Any:
     """Per user: a bad user gives a warning with Moodle's code, the others are updated. A
     username or e-mail the parameter cleaning would change refuses the whole call."""
     store = site.store
+    site.access.require("moodle/user:update", "Update user profiles")
     for user in params["users"]:
         for name in ("username", "email"):
             if name in user and not lookup_accepts(name, user[name]):
@@ -446,25 +470,37 @@ def update_users(site: Site, params: Mapping[str, Any]) -> Any:
 
 
 def users_courses(site: Site, params: Mapping[str, Any]) -> Any:
-    """The courses a user is actively enrolled in, with completion."""
+    """The courses a user is actively enrolled in, with completion, as Moodle 5.x and 4.5
+    answer: a course the web-service user may not enter or list is left out silently; the
+    completion fields need report/completion:view (else null and false); ``progress`` is 100
+    when complete, else null (the sandbox's courses have no activities); only a learner in the
+    student role is tracked."""
     user = site.store.user(params["userid"])
     if user is None or user["deleted"]:
         raise missing_record("user")
     now = site.now()
+    access, own = site.access, user["id"] == site.ws_userid
+    lists = access.has("moodle/course:viewparticipants") or access.has("moodle/course:enrolreview")
+    if not own and not (lists and access.has("moodle/user:viewdetails")):
+        return []
     out = []
     for row in site.store.user_enrolments(user["id"]):
-        if not is_active(row, now):
+        if not is_active(row, now) or not access.has("moodle/course:view"):
             continue
+        enabled = bool(row["criteria"]) and site.enablecompletion
+        shown = enabled and (own or access.has("report/completion:view"))
+        tracked = shown and STUDENT_ROLE in site.store.roles(user["id"], row["courseid"])
+        complete = row["timecompleted"] is not None
         item: dict[str, Any] = {
             "id": row["courseid"],
             "shortname": row["shortname"],
             "fullname": row["fullname"],
             "displayname": row["fullname"],
-            "enablecompletion": True,
-            "completionhascriteria": bool(row["criteria"]),
-            "completionusertracked": True,
-            "completed": row["timecompleted"] is not None if row["criteria"] else None,
-            "progress": 100.0 if row["timecompleted"] is not None else 0.0,
+            "enablecompletion": enabled,
+            "completionhascriteria": shown,
+            "completionusertracked": tracked,
+            "completed": complete if shown else None,
+            "progress": 100 if tracked and complete else None,
         }
         if params.get("returnusercount"):
             item["enrolledusercount"] = len(site.store.enrolments(row["courseid"]))
@@ -479,10 +515,17 @@ def completion_status(site: Site, params: Mapping[str, Any]) -> Any:
     user = site.store.user(params["userid"])
     if user is None:
         raise missing_record("user")
-    if site.store.enrolment(user["id"], course["id"]) is None:
+    site.access.enter(course["id"])
+    # completion_can_view_data: the user's own, or report/completion:view; completion on (a
+    # sandbox course with completion has its criterion, so nocriteriaset never comes)
+    viewer = user["id"] == site.ws_userid or site.access.has("report/completion:view")
+    if not (viewer and course["criteria"] and site.enablecompletion):
+        raise WsError("cannotviewreport", "You cannot view this report")
+    # is_tracked_user: an active enrolment in the student role (a suspended one is not tracked)
+    enrolment = site.store.enrolment(user["id"], course["id"])
+    tracked = STUDENT_ROLE in site.store.roles(user["id"], course["id"])
+    if enrolment is None or not is_active(enrolment, site.now()) or not tracked:
         raise WsError("usernotenroled", "User is not enrolled in this course")
-    if not course["criteria"]:
-        raise WsError("nocriteriaset", "No completion criteria set for this course")
     done_at = site.store.completion(user["id"], course["id"])
     done = done_at is not None
     criterion = {

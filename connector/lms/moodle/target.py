@@ -12,17 +12,20 @@ enrolments and read-back (:mod:`.enrolments`), cohort mode (:mod:`.cohorts`), co
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import requests
 
 from connector.config import MoodleSettings, Settings
 from connector.errors import ConfigError, ProtocolError
 from connector.lms import BatchOutcome, EnrollRow, Shortfall, TargetInfo
+from connector.lms.moodle.access import AccessProbe, first_course, rest_use_refused
 from connector.lms.moodle.client import MoodleClient
 from connector.lms.moodle.cohorts import CohortEnrolments
 from connector.lms.moodle.completion import CompletionReader
 from connector.lms.moodle.enrolments import ManualEnrolments
 from connector.lms.moodle.users import MoodleAccounts
+from connector.lms.permissions import Permission
 from connector.model import Completion, Person
 
 REQUIRED_FUNCTIONS: tuple[str, ...] = (
@@ -75,7 +78,8 @@ def needed_functions(settings: MoodleSettings, *, reconcile: bool = False) -> di
 
 class MoodleTarget:
     """:class:`connector.lms.LmsTarget` on a Moodle site (also :class:`VerifiedWrites`,
-    :class:`AccountLifecycle` and :class:`EnrollmentReader`)."""
+    :class:`AccountLifecycle`, :class:`EnrollmentReader` and
+    :class:`~connector.lms.permissions.PermissionProbe`)."""
 
     name = "moodle"
 
@@ -123,11 +127,7 @@ class MoodleTarget:
     # -- check and lookups -------------------------------------------------------------
 
     def check(self, *, reconcile: bool = False) -> TargetInfo:
-        info = self.client.call("core_webservice_get_site_info")
-        if not isinstance(info, dict) or "functions" not in info:
-            raise ProtocolError(
-                f"Moodle at {self.client.url}: core_webservice_get_site_info gave no site info"
-            )
+        info = self._site_info()
         granted = {str(f.get("name")) for f in info.get("functions") or [] if isinstance(f, dict)}
         needed = needed_functions(self.settings, reconcile=reconcile)
         missing = tuple(f for f in needed if f not in granted)
@@ -143,6 +143,29 @@ class MoodleTarget:
             release=release,
             needed_by={f: needed[f] for f in missing},
         )
+
+    def permissions(
+        self, course_refs: Sequence[str], *, reconcile: bool = False
+    ) -> list[Permission]:
+        """What the token's user may do and see, by read-only probes (:mod:`.access`)."""
+        course_id = first_course(course_refs, self.course_ids)
+        return AccessProbe(self.client, self.settings).run(
+            self._site_info(), course_id, reconcile=reconcile
+        )
+
+    def _site_info(self) -> dict[str, Any]:
+        """The site info; an ``accessexception`` is told apart (missing webservice/rest:use, or
+        a service that does not let the token's user call the function)."""
+        info, code = self.client.probe("core_webservice_get_site_info")
+        if code == "accessexception":
+            raise rest_use_refused(self.client)
+        if code:
+            raise self.client.error("core_webservice_get_site_info", info)
+        if not isinstance(info, dict) or "functions" not in info:
+            raise ProtocolError(
+                f"Moodle at {self.client.url}: core_webservice_get_site_info gave no site info"
+            )
+        return info
 
     def course_ids(self, refs: Sequence[str]) -> dict[str, str]:
         found: dict[str, str] = {}

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import pytest
+import requests
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -31,6 +32,7 @@ from connector.lms.moodle.client import (
     parse_retry_after,
     retry_delay,
 )
+from tests.servers.moodle_site import MoodleUnderTest
 
 # -- pure parts ------------------------------------------------------------------------
 
@@ -187,6 +189,67 @@ def test_5xx_every_time_becomes_unavailable_naming_the_site(sandbox, control, cl
     assert sandbox.url in str(info.value) and "HTTP 500" in str(info.value)
     assert len(slept) == 2 and control.stats()["total"] == 3
     assert caplog.text.count("retrying in") == 2
+
+
+@pytest.mark.parametrize("switched", ["from the command line", "in the admin pages"])
+def test_maintenance_stops_at_once_and_says_so(moodle: MoodleUnderTest, switched: str) -> None:
+    """From the command line Moodle answers HTTP 503, an HTML page and Retry-After: 300; from
+    the admin pages, sitemaintenance. Neither is retried (issue 10, defect 4)."""
+    slept: list[float] = []
+    client = MoodleClient(moodle.url, moodle.token, timeout=30.0, verify=True, retries=3,
+                          sleep=slept.append)
+    if switched == "from the command line":
+        moodle.control.maintenance(True)
+    else:
+        moodle.control.config(maintenance_enabled=1)
+    try:
+        with pytest.raises(UnavailableError, match="is in maintenance mode") as stopped:
+            client.call("core_webservice_get_site_info")
+    finally:
+        client.close()
+    assert not isinstance(stopped.value, TransientError)
+    assert slept == [] and client.stats.by_function == {"core_webservice_get_site_info": 1}
+    assert "try again later" in stopped.value.message
+    assert "maintenance.php --disable" in stopped.value.message
+
+
+def test_maintenance_page_seen_on_real_moodle(moodle: MoodleUnderTest) -> None:
+    moodle.control.maintenance(True)
+    answer = requests.post(f"{moodle.url}/webservice/rest/server.php", timeout=30,
+                           params={"wsfunction": "core_webservice_get_site_info"})
+    assert answer.status_code == 503 and answer.headers["Retry-After"] == "300"
+    assert answer.headers["Content-Type"].startswith("text/html")
+    assert "under maintenance</title>" in answer.text
+    assert "The site is undergoing maintenance" in answer.text
+
+
+def test_a_503_that_is_not_maintenance_stays_transient(sandbox, control, client_for) -> None:
+    slept: list[float] = []
+    moodle = client_for(sandbox.url, retries=1, sleep=slept.append)
+    page = "<html><head><title>503 Service Unavailable</title></head></html>"
+    control.fail_next(1, status=503, body=page, retry_after=0)
+    assert moodle.call("core_webservice_get_site_info")["username"] == "ws-upskill"
+    assert slept == [0.0]
+
+
+@pytest.mark.parametrize(
+    ("code", "names"),
+    [
+        ("requireloginerror", "moodle/course:view"),
+        ("wsusercannotassign", "moodle/role:assign"),
+        ("nopermissions", "enrol/manual:enrol"),
+        ("accessexception", "webservice/rest:use"),
+    ],
+)
+def test_capability_refusals_stop_and_name_the_capability(
+    client, control, code: str, names: str
+) -> None:
+    body = f'{{"exception": "x", "errorcode": "{code}", "message": "Moodle says no"}}'
+    control.fail_next(1, status=200, body=body, content_type="application/json")
+    with pytest.raises(AccessDenied, match=names) as refused:
+        client.call("enrol_manual_enrol_users", {"enrolments": []})
+    if code != "accessexception":  # whose words ("Access control exception") tell nothing
+        assert "Moodle says no" in refused.value.message
 
 
 @pytest.fixture
