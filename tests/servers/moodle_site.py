@@ -32,6 +32,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import tarfile
 import tempfile
@@ -161,9 +162,10 @@ class MoodleSite:
         log = self.folder / "php-server.log"
         env = {**os.environ, "PHP_CLI_SERVER_WORKERS": "3"}
         with open(log, "ab") as out:
-            self.process = subprocess.Popen(
+            self.process = subprocess.Popen(  # its own process group: the server and its workers
                 [php_binary(), *PHP_OPTIONS, "-S", f"127.0.0.1:{self.port}", "-t", str(self.webroot)],
                 cwd=self.webroot, stdout=out, stderr=subprocess.STDOUT, env=env,
+                start_new_session=True,
             )
         if not wait_until(self._answers, self.process, timeout=30):
             raise SiteError(f"PHP's server for Moodle did not start:\n{log_tail(log)}")
@@ -175,8 +177,13 @@ class MoodleSite:
             return False
 
     def stop(self) -> None:
+        """Stop PHP's server and its workers (which outlive a parent that was only told to stop)."""
         if self.process is not None:
+            with suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGTERM)
             stop(self.process)
+            with suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
             self.process = None
 
     # -- a fresh site ---------------------------------------------------------------------

@@ -114,11 +114,14 @@ class CompletionReader:
         found = []
         for row in group:
             course = courses.get(row.course_id)
-            if course is not None and not course.get("completed"):
+            if course is not None and course.get("completed") is False:
                 progress = course.get("progress")
                 value = float(progress) if isinstance(progress, int | float) else None
                 found.append(self._completion(row, False, None, value))
-            else:  # completed (for its time), or not listed (a suspended enrolment)
+            else:
+                # completed (for its time); not listed (a suspended enrolment); or completed
+                # null (completion off in the course, or no report/completion:view): the
+                # course's own status says which, or nothing is recorded
                 found.extend(self._status_or_nothing(row))
         return found
 

@@ -239,3 +239,24 @@ def test_connect_builds_a_working_target(sandbox, token) -> None:
         assert token not in repr(target)
     finally:
         target.client.close()
+
+
+def test_completion_null_in_a_users_courses_is_never_not_completed(moodle) -> None:  # type: ignore[no-untyped-def]
+    """Without report/completion:view Moodle lists a learner's courses with ``completed`` null:
+    that is no answer, and it never becomes a "not completed" record."""
+    target = moodle.target()
+    try:
+        ids = target.ensure_users([Person("N1", "nell@example.org", "Nell", "Null")]).done
+        refs = ["GENAI-C101", "GENAI-C102"]
+        courses = target.course_ids(refs)
+        rows = [EnrollRow("N1", ids["N1"], ref, courses[ref]) for ref in refs]
+        assert not target.enroll(rows).failed
+        moodle.control.unassign_capability("report/completion:view")
+        try:
+            found = target.completions(rows)
+        except AccessDenied as exc:  # the status read names the missing capability
+            assert "report/completion:view" in exc.message
+        else:
+            assert [c for c in found if not c.completed] == []
+    finally:
+        target.close()
