@@ -439,15 +439,25 @@ def bundle_courses() -> list[tuple[str, str]]:
 KINDS_WANTED = pytest.StashKey[set[str]]()
 
 
+def _real_kind(item: pytest.Item) -> str | None:
+    callspec = getattr(item, "callspec", None)
+    kind = callspec.params.get("moodle") if callspec is not None else None
+    return kind if isinstance(kind, str) and kind != "sandbox" else None
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Note which real Moodles the selected tests use, so that they install side by side."""
-    wanted: set[str] = set()
-    for item in items:
-        callspec = getattr(item, "callspec", None)
-        kind = callspec.params.get("moodle") if callspec is not None else None
-        if isinstance(kind, str) and kind != "sandbox":
-            wanted.add(kind)
-    config.stash[KINDS_WANTED] = wanted
+    """Note which real Moodles the selected tests use, and run their tests last: the sites
+    install in the background (:func:`real_moodles_early`) while the other tests run."""
+    config.stash[KINDS_WANTED] = {k for k in map(_real_kind, items) if k is not None}
+    items.sort(key=lambda item: _real_kind(item) is not None)  # stable: order kept otherwise
+
+
+@pytest.fixture(scope="session", autouse=True)
+def real_moodles_early(request: pytest.FixtureRequest) -> None:
+    """Start installing the real Moodles the session needs before its first test."""
+    if request.config.stash.get(KINDS_WANTED, set()) - {URL_KIND}:
+        sites: _Sites = request.getfixturevalue("real_moodles")
+        sites.start_wanted()
 
 
 class _Sites:
@@ -471,6 +481,10 @@ class _Sites:
             return
         self.pending[kind] = self.pool.submit(install, archive, self.postgres, bundle_courses())
 
+    def start_wanted(self, *more: str) -> None:
+        for wanted in sorted(self.config.stash.get(KINDS_WANTED, set()) | set(more)):
+            self._start(wanted)
+
     def get(self, kind: str) -> MoodleSite:
         if kind in self.failed:
             pytest.fail(self.failed[kind])
@@ -478,8 +492,7 @@ class _Sites:
             self.sites[kind] = existing_site(self.postgres)
             return self.sites[kind]
         if kind not in self.sites:
-            for wanted in sorted(self.config.stash.get(KINDS_WANTED, set()) | {kind}):
-                self._start(wanted)
+            self.start_wanted(kind)
             try:
                 self.sites[kind] = self.pending.pop(kind).result()
             except SiteError as exc:
