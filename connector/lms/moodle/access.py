@@ -41,7 +41,8 @@ from typing import Any
 
 from connector.config import MoodleSettings
 from connector.errors import AccessDenied
-from connector.lms.moodle.client import GRANT, MoodleClient
+from connector.lms.moodle.client import MoodleClient
+from connector.lms.moodle.errorcodes import GRANT
 from connector.lms.permissions import Permission
 
 NO_SUCH_FUNCTION = "upskill_check_rest_use"

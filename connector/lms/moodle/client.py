@@ -3,7 +3,7 @@
 Wire rules (shared/reference/moodle-webservices.md): ``wstoken``, ``wsfunction`` and
 ``moodlewsrestformat=json`` travel in the query string, the parameters in a form-encoded body
 flattened PHP style (:func:`flatten`). Errors come back with HTTP 200 and an ``errorcode``;
-they are classified by :data:`ERRORCODE_ACTIONS`, a table keyed by errorcode, never by the
+they are classified by :data:`.errorcodes.ERRORCODE_ACTIONS`, a table keyed by errorcode, never by the
 exception class. Transient faults (5xx, 429, timeouts, connection errors) are retried by one
 tenacity policy per client, then raised as :class:`~connector.errors.UnavailableError`.
 
@@ -40,12 +40,18 @@ from connector.errors import (
     AuthenticationError,
     ConfigError,
     ProtocolError,
-    RemoteError,
     TargetError,
     TransientError,
     UnavailableError,
 )
 from connector.lms import RequestStats
+from connector.lms.moodle.errorcodes import (
+    ERRORCODE_ACTIONS,
+    is_maintenance_page,
+    maintenance_message,
+    page_title,
+    remote_error,
+)
 from connector.waits import retry_after_wait
 
 log = logging.getLogger(__name__)
@@ -85,121 +91,6 @@ class _RedactTokens(logging.Filter):
 
 _URLLIB3_FILTER = _RedactTokens()
 logging.getLogger("urllib3.connectionpool").addFilter(_URLLIB3_FILTER)
-
-ErrorFactory = Callable[[str, str, str, str], TargetError]
-"""(function, errorcode, Moodle's message, site url) -> the error to raise."""
-
-
-def _auth_error(function: str, code: str, message: str, url: str) -> TargetError:
-    return AuthenticationError(
-        "the Moodle token was refused: check targets.moodle.token / token_file",
-        detail=f"{function} at {url}: {code}: {message}",
-    )
-
-
-def _access_denied(function: str, code: str, message: str, url: str) -> TargetError:
-    return AccessDenied(
-        f"Moodle at {url} refused {function} (accessexception): either the function is not in "
-        "the token's external service, or the token's user lacks the capability "
-        "webservice/rest:use; `upskill target check moodle` tells which",
-        detail=f"{code}: {message}",
-    )
-
-
-def _unavailable(function: str, code: str, message: str, url: str) -> TargetError:
-    return UnavailableError(
-        f"Moodle at {url} is not available ({code}: {message}); try again later",
-        detail=function,
-    )
-
-
-def _maintenance(function: str, code: str, message: str, url: str) -> TargetError:
-    return UnavailableError(maintenance_message(url, f"{function} answered {code}"), detail=message)
-
-
-def maintenance_message(url: str, seen: str) -> str:
-    """What to tell the user when the site is in maintenance mode."""
-    return (
-        f"Moodle at {url} is in maintenance mode and not available ({seen}); nothing more was "
-        "sent to it: try again later, once an administrator has ended maintenance "
-        "(admin/cli/maintenance.php --disable, or Site administration > Server > Maintenance mode)"
-    )
-
-
-FUNCTION_CAPABILITIES: Mapping[str, str] = {
-    "core_user_create_users": "moodle/user:create",
-    "core_user_update_users": "moodle/user:update",
-    "enrol_manual_enrol_users": "enrol/manual:enrol",
-    "enrol_manual_unenrol_users": "enrol/manual:unenrol",
-    "core_enrol_get_enrolled_users": "moodle/course:viewparticipants and "
-    "moodle/course:enrolreview",
-    "core_completion_get_course_completion_status": "report/completion:view",
-    "core_cohort_search_cohorts": "moodle/cohort:view",
-    "core_cohort_create_cohorts": "moodle/cohort:manage",
-    "core_cohort_add_cohort_members": "moodle/cohort:assign",
-    "core_cohort_delete_cohort_members": "moodle/cohort:assign",
-}
-"""The capability a function checks (Moodle's ``nopermissions`` names it only in words)."""
-
-GRANT = "in the system context, to the role of the token's user"
-
-
-def _no_permission(function: str, code: str, message: str, url: str) -> TargetError:
-    capability = FUNCTION_CAPABILITIES.get(function, "the capability Moodle names")
-    return AccessDenied(
-        f"Moodle at {url} refused {function}: the token's user lacks a capability ({message}); "
-        f"allow {capability} {GRANT}",
-        detail=f"{code}: {message}",
-    )
-
-
-def _no_course_view(function: str, code: str, message: str, url: str) -> TargetError:
-    return AccessDenied(
-        f"Moodle at {url} refused {function}: the token's user may not enter the course "
-        f"({code}: {message}); allow moodle/course:view (and moodle/course:viewhiddencourses "
-        f"for hidden courses) {GRANT}",
-        detail=f"{code}: {message}",
-    )
-
-
-def _cannot_assign(function: str, code: str, message: str, url: str) -> TargetError:
-    return AccessDenied(
-        f"Moodle at {url} refused {function}: the token's user may not assign the student role "
-        f"({code}: {message}); allow moodle/role:assign {GRANT}, let that role assign the "
-        "student role (Site administration > Users > Permissions > Define roles > Allow role "
-        "assignments), and check targets.moodle.student_role_id",
-        detail=f"{code}: {message}",
-    )
-
-
-def _cannot_view_report(function: str, code: str, message: str, url: str) -> TargetError:
-    return RemoteError(
-        f"{message}: the token's user needs report/completion:view, and the course needs "
-        "completion tracking on",
-        errorcode=code,
-        detail=f"{function} at {url}",
-    )
-
-
-def _remote(function: str, code: str, message: str, url: str) -> TargetError:
-    return RemoteError(message, errorcode=code, detail=f"{function} at {url}")
-
-
-ERRORCODE_ACTIONS: Mapping[str, ErrorFactory] = {
-    "invalidtoken": _auth_error,
-    "accessexception": _access_denied,
-    "nopermissions": _no_permission,
-    "requireloginerror": _no_course_view,
-    "errorcoursecontextnotvalid": _no_course_view,
-    "wsusercannotassign": _cannot_assign,
-    "cannotviewreport": _cannot_view_report,
-    "servicenotavailable": _unavailable,
-    "sitemaintenance": _maintenance,
-    "maintenance": _maintenance,
-    "maintenancemode": _maintenance,
-}
-"""errorcode -> what the caller should do. Codes not listed become RemoteError."""
-
 
 def flatten(params: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]:
     """Flatten nested mappings and sequences into PHP-style form pairs, in order.
@@ -506,7 +397,7 @@ class MoodleClient:
             later = f", Retry-After {wait:g} s" if wait is not None else ""
             raise UnavailableError(
                 maintenance_message(self.url, f"HTTP 503 to {function}{later}"),
-                detail=self.redact(_title(text) or text[:200]),
+                detail=self.redact(page_title(text) or text[:200]),
             )
         if status in TRANSIENT_STATUSES or status >= 500:
             raise TransientError(
@@ -545,7 +436,7 @@ class MoodleClient:
         debuginfo = answer.get("debuginfo")
         if debuginfo:
             message = f"{message} ({self.redact(str(debuginfo)).strip()})"
-        factory = ERRORCODE_ACTIONS.get(code, _remote)
+        factory = ERRORCODE_ACTIONS.get(code, remote_error)
         return factory(function, code, message, self.url)
 
     def _wait(self, state: RetryCallState) -> float:
@@ -568,22 +459,6 @@ class MoodleClient:
 
 def _is_error(answer: Any) -> bool:
     return isinstance(answer, dict) and "exception" in answer and "errorcode" in answer
-
-
-_TITLE = re.compile(r"<title>\s*(.*?)\s*</title>", re.IGNORECASE | re.DOTALL)
-
-
-def is_maintenance_page(response: requests.Response) -> bool:
-    """Whether a 503 is Moodle's maintenance page: its status line says "Moodle under
-    maintenance" (also in a ``Status`` header, which outlives HTTP/2's lost reason phrase), its
-    title "<site> under maintenance". A 503 of a proxy or an overloaded server is not."""
-    marks = (response.reason or "", response.headers.get("Status", ""), _title(response.text))
-    return any("maintenance" in mark.lower() for mark in marks)
-
-
-def _title(text: str) -> str:
-    match = _TITLE.search(text[:4000])
-    return match.group(1) if match else ""
 
 
 def _short(reason: str) -> str:
