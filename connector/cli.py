@@ -164,7 +164,7 @@ def sync(
 
 def _warn_quarantined(refusals: tuple[Refusal, ...]) -> None:
     """Name the quarantined changes (they do not fail the run, but someone must look)."""
-    from connector.sync.quarantine import describe
+    from connector.sync.quarantine import summarise
 
     if not refusals:
         return
@@ -173,10 +173,11 @@ def _warn_quarantined(refusals: tuple[Refusal, ...]) -> None:
         "(fix the person's record or the site, or `upskill sync --retry-quarantined`):",
         err=True,
     )
-    for refusal in refusals[:20]:
-        click.echo(f"  {describe(refusal)}", err=True)
-    if len(refusals) > 20:
-        click.echo(f"  ... and {len(refusals) - 20} more (the admin summary lists all)", err=True)
+    lines = summarise(refusals)
+    for line in lines[:20]:
+        click.echo(f"  {line}", err=True)
+    if len(lines) > 20:
+        click.echo(f"  ... and {len(lines) - 20} more (the admin summary lists all)", err=True)
 
 
 @cli.command()

@@ -98,6 +98,27 @@ def describe(refusal: Refusal) -> str:
     return f"{refusal.target} {refusal.kind.value} {refusal.person_key}{course}: {reason(refusal)}"
 
 
+def summarise(refusals: Sequence[Refusal]) -> list[str]:
+    """One line per quarantined change, except that the enrollments held only because the
+    person's account could not be created are named on their account's line."""
+    created = {(r.target, r.person_key) for r in refusals if r.kind is ChangeKind.CREATE_USER}
+    waiting: dict[tuple[str, str], list[str]] = {}
+    lines: list[tuple[tuple[str, str], str]] = []
+    for refusal in refusals:
+        who = (refusal.target, refusal.person_key)
+        if refusal.error_code == "noaccount" and who in created and refusal.course_ref:
+            waiting.setdefault(who, []).append(refusal.course_ref)
+        else:
+            lines.append((who, describe(refusal)))
+    out = []
+    for who, line in lines:
+        courses = waiting.pop(who, []) if line.startswith(f"{who[0]} create_user ") else []
+        if courses:
+            line += f"; held with it: {len(courses)} enrollment(s) ({', '.join(sorted(courses))})"
+        out.append(line)
+    return out
+
+
 def streaks(
     previous: Mapping[str, Refusal],
     plan: Plan,

@@ -125,3 +125,18 @@ def test_a_quarantined_removal_keeps_its_grace_start() -> None:
                   now=now)
     assert result.changes == () and [h.kind for h in result.held] == [HoldKind.QUARANTINED]
     assert unwanted_after(result, state, now)[ident][0] == T0  # the grace does not restart
+
+
+def test_the_warning_names_a_refused_account_once_with_the_enrollments_it_holds() -> None:
+    enroll_c2 = Change(ChangeKind.ENROLL, "moodle", "ann", "persona consumer includes C2", "C2")
+    bob = Change(ChangeKind.ENROLL, "moodle", "bob", "persona consumer includes C1", "C1")
+    lines = quarantine.summarise([
+        refusal(CREATE, 3, error_code="invalidemail", error_message="Moodle does not accept it"),
+        refusal(ENROLL, 3, error_code="noaccount", error_message="no moodle account for ann"),
+        refusal(enroll_c2, 3, error_code="noaccount", error_message="no moodle account for ann"),
+        refusal(bob, 3, person_key="bob", error_code="wsnoinstance", error_message="no instance"),
+    ])
+    assert len(lines) == 2
+    assert lines[0].startswith("moodle create_user ann: ") and "invalidemail" in lines[0]
+    assert lines[0].endswith("; held with it: 2 enrollment(s) (C1, C2)")
+    assert lines[1].startswith("moodle enroll bob C1: ") and "wsnoinstance" in lines[1]
