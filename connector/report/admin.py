@@ -25,7 +25,7 @@ from connector.report.address import parse_address
 from connector.report.message import Envelope, build_message
 from connector.store import Store
 from connector.store.records import JournalEntry
-from connector.sync.quarantine import is_quarantined, reason
+from connector.sync.quarantine import is_quarantined, summarise
 from connector.sync.state import Refusal
 
 log = logging.getLogger(__name__)
@@ -161,9 +161,7 @@ def render_summary(summary: AdminSummary) -> str:
     lines += _listed(
         "Quarantined: refused the same way run after run, not sent again until the person's "
         "directory record changes (`upskill sync --retry-quarantined` sends them now)",
-        [f"{r.target} {r.kind.value} {r.person_key}"
-         + (f" {r.course_ref}" if r.course_ref else "") + f": {reason(r)}"
-         for r in summary.quarantined],
+        summarise(summary.quarantined),
         "none",
     )
     if summary.stuck is None:
