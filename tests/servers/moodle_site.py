@@ -107,6 +107,7 @@ class MoodleSite:
     install_seconds: float = 0.0
     process: subprocess.Popen[bytes] | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    restores: list[float] = field(default_factory=list)
     restore_command: str = ""  # an existing site: how to put it back as it was
     base_url: str = ""
 
@@ -214,6 +215,7 @@ class MoodleSite:
         shutil.rmtree(self.dataroot, ignore_errors=True)
         shutil.copytree(self.fresh_data, self.dataroot, symlinks=True)
         self.timings["restore"] = time.monotonic() - started
+        self.restores.append(self.timings["restore"])
 
 
 def _unpack(archive: Path, into: Path) -> Path:
@@ -498,14 +500,6 @@ class _Sites:
             except SiteError as exc:
                 self.failed[kind] = f"{kind}: {exc}"
                 pytest.fail(self.failed[kind])
-            site = self.sites[kind]
-            reporter = self.config.pluginmanager.get_plugin("terminalreporter")
-            if reporter is not None:  # the figures of the first install, in the test log
-                reporter.write_line(
-                    f"\n{kind} ({site.release}): installed and set up in "
-                    f"{site.install_seconds:.1f} s (unpack {site.timings['unpack']:.1f} s, "
-                    f"install {site.timings['install']:.1f} s)"
-                )
         return self.sites[kind]
 
     def close(self) -> None:
@@ -518,10 +512,30 @@ class _Sites:
                 remove(site)
 
 
+SITES = pytest.StashKey[_Sites]()
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """The figures of the real Moodles of this session: install and set-up, restores."""
+    sites = config.stash.get(SITES, None)
+    if sites is None or not sites.sites:
+        return
+    terminalreporter.section("real Moodle")
+    for kind, site in sorted(sites.sites.items()):
+        restores = sorted(site.restores) or [0.0]
+        terminalreporter.write_line(
+            f"{kind} ({site.release}): installed and set up in {site.install_seconds:.1f} s "
+            f"(unpack {site.timings.get('unpack', 0):.1f} s, install "
+            f"{site.timings.get('install', 0):.1f} s); {len(site.restores)} restore(s), median "
+            f"{restores[len(restores) // 2]:.2f} s, longest {restores[-1]:.2f} s"
+        )
+
+
 @pytest.fixture(scope="session")
 def real_moodles(request: pytest.FixtureRequest) -> Iterator[_Sites]:
     postgres: PostgresServer = request.getfixturevalue("postgres_server")
     sites = _Sites(postgres, request.config)
+    request.config.stash[SITES] = sites
     yield sites
     sites.close()
 
