@@ -527,6 +527,14 @@ def target_check(c: _Context, name: str, reconcile: bool) -> None:
             feature = info.needed_by.get(function, "")
             why = f"  (needed by {feature})" if feature else ""
             click.echo(f"  - {function}{why}", err=True)
+    if info.missing_optional:
+        click.echo(
+            f"It also lacks {len(info.missing_optional)} function(s) a sync goes on without, "
+            "doing less; add them there too:",
+            err=True,
+        )
+        for function in info.missing_optional:
+            click.echo(f"  - {function}  (needed by {info.needed_by.get(function, '?')})", err=True)
     missing = 0
     probe = built[name]
     if isinstance(probe, PermissionProbe):
@@ -541,7 +549,7 @@ def target_check(c: _Context, name: str, reconcile: bool) -> None:
                 f"nothing on {name}. Grant them, then run `upskill target check {name}` again.",
                 err=True,
             )
-    if info.missing_functions or missing:
+    if info.missing_functions or info.missing_optional or missing:
         raise click.exceptions.Exit(1)
     click.echo("All functions and permissions the enabled features need are available.")
 

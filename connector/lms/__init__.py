@@ -18,13 +18,15 @@ from connector.model import Completion, Person
 @dataclass(frozen=True, slots=True)
 class TargetInfo:
     """What a connection check found. ``missing_functions`` are those the enabled features
-    need and the token may not call; ``needed_by`` says which feature needs each of them."""
+    need and the token may not call (a run stops before writing); ``missing_optional`` those a
+    run goes on without, doing less; ``needed_by`` says which feature needs each of them."""
 
     name: str
     description: str  # "Moodle 5.1 (Build: 2025100600) at https://lms.example.org as ws-upskill"
     missing_functions: tuple[str, ...] = ()
     release: str = ""
     needed_by: Mapping[str, str] = field(default_factory=dict)
+    missing_optional: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -316,6 +316,17 @@ try {
             accesslib_clear_role_cache($roleid ?? $args["roleid"]);
             $result = ['unassigned' => $args['capability']];
             break;
+        case 'service_functions':
+            // The functions of the connector's external service (Server > Web services >
+            // External services > Functions), replacing those it had.
+            $service = $DB->get_record('external_services', ['shortname' => 'upskill'], '*', MUST_EXIST);
+            $DB->delete_records('external_services_functions', ['externalserviceid' => $service->id]);
+            foreach ($args['functions'] as $function) {
+                $DB->insert_record('external_services_functions',
+                    (object)['externalserviceid' => $service->id, 'functionname' => $function]);
+            }
+            $result = ['functions' => $args['functions']];
+            break;
         case 'allow_assign':
             // Whether a role may assign the student role (Define roles > Allow role assignments).
             $student = upskill_student_role();

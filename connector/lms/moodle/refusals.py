@@ -36,22 +36,46 @@ def explain_create(
     auth: str,
     by_username: Sequence[Mapping[str, Any]],
     by_email: Sequence[Mapping[str, Any]],
+    searched: bool = False,
 ) -> str:
     """The message of a person whose ``core_user_create_users`` Moodle refused on its own.
     ``by_username`` and ``by_email`` are the accounts the connector found holding the username
-    and the e-mail (exact lookups) after the refusal."""
+    and the e-mail after the refusal; ``searched``: the e-mail was searched in any letter case
+    (else by exact lookups, which miss an address stored in another case)."""
     head = f"Moodle refused to create the account of {key} (username {username}, e-mail {email})"
     adopt = f"if it is {key}'s, set its idnumber to {key} on Moodle and the next run adopts it"
     if said and said != GENERIC:  # debugging on: Moodle's own detail
         head = f"{head}: {said}"
-    if by_username:
+    if by_email:
+        other_case = any(str(u.get("email", "")) != email for u in by_email)
+        address = f"the e-mail address {email}"
+        if other_case:
+            address += " in another letter case (Moodle compares addresses without case)"
+        if len(by_email) > 1:
+            holders = " and ".join(_account(u) for u in by_email)
+            cause = f"{len(by_email)} accounts have {address}: {holders}"
+            todo = (
+                f"Merge them on Moodle, or give {key}'s account the idnumber {key} (the next "
+                "run adopts it) and the others other addresses."
+            )
+        else:
+            cause = f"{_account(by_email[0])} already has {address}"
+            todo = (
+                f"I{adopt[1:]}; if not, one of the two needs another address (Moodle "
+                "allows one account per address unless allowaccountssameemail is on)."
+            )
+    elif by_username:
         cause = f"the username {username} already belongs to {_account(by_username[0])}"
         todo = f"I{adopt[1:]}; if not, change that account's username."
-    elif by_email:
-        cause = f"{_account(by_email[0])} already has the e-mail address {email}"
+    elif errorcode == "invalidparameter" and searched:
+        cause = (
+            "the username is free, Moodle accepts the e-mail address and no account the "
+            "connector can see has it in any letter case"
+        )
         todo = (
-            f"I{adopt[1:]}; if not, one of the two needs another address (Moodle "
-            "allows one account per address unless allowaccountssameemail is on)."
+            "Run `upskill target check moodle` (the token's user may not see accounts' "
+            f"e-mails); if every new account is refused like this, the auth method {auth} "
+            "(targets.moodle.auth) is not enabled on the site."
         )
     elif errorcode == "invalidparameter":
         cause = (

@@ -31,6 +31,7 @@ from connector.lms.moodle.sandbox_functions import (
     users_by_field,
     users_courses,
 )
+from connector.lms.moodle.sandbox_search import users_search
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ FUNCTIONS: Mapping[str, Function] = {
         {"serviceshortnames": Opt(Many(TEXT), [])}, site_info
     ),
     "core_user_get_users_by_field": Function({"field": TEXT, "values": Many(TEXT)}, users_by_field),
+    "core_user_get_users": Function({"criteria": Many({"key": TEXT, "value": TEXT})}, users_search),
     "core_user_create_users": Function(
         {
             "users": Many(

@@ -136,7 +136,8 @@ def site_info(site: Site, params: Mapping[str, Any]) -> Any:
     }
 
 
-def _user_view(user: Record) -> dict[str, Any]:
+def user_view(user: Record) -> dict[str, Any]:
+    """An account as Moodle's user lookups answer it, before :meth:`Site.view` hides fields."""
     view: dict[str, Any] = {
         "id": user["id"],
         "username": user["username"],
@@ -166,7 +167,7 @@ def users_by_field(site: Site, params: Mapping[str, Any]) -> Any:
             raise invalid(f"The field '{field}' value is invalid: {value}")
     if field == "id":
         values = [int(v) for v in values]
-    shown = [site.view(u, _user_view(u)) for u in site.store.users_where(field, values)]
+    shown = [site.view(u, user_view(u)) for u in site.store.users_where(field, values)]
     return [u for u in shown if u and u.get(field)]  # only accounts whose field it may see
 
 

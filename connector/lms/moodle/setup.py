@@ -65,6 +65,7 @@ SITE_SETTINGS: Mapping[str, str] = {
 SERVICE_FUNCTIONS: tuple[str, ...] = (
     "core_webservice_get_site_info",
     "core_user_get_users_by_field",
+    "core_user_get_users",
     "core_user_create_users",
     "core_user_update_users",
     "core_course_get_courses_by_field",

@@ -45,6 +45,7 @@ FEATURE_FUNCTIONS: Mapping[str, tuple[str, ...]] = {
     "verify_writes": ("core_enrol_get_enrolled_users",),
     "reconcile": ("core_enrol_get_enrolled_users",),
     "completion_per_user": ("core_enrol_get_users_courses",),
+    "match_by": ("core_user_get_users",),
     "cohort_courses": (
         "core_cohort_create_cohorts",
         "core_cohort_add_cohort_members",
@@ -52,7 +53,15 @@ FEATURE_FUNCTIONS: Mapping[str, tuple[str, ...]] = {
         "core_cohort_search_cohorts",
     ),
 }
-"""Functions each optional feature (a ``targets.moodle`` option, or ``--reconcile``) needs."""
+"""Functions each optional feature (a ``targets.moodle`` option, or ``--reconcile``) needs.
+``match_by`` is enabled when it lists ``email``."""
+
+OPTIONAL_FUNCTIONS: Mapping[str, str] = {
+    "core_user_get_users": "without it an account whose e-mail differs from the directory's "
+    "only in letter case is not adopted (its refused create only names the likely cause)",
+}
+"""Functions a run goes on without, doing less: what is lost. ``target check`` names them as
+missing; a sync does not stop for them."""
 
 PAIR_MARGIN = 10
 """Form pairs kept free in every request for top-level parameters (``field``, ...)."""
@@ -67,6 +76,7 @@ def needed_functions(settings: MoodleSettings, *, reconcile: bool = False) -> di
         "verify_writes": settings.verify_writes,
         "reconcile": reconcile,
         "completion_per_user": settings.completion_per_user,
+        "match_by": "email" in settings.match_by,
         "cohort_courses": bool(settings.cohort_courses),
     }
     for feature, functions in FEATURE_FUNCTIONS.items():
@@ -130,7 +140,9 @@ class MoodleTarget:
         info = self._site_info()
         granted = {str(f.get("name")) for f in info.get("functions") or [] if isinstance(f, dict)}
         needed = needed_functions(self.settings, reconcile=reconcile)
-        missing = tuple(f for f in needed if f not in granted)
+        lacking = [f for f in needed if f not in granted]
+        missing = tuple(f for f in lacking if f not in OPTIONAL_FUNCTIONS)
+        optional = tuple(f for f in lacking if f in OPTIONAL_FUNCTIONS)
         release = str(info.get("release", "?"))
         description = (
             f"Moodle {release} at {info.get('siteurl', self.client.url)}"
@@ -141,7 +153,11 @@ class MoodleTarget:
             description=description,
             missing_functions=missing,
             release=release,
-            needed_by={f: needed[f] for f in missing},
+            needed_by={
+                **{f: needed[f] for f in missing},
+                **{f: f"{needed[f]}; {OPTIONAL_FUNCTIONS[f]}" for f in optional},
+            },
+            missing_optional=optional,
         )
 
     def permissions(

@@ -7,6 +7,12 @@ looked up both lowercased and as the directory gives it. An account is adopted o
 the only match and does not carry another person's idnumber; a person is never created twice:
 a create that fails is checked against a fresh lookup before the row is blamed.
 
+An account whose e-mail differs from the directory's only in letter case is not found that
+way, and Moodle refuses to create a second one (its duplicate check ignores case). So only for
+a refused create the e-mail is searched without letter case (``core_user_get_users``, one
+request) and the account found is adopted by the same rules; a token without that function
+gets the refusal explained instead, and the run goes on.
+
 Usernames are made by the rule of :mod:`.account_rules` (valid on every Moodle, the same for a
 person every run). Lookups send only values Moodle accepts for the field, since it refuses the
 whole call for one value it would clean. A person Moodle would refuse (an e-mail it does not
@@ -20,6 +26,7 @@ works per user and answers a warning per refused user, mapped back by its ``item
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -43,6 +50,9 @@ log = logging.getLogger(__name__)
 
 USER_FIELDS_PER_ROW = 7
 UPDATE_FIELDS_PER_ROW = 5
+SEARCH = "core_user_get_users"
+"""Searches e-mails with a case-insensitive LIKE (``%``, ``_`` and ``\\`` are escaped)."""
+_LIKE_SPECIAL = re.compile(r"([\\%_])")
 
 
 def _answer_list(answer: Any, key: str | None, what: str) -> list[Mapping[str, Any]]:
@@ -59,6 +69,7 @@ class MoodleAccounts:
         self.client = client
         self.settings = settings
         self.budget = budget
+        self.can_search = True  # until Moodle says the token may not call core_user_get_users
 
     def users_by(self, field: str, values: Iterable[str]) -> list[dict[str, Any]]:
         """Accounts whose ``field`` is one of ``values``; values Moodle would refuse for the
@@ -76,6 +87,28 @@ class MoodleAccounts:
                 )
             users.extend(u for u in answer if isinstance(u, dict))
         return users
+
+    def users_by_email_any_case(self, email: str) -> list[dict[str, Any]] | None:
+        """Accounts whose e-mail is ``email`` in any letter case, by one ``core_user_get_users``
+        search; None when the token may not call it (``accessexception``), also for later
+        calls. Like every lookup it finds only accounts whose e-mail the token's user sees."""
+        if not self.can_search:
+            return None
+        criteria = [{"key": "email", "value": _LIKE_SPECIAL.sub(r"\\\1", email)}]
+        answer, code = self.client.probe(SEARCH, {"criteria": criteria})
+        if code == "accessexception":
+            self.can_search = False
+            log.warning(
+                "moodle: the token's service lacks %s, so accounts whose e-mail differs from "
+                "the directory's only in letter case are not found; add it to the service",
+                SEARCH,
+            )
+            return None
+        if code:
+            raise self.client.error(SEARCH, answer)
+        wanted = email.lower()
+        users = _answer_list(answer, "users", SEARCH)
+        return [dict(u) for u in users if str(u.get("email", "")).lower() == wanted]
 
     def username_for(self, person: Person) -> str:
         """The person's username by the rule of :mod:`.account_rules` ("" when none)."""
@@ -99,7 +132,9 @@ class MoodleAccounts:
                 self._match(how, pending, outcome, matched)
         if self.settings.update_profiles and matched:
             self._update_matched(people, matched, outcome)
-        self._create(list(pending.values()), outcome)
+        adopted = self._create(list(pending.values()), outcome)
+        if self.settings.update_profiles and adopted:
+            self._update_matched(people, adopted, outcome)
         return outcome
 
     def _match(
@@ -184,7 +219,9 @@ class MoodleAccounts:
                 return RowFailure("invalidname", precheck_failure(person.key, what, problem))
         return None
 
-    def _create(self, people: list[Person], outcome: BatchOutcome) -> None:
+    def _create(self, people: list[Person], outcome: BatchOutcome) -> dict[str, dict[str, Any]]:
+        """Create the accounts; return those adopted instead after a refusal (key → account)."""
+        adopted: dict[str, dict[str, Any]] = {}
         names: dict[str, str] = {}
         emails: dict[str, str] = {}
         creatable: list[Person] = []
@@ -227,28 +264,51 @@ class MoodleAccounts:
                 if user.get("idnumber") == person.key:
                     outcome.done[person.key] = str(user["id"])
                     return
-            outcome.failed[person.key] = RowFailure(exc.errorcode, self._explain(person, exc))
+            found = self._refused(person, exc)
+            if isinstance(found, RowFailure):
+                outcome.failed[person.key] = found
+                return
+            log.info(
+                "moodle: adopting account %s for %s (matched by e-mail in another letter case)",
+                found["id"],
+                person.key,
+            )
+            outcome.done[person.key] = str(found["id"])
+            adopted[person.key] = found
 
         batches = chunks(creatable, lambda _p: USER_FIELDS_PER_ROW, self.budget)
         for batch in paced(batches, self.settings.pause_between_batches):
             bisect(batch, apply, refused)
+        return adopted
 
-    def _explain(self, person: Person, exc: RemoteError) -> str:
-        """Moodle's refusal of one person's account, with the cause the connector can see."""
+    def _refused(self, person: Person, exc: RemoteError) -> RowFailure | dict[str, Any]:
+        """After Moodle refused one person's account: the account to adopt (the only one with
+        the person's e-mail in any letter case, not another person's, when ``match_by`` lists
+        email), or the failure with the cause the connector can see."""
         username, email = self.username_for(person), _email(person)
+        code = exc.errorcode
         try:
+            any_case = self.users_by_email_any_case(email)
+            if any_case is None:
+                by_email = [
+                    u
+                    for u in self.users_by("email", [email, person.email.strip()])
+                    if str(u.get("email", "")).lower() == email
+                ]
+            else:
+                by_email = any_case
+            if by_email and "email" in self.settings.match_by and any_case is not None:
+                other = str(by_email[0].get("idnumber") or "")
+                if len(by_email) == 1 and other in ("", person.key):
+                    return by_email[0]
+                code = "ambiguousaccount" if len(by_email) > 1 else "accountofanother"
             by_username = [
                 u for u in self.users_by("username", [username]) if u.get("username") == username
             ]
-            by_email = [
-                u
-                for u in self.users_by("email", [email, person.email.strip()])
-                if str(u.get("email", "")).lower() == email
-            ]
         except RemoteError as lookup:
             log.warning("moodle: cannot look up why %s was refused: %s", person.key, lookup)
-            by_username, by_email = [], []
-        return explain_create(
+            code, any_case, by_username, by_email = exc.errorcode, None, [], []
+        message = explain_create(
             person.key,
             username,
             email,
@@ -257,7 +317,9 @@ class MoodleAccounts:
             auth=self.settings.auth,
             by_username=by_username,
             by_email=by_email,
+            searched=any_case is not None,
         )
+        return RowFailure(code, message)
 
     def _user_record(self, person: Person) -> dict[str, Any]:
         record: dict[str, Any] = {

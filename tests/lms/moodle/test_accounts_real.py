@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from connector.errors import RemoteError
+from connector.lms.moodle.setup import SERVICE_FUNCTIONS
 from connector.lms.moodle.target import MoodleTarget
 from connector.model import Person
 from tests.servers.moodle_site import MoodleUnderTest
@@ -88,10 +89,82 @@ def test_a_second_ensure_finds_the_same_accounts(
     assert len(accounts(moodle)) == len(GOOD) + len(ODD_NAMES)
 
 
-def test_an_account_under_another_letter_case_email_is_explained(
+MIXED = "Ann.Lee@Example.org"  # the directory has ann.lee@example.org
+
+
+def by_hand(moodle: MoodleUnderTest, target: MoodleTarget, **fields: str) -> int:
+    """An account an administrator made on the site before the connector ran (Moodle's own
+    user_create_user on real Moodle, which stores the e-mail as typed)."""
+    fields = {"firstname": "Hand", "lastname": "Made", **fields}
+    if moodle.real:
+        return int(moodle.control.create_user(**fields))
+    return int(hand_made(target, **fields))
+
+
+def service_functions(moodle: MoodleUnderTest, functions: list[str]) -> None:
+    """The functions of the token's external service, as an administrator sets them."""
+    if moodle.real:
+        assert moodle.site is not None
+        moodle.site.admin("service_functions", {"functions": functions})
+    else:
+        moodle.control.set_functions(functions)
+
+
+def test_an_account_under_another_letter_case_email_is_adopted(
     moodle: MoodleUnderTest, target: MoodleTarget
 ) -> None:
-    other = hand_made(target, username="ann.other", email="ANN.Lee@EXAMPLE.org")
+    # core_user_get_users_by_field is exact, so only Moodle's refusal of the create (its
+    # duplicate check ignores case) shows the account; a case-insensitive search finds it
+    hand = by_hand(moodle, target, username="ann.other", email=MIXED)
+    directory = [person("E1", "ann.lee@example.org"), *people(ODD_NAMES)]
+    outcome = target.ensure_users(directory)
+    assert outcome.done["E1"] == str(hand)
+    assert not outcome.failed and not outcome.warnings
+    made = {u["id"]: u for u in accounts(moodle)}
+    assert len(made) == 1 + len(ODD_NAMES)
+    assert (made[hand]["idnumber"], made[hand]["email"]) == ("E1", MIXED)  # case left alone
+    again = target.ensure_users(directory)
+    assert again.done == outcome.done and not again.failed
+    assert len(accounts(moodle)) == 1 + len(ODD_NAMES)
+    assert target.stats.by_function["core_user_get_users"] == 1  # the refused create only
+
+
+def test_an_account_of_another_person_under_another_letter_case_is_named(
+    moodle: MoodleUnderTest, target: MoodleTarget
+) -> None:
+    hand = by_hand(moodle, target, username="ann.other", email=MIXED, idnumber="X9")
+    outcome = target.ensure_users([person("E1", "ann.lee@example.org"), *people(ODD_NAMES)])
+    assert set(outcome.done) == set(ODD_NAMES)
+    failure = outcome.failed["E1"]
+    assert failure.errorcode == "accountofanother"
+    assert f"account {hand} (idnumber X9, e-mail {MIXED})" in failure.message
+    assert "letter case" in failure.message and "nothing was created" in failure.message
+    assert "Invalid parameter value detected" not in failure.message
+    made = {u["id"]: u for u in accounts(moodle)}
+    assert (made[hand]["idnumber"], made[hand]["email"]) == ("X9", MIXED)
+    assert len(made) == 1 + len(ODD_NAMES)
+
+
+def test_two_accounts_under_other_letter_cases_are_named_and_none_is_adopted(
+    moodle: MoodleUnderTest, target: MoodleTarget
+) -> None:
+    one = by_hand(moodle, target, username="ann.one", email=MIXED)
+    two = by_hand(moodle, target, username="ann.two", email="ann.two@example.org")
+    moodle.control.update_user(two, email="ANN.LEE@example.org")  # a site allowing it once
+    outcome = target.ensure_users([person("E1", "ann.lee@example.org")])
+    failure = outcome.failed["E1"]
+    assert failure.errorcode == "ambiguousaccount"
+    assert f"account {one} " in failure.message and f"account {two} " in failure.message
+    assert not any(u["idnumber"] for u in accounts(moodle)) and len(accounts(moodle)) == 2
+
+
+def test_without_core_user_get_users_a_refusal_is_explained_and_the_run_goes_on(
+    moodle: MoodleUnderTest, target: MoodleTarget
+) -> None:
+    other = by_hand(moodle, target, username="ann.other", email="ANN.Lee@EXAMPLE.org")
+    service_functions(moodle, [f for f in SERVICE_FUNCTIONS if f != "core_user_get_users"])
+    info = target.check()
+    assert info.missing_optional == ("core_user_get_users",) and not info.missing_functions
     outcome = target.ensure_users([person("E1", "ann.lee@example.org"), *people(ODD_NAMES)])
     assert set(outcome.done) == set(ODD_NAMES)
     failure = outcome.failed["E1"]
@@ -100,7 +173,7 @@ def test_an_account_under_another_letter_case_email_is_explained(
     assert "set its idnumber to E1" in failure.message  # what to do
     assert "Invalid parameter value detected" not in failure.message
     assert len(accounts(moodle)) == 1 + len(ODD_NAMES)
-    assert all(u["id"] != int(other) or not u["idnumber"] for u in accounts(moodle))
+    assert all(u["id"] != other or not u["idnumber"] for u in accounts(moodle))
 
 
 def test_a_username_held_by_another_account_is_explained(moodle: MoodleUnderTest) -> None:
@@ -220,3 +293,55 @@ def test_moodle_warns_per_user_on_update(moodle: MoodleUnderTest, target: Moodle
     ]
     mails = {u["username"]: u["email"] for u in moodle.control.users()}
     assert mails["ann"] == "ANN@EXAMPLE.ORG" and mails["bob"] == "bob@example.org"
+
+
+def search(target: MoodleTarget, *criteria: tuple[str, str]) -> Any:
+    params = {"criteria": [{"key": key, "value": value} for key, value in criteria]}
+    return target.client.call("core_user_get_users", params)
+
+
+def found(answer: Any) -> list[int]:
+    return [int(u["id"]) for u in answer["users"]]
+
+
+def test_moodle_searches_e_mails_and_names_without_letter_case(
+    moodle: MoodleUnderTest, target: MoodleTarget
+) -> None:
+    ann = by_hand(moodle, target, username="ann", email=MIXED, lastname="McLee")
+    gone = by_hand(moodle, target, username="gone", email="gone@example.org", lastname="McLee")
+    moodle.control.delete_user(gone)
+    answer = search(target, ("email", "ann.lee@example.org"))
+    assert found(answer) == [ann] and answer["warnings"] == []
+    assert answer["users"][0]["email"] == MIXED  # as stored
+    assert found(search(target, ("email", "ANN.LEE@EXAMPLE.ORG"))) == [ann]
+    assert found(search(target, ("email", "ann_lee@example.org"))) == [ann]  # _: any one
+    assert found(search(target, ("email", "ann\\_lee@example.org"))) == []  # escaped
+    assert found(search(target, ("email", "ann.lee@%"))) == [ann]
+    assert found(search(target, ("lastname", "MCLEE"))) == [ann]  # deleted: never
+    assert found(search(target, ("email", " ann.lee@example.org "))) == [ann]  # trimmed
+    answer = search(target, ("email", "ann.lee@example.org"), ("shoesize", "42"))
+    assert found(answer) == [ann]
+    assert answer["warnings"] == [
+        {
+            "item": "shoesize",
+            "warningcode": "invalidfieldparameter",
+            "message": "The search key 'shoesize' is not supported, look at the web service "
+            "documentation",
+        }
+    ]
+    params = {"criteria": [{"key": "email", "value": "a%"}, {"key": "email", "value": "b%"}]}
+    assert refusal(target, "core_user_get_users", params) == (
+        "keyalreadyset",
+        "error/keyalreadyset",
+    )
+    bad_key = {"criteria": [{"key": "id_number", "value": "E1"}]}
+    assert refusal(target, "core_user_get_users", bad_key) == GENERIC  # keys are PARAM_ALPHA
+
+
+def test_moodle_searches_only_the_fields_the_token_may_see(
+    moodle: MoodleUnderTest, target: MoodleTarget
+) -> None:
+    ann = by_hand(moodle, target, username="ann", email=MIXED, lastname="McLee")
+    moodle.control.unassign_capability("moodle/site:viewuseridentity")
+    assert found(search(target, ("email", "ann.lee@example.org"))) == []
+    assert found(search(target, ("lastname", "mclee"))) == [ann]

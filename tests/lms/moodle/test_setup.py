@@ -49,7 +49,7 @@ def table(heading: str) -> list[list[str]]:
 def test_step_2_lists_the_functions_of_the_default_settings() -> None:
     listed = TICKED.findall(step(2))
     needed = needed_functions(MoodleSettings(url="https://moodle.example.org"))
-    assert sorted(listed) == sorted(needed) and len(listed) == 10
+    assert sorted(listed) == sorted(needed) and len(listed) == 11
 
 
 def test_the_functions_per_feature_table_is_the_code() -> None:

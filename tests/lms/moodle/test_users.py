@@ -76,15 +76,41 @@ def test_adopted_account_gets_the_directory_names_email_and_idnumber(
     assert user["email"] == "Ann@Example.org"  # same address in another case: left alone
 
 
-def test_an_email_stored_in_another_case_is_not_found_and_not_duplicated(
+def test_an_email_stored_in_another_case_is_adopted_after_the_refused_create(
     target, client, control
 ) -> None:
     # by_field is exact: ANN@ is neither ann@ nor the address as given, so the account is
-    # not found; the create is refused (Moodle compares e-mails case-insensitively there)
-    make(client, username="ann.lee", email="ANN@example.org")
+    # not found; the create is refused (Moodle compares e-mails case-insensitively there),
+    # and then one case-insensitive search finds it
+    uid = make(client, username="ann.lee", email="ANN@example.org")
     outcome = target.ensure_users([person("E1", "ann@example.org")])
-    assert "another letter case" in outcome.failed["E1"].message
+    assert outcome.done == {"E1": uid} and not outcome.failed
+    user = next(u for u in control.users() if str(u["id"]) == uid)
+    assert (user["idnumber"], user["email"]) == ("E1", "ANN@example.org")  # case left alone
     assert len(control.users()) == 4
+    assert target.stats.by_function["core_user_get_users"] == 1
+
+
+def test_an_email_in_another_case_is_only_named_when_match_by_has_no_email(
+    sandbox, client, control
+) -> None:
+    uid = make(client, username="ann.lee", email="ANN@example.org")
+    settings = MoodleSettings(url=sandbox.url, match_by=("idnumber", "username"))
+    outcome = MoodleTarget(client, settings).ensure_users([person("E1", "ann@example.org")])
+    failure = outcome.failed["E1"]
+    assert failure.errorcode == "invalidparameter" and not outcome.done
+    assert f"Moodle account {uid} (no idnumber, e-mail ANN@example.org)" in failure.message
+    assert "in another letter case" in failure.message
+    assert "set its idnumber to E1" in failure.message
+    assert len(control.users()) == 4
+
+
+def test_the_search_escapes_like_wildcards(target, client) -> None:
+    make(client, username="ann", email="ann.lee@example.org")
+    assert target.accounts.users_by_email_any_case("ann_lee@example.org") == []
+    assert target.accounts.users_by_email_any_case("%@example.org") == []
+    found = target.accounts.users_by_email_any_case("ANN.LEE@example.org")
+    assert [u["email"] for u in found or []] == ["ann.lee@example.org"]
 
 
 def test_changed_name_and_email_are_updated_on_the_next_ensure(target, control) -> None:

@@ -193,6 +193,21 @@ def test_target_check_lists_what_the_enabled_features_lack(workdir, control, cap
     assert main(["--config", config, "target", "check", "nowhere"]) == 2
 
 
+def test_a_sync_goes_on_without_the_optional_search(workdir, control, capsys) -> None:
+    # without core_user_get_users an account whose e-mail differs only in letter case is not
+    # adopted; target check names the function, but the nightly run does not stop for it
+    config = str(workdir / "upskill.toml")
+    every = control.settings()["functions"]
+    control.set_functions([f for f in every if f != "core_user_get_users"])
+    assert main(["--config", config, "target", "check", "moodle"]) == 1
+    err = capsys.readouterr().err
+    assert "a sync goes on without, doing less" in err
+    assert "core_user_get_users  (needed by match_by; without it an account" in err
+    settings = settings_for(workdir)
+    outcome = sync(settings, Store.open(settings.state_url()))
+    assert outcome.applied is not None and outcome.applied.failed_total == 0
+
+
 def test_a_periodic_full_check_rereads_completed_enrollments_not_suspended_ones(
     workdir, control
 ) -> None:
