@@ -3,8 +3,8 @@
 Wire rules (shared/reference/moodle-webservices.md): ``wstoken``, ``wsfunction`` and
 ``moodlewsrestformat=json`` travel in the query string, the parameters in a form-encoded body
 flattened PHP style (:func:`flatten`). Errors come back with HTTP 200 and an ``errorcode``;
-they are classified by :data:`.errorcodes.ERRORCODE_ACTIONS`, a table keyed by errorcode, never by the
-exception class. Transient faults (5xx, 429, timeouts, connection errors) are retried by one
+they are classified by :data:`.errorcodes.ERRORCODE_ACTIONS`, a table keyed by errorcode, never
+by the exception class. Transient faults (5xx, 429, timeouts, connection errors) are retried by one
 tenacity policy per client, then raised as :class:`~connector.errors.UnavailableError`.
 
 Maintenance is never retried: maintenance switched on from Moodle's command line answers every

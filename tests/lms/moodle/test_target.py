@@ -224,7 +224,9 @@ def test_completions_read_back(target, control, course) -> None:
     assert not found[("E2", "genai-101")].completed
     assert found[("E2", "genai-101")].completed_at is None
     assert ("E3", "genai-101") not in found  # not enrolled (usernotenroled): unknown, no error
-    assert not found[("E1", "no-criteria")].completed  # no criteria: not an error
+    # completion off in the course: Moodle answers cannotviewreport, as for a token without
+    # report/completion:view; it cannot say, so nothing is recorded (the log says why)
+    assert ("E1", "no-criteria") not in found
 
 
 def test_stats_count_reads_and_writes(target, control, course) -> None:
