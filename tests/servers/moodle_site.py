@@ -447,6 +447,7 @@ def _real_kind(item: pytest.Item) -> str | None:
     return kind if isinstance(kind, str) and kind != "sandbox" else None
 
 
+@pytest.hookimpl(trylast=True)  # after -k and -m have deselected
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Note which real Moodles the selected tests use, and run their tests last: the sites
     install in the background (:func:`real_moodles_early`) while the other tests run."""
