@@ -2,22 +2,32 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-# Reinstall whenever pyproject.toml changes.
-STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml 2>/dev/null | cut -c1-12)
+# Reinstall whenever pyproject.toml changes. Two stamps: `make demo` installs the runtime
+# dependencies only (RUN); lint, typecheck and the tests add the test tools (STAMP).
+HASH   := $(shell sha1sum pyproject.toml 2>/dev/null | cut -c1-12)
+RUN    := $(VENV)/.runtime-$(HASH)
+STAMP  := $(VENV)/.installed-$(HASH)
+# editable_mode=compat: a .pth file puts the checkout on sys.path (setuptools' default mode for
+# this layout prints an "Editable installation" warning that reads like an error).
+PIP    := $(BIN)/python -m pip install -q --config-settings editable_mode=compat
 LRS    := tests/servers/lrs/node_modules/.package-lock.json
 
 .PHONY: demo test test-moodle lint typecheck unit bench clean install
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(RUN): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(PIP) -e .
+	@rm -f $(VENV)/.runtime-*
+	@touch $@
+
+$(STAMP): $(RUN)
+	$(PIP) -e '.[dev]'
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
-demo: $(STAMP)
+demo: $(RUN)
 	$(BIN)/upskill demo
 
 lint: $(STAMP)
@@ -45,6 +55,7 @@ $(LRS): tests/servers/lrs/package.json tests/servers/lrs/package-lock.json
 test: lint typecheck unit
 
 bench: $(STAMP)
+	$(BIN)/python -m bench.startup
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.directory
 	$(BIN)/python -m bench.mappings

@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from connector.config import Settings, load_settings
 from connector.errors import UpskillError
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # each command imports what it uses, so that --help stays fast
+    from connector.config import Settings
     from connector.sync.state import Refusal
 
 log = logging.getLogger("connector")
@@ -27,6 +27,8 @@ class _Context:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
+            from connector.config import load_settings
+
             self._settings = load_settings(self.config)
         return self._settings
 
@@ -215,7 +217,7 @@ def plan(
         prepared, diff = prepare_preview(c.settings, store, proposed, now=now)
     else:
         prepared = prepare(c.settings, store, now=now)
-    document = plan_json(prepared.plan)
+    document = plan_json(prepared.plan) if as_json or save is not None else ""
     if save is not None:
         saved = approval.saved_plan(json.loads(document), prepared.fingerprint())
         save.write_text(json.dumps(saved, indent=2) + "\n", encoding="utf-8")

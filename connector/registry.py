@@ -8,15 +8,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from importlib.metadata import entry_points
 from pathlib import Path
-
-import requests
+from typing import TYPE_CHECKING
 
 from connector.config import Settings
 from connector.directory import DirectorySource
 from connector.directory.hrcsv import CsvDirectory
 from connector.errors import ConfigError
 from connector.lms import LmsTarget
-from connector.lms.moodle.target import MoodleTarget
+
+if TYPE_CHECKING:  # the HTTP stack is imported by the commands that contact a target
+    import requests
 
 GROUPS_FILE = "groups.csv"
 
@@ -63,6 +64,8 @@ def target_factories() -> dict[str, Callable[..., LmsTarget]]:
     for entry in entry_points(group=TARGET_GROUP):
         found.setdefault(entry.name, entry.load())
     if "moodle" not in found:  # running from a source tree that was never installed
+        from connector.lms.moodle.target import MoodleTarget
+
         found["moodle"] = MoodleTarget.from_settings
     return found
 

@@ -7,22 +7,22 @@ psycopg 3 (``postgresql+psycopg://``; a bare ``postgresql://`` is taken to mean 
 
 from __future__ import annotations
 
+import ast
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, Table, create_engine, event
+from sqlalchemy import Connection, Engine, Table, create_engine, event, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
 from connector.errors import StateError
+
+if TYPE_CHECKING:  # Alembic is imported only when a migration may have to run (about 0.2 s)
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 BUSY_TIMEOUT_SECONDS = 30.0
@@ -116,6 +116,8 @@ def translated(url: URL, doing: str) -> Iterator[None]:
 def alembic_config() -> Config:
     """Alembic configured in code on the migrations shipped inside the package. The URL is not
     set: migrations run on the connection passed in ``attributes["connection"]``."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     return config
@@ -124,6 +126,8 @@ def alembic_config() -> Config:
 def head_revision() -> str:
     """The newest revision; migrations may branch (one branch per feature, all off the initial
     schema), in which case the heads are joined with ``+`` in sorted order."""
+    from alembic.script import ScriptDirectory
+
     heads = ScriptDirectory.from_config(alembic_config()).get_heads()
     if not heads:
         raise StateError("the package ships no state database migrations; reinstall it")
@@ -131,7 +135,18 @@ def head_revision() -> str:
 
 
 def upgrade(engine: Engine) -> str:
-    """Bring the schema to the newest revision; return that revision."""
+    """Bring the schema to the newest revision; return that revision.
+
+    A database already at the shipped heads is left alone without loading Alembic (every
+    command opens the store, and Alembic's import and script scan cost more than the rest of
+    a small ``upskill plan``)."""
+    shipped = shipped_heads()
+    if shipped is not None:
+        with engine.connect() as connection:
+            if _stamped_heads(connection) == shipped:
+                return "+".join(sorted(shipped))
+    from alembic import command
+
     config = alembic_config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
@@ -139,7 +154,61 @@ def upgrade(engine: Engine) -> str:
     return head_revision()
 
 
+def shipped_heads() -> frozenset[str] | None:
+    """The heads of the shipped migrations, read from their ``revision`` and ``down_revision``
+    assignments without importing them; None when a file does not have that plain shape (then
+    Alembic decides). ``tests/store`` checks this agrees with Alembic's own reading."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        if path.name == "__init__.py":
+            continue
+        found = _assignments(path, ("revision", "down_revision"))
+        revision, down = found.get("revision"), found.get("down_revision", ...)
+        if not isinstance(revision, str) or down is ...:
+            return None
+        if isinstance(down, str):
+            parents.add(down)
+        elif isinstance(down, tuple) and all(isinstance(d, str) for d in down):
+            parents.update(down)
+        elif down is not None:
+            return None
+        revisions.add(revision)
+    return frozenset(revisions - parents) or None
+
+
+def _assignments(path: Path, names: tuple[str, ...]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return found
+    for node in tree.body:
+        target, value = None, None
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            target, value = node.target.id, node.value
+        elif isinstance(node, ast.Assign) and len(node.targets) == 1:
+            first = node.targets[0]
+            target, value = (first.id if isinstance(first, ast.Name) else None), node.value
+        if target in names and value is not None:
+            try:
+                found[target] = ast.literal_eval(value)
+            except ValueError:
+                found[target] = ...
+    return found
+
+
+def _stamped_heads(connection: Connection) -> frozenset[str] | None:
+    """The revisions stamped in ``alembic_version``; None when the table is not there."""
+    if not inspect(connection).has_table("alembic_version"):
+        return None
+    rows = connection.execute(text("SELECT version_num FROM alembic_version"))
+    return frozenset(str(row[0]) for row in rows)
+
+
 def current_revision(connection: Connection) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     heads = MigrationContext.configure(connection).get_current_heads()
     return "+".join(sorted(heads)) if heads else None
 

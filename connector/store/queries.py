@@ -26,7 +26,6 @@ from sqlalchemy import (
     type_coerce,
     update,
 )
-from sqlalchemy.orm import aliased
 
 from connector.model import ChangeKind, Completion, EnrollmentStatus
 from connector.store.database import dialect_insert
@@ -87,8 +86,8 @@ def mark_journal(**values: Any) -> Update:
 def unfinished_entries() -> Select[Any]:
     """Entries still planned or sent in ended, real (not dry) runs, that no later real run
     journaled again."""
-    later = aliased(journal)
-    later_run = aliased(runs)
+    later = journal.alias()
+    later_run = runs.alias()
     superseded = exists(
         select(later.c.id)
         .join(later_run, later_run.c.id == later.c.run_id)

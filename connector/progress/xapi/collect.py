@@ -23,13 +23,16 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from connector.config import XapiSettings
 from connector.model import Bundle, Person, PersonStatus, RecordProblem
-from connector.progress.xapi.client import LrsClient
 from connector.progress.xapi.models import VOIDED, Actor, Statement, as_utc, parse_statement
 from connector.store import Store
 from connector.store.xapi import StatementRow
+
+if TYPE_CHECKING:  # the HTTP client is imported by the runs that read an LRS
+    from connector.progress.xapi.client import LrsClient
 
 SHOWN = 50  # problems of one kind recorded per run; the counts hold the rest
 
