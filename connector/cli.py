@@ -149,8 +149,11 @@ def sync(
             )
         click.echo(
             f"Write requests sent: {applied.writes_sent}"
-            + (" (nothing to change)" if applied.writes_sent == 0 else "")
+            + (" (nothing to change)" if not applied.done and not applied.failed_total else "")
         )
+    if outcome.files is not None:
+        for line in outcome.files.lines():
+            click.echo(line)
     if outcome.collected is not None:
         read = sum(outcome.collected.read.values())
         click.echo(
@@ -341,7 +344,7 @@ def report(
 def explain(c: _Context, person: str) -> None:
     """Why PERSON (key or e-mail) has their persona, and their enrollments."""
     from connector.personas.engine import explain as explain_assignment
-    from connector.sync.run import open_store, prepare
+    from connector.sync.run import open_store, prepare, utcnow
 
     store = open_store(c.settings)
     prepared = prepare(c.settings, store)
@@ -383,6 +386,11 @@ def explain(c: _Context, person: str) -> None:
             f"  {row.target} {row.course_ref}: {status} since {row.since:%Y-%m-%d}, "
             f"run #{row.run_id} (mappings {(row.mappings_hash or '-')[:12]})"
         )
+    from connector.skillbuilder.lifecycle import explain_lines
+
+    bundle = mappings.bundles.get(assignment.persona.bundle) if assignment else None
+    for line in explain_lines(c.settings, store, bundle.courses if bundle else (), key, utcnow()):
+        click.echo(line)
     changes = [ch for ch in prepared.plan.changes if ch.person_key == key]
     held = [h for h in prepared.plan.held if h.person_key == key]
     click.echo("Next sync:" if changes or held else "Next sync: nothing to change")
@@ -478,6 +486,11 @@ def mappings_validate(c: _Context, path: Path | None, online: bool) -> None:
         lookups = {name: t.course_ids for name, t in build_targets(c.settings).items()}
         missing, notes = v.course_problems(loaded, lookups)
         problems += missing
+    if loaded is not None:
+        from connector.registry import enabled_targets
+
+        for warning in v.target_warnings(loaded, enabled_targets(c.settings)):
+            click.echo(f"warning: {warning}", err=True)
     for note in notes:
         click.echo(f"note: {note}")
     if problems:
@@ -668,6 +681,15 @@ def worker(c: _Context, once: bool) -> None:
     from connector.worker import run_worker
 
     run_worker(c.settings, once=once, echo=click.echo)
+
+
+def _add_skillbuilder() -> None:
+    from connector.skillbuilder.cli import skillbuilder
+
+    cli.add_command(skillbuilder)
+
+
+_add_skillbuilder()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -375,8 +375,78 @@ class MoodleSettings(Section):
         return self
 
 
+class SkillBuilderUpload(Section):
+    """The upload files the Skill Builder console takes (``[targets.skillbuilder.upload]``):
+    column names in their order, the due-date format (strftime) and the word for each kind of
+    catalogue item. The defaults are documented in the README; match them to the console's
+    current templates."""
+
+    learner_columns: tuple[str, ...] = ("Email", "First name", "Last name")
+    learner_fields: tuple[Literal["email", "first_name", "last_name", "department", "title"],
+                          ...] = ("email", "first_name", "last_name")
+    assignment_columns: tuple[str, ...] = ("Email", "Item ID", "Item type", "Due date")
+    assignment_fields: tuple[Literal["email", "item", "kind", "due_date", "title"], ...] = (
+        "email", "item", "kind", "due_date",
+    )
+    date_format: str = "%Y-%m-%d"
+    course_word: str = "Course"
+    learning_plan_word: str = "Learning plan"
+
+    @model_validator(mode="after")
+    def _paired(self) -> SkillBuilderUpload:
+        for names, fields, what in (
+            (self.learner_columns, self.learner_fields, "learner"),
+            (self.assignment_columns, self.assignment_fields, "assignment"),
+        ):
+            if len(names) != len(fields):
+                raise ValueError(
+                    f"{what}_columns names {len(names)} column(s) and {what}_fields "
+                    f"{len(fields)}: give one field for each column, in the same order"
+                )
+            if "email" not in fields:
+                raise ValueError(f"{what}_fields must include email (learners are e-mails)")
+        if "item" not in self.assignment_fields:
+            raise ValueError("assignment_fields must include item")
+        return self
+
+
+class SkillBuilderReportFormat(Section):
+    """The progress report the console exports (``[targets.skillbuilder.report]``): the
+    column of each field (compared without regard to case and surrounding spaces), the words
+    of each status, and the date formats tried in order."""
+
+    email_column: str = "Email"
+    item_column: str = "Item ID"
+    status_column: str = "Status"
+    percent_column: str = "Progress (%)"  # empty: the report has no such column
+    completed_column: str = "Completion date"  # empty: the report has no such column
+    title_column: str = "Item name"  # only to name the item in messages; may be absent
+    not_started: tuple[str, ...] = ("not started", "assigned", "registered", "enrolled")
+    in_progress: tuple[str, ...] = ("in progress", "started", "in-progress")
+    completed: tuple[str, ...] = ("completed", "complete", "passed", "finished")
+    date_formats: tuple[str, ...] = (
+        "%Y-%m-%d", "%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M:%S", "%Y/%m/%d", "%m/%d/%Y", "%m/%d/%Y %H:%M", "%d %b %Y", "%b %d, %Y",
+    )
+
+
+class SkillBuilderSettings(Section):
+    """AWS Skill Builder through files (no enrollment API): upload batches written to
+    ``outbox`` (and copied to ``drop_dir`` for an existing upload job), progress reports read
+    from ``inbox`` by every sync or imported with ``upskill skillbuilder import``."""
+
+    enabled: bool = False
+    outbox: Path = Path("var/skillbuilder/outbox")
+    drop_dir: Path | None = None
+    inbox: Path = Path("var/skillbuilder/inbox")
+    stuck_after_days: int = Field(7, ge=0)  # a request unconfirmed this long is stuck
+    upload: SkillBuilderUpload = SkillBuilderUpload()
+    report: SkillBuilderReportFormat = SkillBuilderReportFormat()
+
+
 class TargetsSettings(Section):
     moodle: MoodleSettings = MoodleSettings()
+    skillbuilder: SkillBuilderSettings = SkillBuilderSettings()
 
 
 class SmtpSettings(Section):
@@ -470,7 +540,6 @@ class ReportSettings(Section):
     admins: tuple[str, ...] = ()  # e-mail addresses of the admin summary after each sync
     admin_dir: Path = Path("var/reports/admin")  # the summary as a file without smtp or admins
     empty_scope: Literal["send", "skip"] = "send"  # a leader with nobody in scope
-    stuck_after_days: int = Field(14, ge=0)  # a Skill Builder request unconfirmed this long
     smtp: SmtpSettings | None = None
 
     @field_validator("subject")

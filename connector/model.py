@@ -166,6 +166,7 @@ class Course:
     hours: float
     due_days: int | None = None
     activities: tuple[str, ...] = ()  # xAPI activity ids whose completion completes it
+    kind: str = "course"  # Skill Builder: "course" or "learning_plan"
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,6 +262,7 @@ class Plan:
     changes: tuple[Change, ...]
     skipped: tuple[RecordProblem, ...] = ()
     held: tuple[Hold, ...] = ()
+    not_enabled: tuple[tuple[str, int], ...] = ()  # (target, desired enrollments) not sent
 
     def counts(self) -> dict[tuple[str, ChangeKind], int]:
         out: dict[tuple[str, ChangeKind], int] = {}

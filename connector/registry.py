@@ -49,7 +49,9 @@ def build_source(settings: Settings) -> DirectorySource:
 
 
 def enabled_targets(settings: Settings) -> list[str]:
-    return ["moodle"] if settings.targets.moodle.enabled else []
+    targets = settings.targets
+    enabled = {"moodle": targets.moodle.enabled, "skillbuilder": targets.skillbuilder.enabled}
+    return [name for name, on in enabled.items() if on]
 
 
 TARGET_GROUP = "upskill.targets"
@@ -67,6 +69,10 @@ def target_factories() -> dict[str, Callable[..., LmsTarget]]:
         from connector.lms.moodle.target import MoodleTarget
 
         found["moodle"] = MoodleTarget.from_settings
+    if "skillbuilder" not in found:
+        from connector.skillbuilder.target import SkillBuilderTarget
+
+        found["skillbuilder"] = SkillBuilderTarget.from_settings
     return found
 
 

@@ -263,6 +263,7 @@ class _Flattener:
             entry.hours,
             entry.due_days,
             tuple(entry.activities),
+            entry.kind,
         )
         first = self.defined.get((course.target, course.ref))
         if first is None:

@@ -82,6 +82,16 @@ class CourseEntry(Entry):
     hours: float
     due_days: int | None = Field(default=None, gt=0)
     activities: list[str] = []  # xAPI activity ids whose completion completes this course
+    kind: Literal["course", "learning_plan"] = "course"  # Skill Builder items only
+
+    @model_validator(mode="after")
+    def _kind_on_skillbuilder(self) -> CourseEntry:
+        if self.kind != "course" and self.target != "skillbuilder":
+            raise ValueError(
+                f"kind {self.kind!r} is for Skill Builder items; a {self.target} course is "
+                "a course (remove kind)"
+            )
+        return self
 
     @field_validator("activities")
     @classmethod

@@ -128,3 +128,17 @@ def course_problems(
                     "correct the reference (Moodle: the course short name)"
                 )
     return found, notes
+
+
+def target_warnings(mappings: Mappings, enabled: Sequence[str]) -> list[str]:
+    """Courses of the bundles on a target that is not enabled: nobody gets them."""
+    off: dict[str, list[str]] = {}
+    for target, ref in sorted(mappings.courses()):
+        if target not in enabled:
+            off.setdefault(target, []).append(ref)
+    return [
+        f"{len(refs)} course(s) of the bundles are on target '{target}', which is not enabled "
+        f"({', '.join(refs)}): nobody is enrolled in them; enable [targets.{target}] or take "
+        "them out of the bundles"
+        for target, refs in sorted(off.items())
+    ]

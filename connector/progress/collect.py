@@ -1,6 +1,8 @@
 """Collect completion progress from every target into one record per (person, course).
 
-Only enrollments that can still change are read: active ones not yet recorded as completed.
+A target whose ``reads_completions`` is False (Skill Builder: its progress comes from imported
+reports, :mod:`connector.skillbuilder.importer`) is not read. Only enrollments that can still
+change are read: active ones not yet recorded as completed.
 Every ``full_check_days`` (a target's attribute; the Moodle target takes it from
 ``targets.moodle.full_check_days``) the read covers every active enrollment, completed ones
 included, to catch what the nightly read skips (a completion time or progress that changed
@@ -49,6 +51,8 @@ def collect(
     result = CollectResult()
     completed = {(c.person_key, c.target, c.course_ref) for c in store.completions() if c.completed}
     for name, target in sorted(targets.items()):
+        if not getattr(target, "reads_completions", True):
+            continue  # its progress comes from imported reports (Skill Builder)
         days = getattr(target, "full_check_days", 0)
         if not isinstance(days, int) or only is not None:
             days = 0

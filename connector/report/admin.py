@@ -50,6 +50,7 @@ class AdminSummary:
     skipped: tuple[RecordProblem, ...] = ()
     failures: tuple[JournalEntry, ...] = ()
     stuck: tuple[tuple[str, str, datetime], ...] | None = None  # None: no Skill Builder target
+    by_hand: tuple[tuple[str, str, str, datetime], ...] = ()  # Skill Builder: remove by hand
     sticky: tuple[tuple[tuple[str, str, str], datetime], ...] = ()  # (person, target, course)
     suspended: tuple[tuple[tuple[str, str, str], datetime], ...] = ()  # suspended by hand
     quarantined: tuple[Refusal, ...] = ()
@@ -74,14 +75,28 @@ class AdminSummary:
 
 
 def _stuck(store: Store, after_days: int, now: datetime) -> tuple[tuple[str, str, datetime], ...]:
-    heard = {(c.person_key, c.target, c.course_ref) for c in store.completions()}
-    since = store.enrollment_since()
+    """Skill Builder requests written in a batch and unconfirmed past ``after_days``."""
+    from connector.store.skillbuilder import SkillBuilderLedger
+
     limit = now - timedelta(days=after_days)
+    active = {e.ident for e in store.enrollments("skillbuilder") if e.status.value == "active"}
     return tuple(
-        (e.person_key, e.course_ref, since[e.ident])
-        for e in store.enrollments("skillbuilder")
-        if e.status.value == "active" and e.ident not in heard
-        and e.ident in since and since[e.ident] < limit
+        (r.person_key, r.item, r.requested_at)
+        for r in sorted(SkillBuilderLedger(store).assignments().values(),
+                        key=lambda r: (r.person_key, r.item))
+        if r.requested_at is not None and r.confirmed_at is None and r.requested_at < limit
+        and (r.person_key, "skillbuilder", r.item) in active
+    )
+
+
+def _by_hand(store: Store) -> tuple[tuple[str, str, str, datetime], ...]:
+    """The Skill Builder remove-by-hand list: (e-mail, item, reason, listed at)."""
+    from connector.store.skillbuilder import SkillBuilderLedger
+
+    return tuple(
+        (r.email, r.item, r.reason, r.listed_at)
+        for r in sorted(SkillBuilderLedger(store).removals().values(),
+                        key=lambda r: (r.email, r.item))
     )
 
 
@@ -117,7 +132,8 @@ def collect_summary(
         skipped=tuple(store.problems(run_id)) if run_id is not None else (),
         failures=tuple(j for j in store.journal(run_id) if j.state == "failed")
         if run_id is not None else (),
-        stuck=_stuck(store, settings.report.stuck_after_days, now) if sb else None,
+        stuck=_stuck(store, settings.targets.skillbuilder.stuck_after_days, now) if sb else None,
+        by_hand=_by_hand(store) if sb else (),
         sticky=tuple(sorted(store.manual_removals().items())),
         suspended=tuple(sorted(store.hand_suspensions().items())),
         quarantined=tuple(
@@ -164,12 +180,23 @@ def render_summary(summary: AdminSummary) -> str:
         summarise(summary.quarantined),
         "none",
     )
+    ref = summary.finished_at or summary.started_at
     if summary.stuck is None:
         lines += ["", "Stuck Skill Builder requests: not configured (no Skill Builder target)"]
     else:
         lines += _listed(
             "Stuck Skill Builder requests",
-            [f"{p} {c} requested {s.date().isoformat()}" for p, c, s in summary.stuck],
+            [f"{p} {c} requested {s.date().isoformat()}"
+             + (f" ({(ref - s).days} days ago)" if ref is not None else "")
+             + ", unconfirmed by any imported report: check that its batch was uploaded"
+             for p, c, s in summary.stuck],
+            "none",
+        )
+        lines += _listed(
+            "Skill Builder: remove by hand in the console (no upload file removes; "
+            "`upskill skillbuilder removed` once done; completions are kept)",
+            [f"{email} {item}: {reason} (listed {at.date().isoformat()})"
+             for email, item, reason, at in summary.by_hand],
             "none",
         )
     lines += _listed(

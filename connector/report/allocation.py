@@ -18,11 +18,12 @@ a tier, a persona, the unassigned people or everyone in scope):
 | target share | The percentage of people and effort the 70-20-10 model sets for the tier. |
 | delta | The share minus the target share, in percentage points. |
 | within band | Whether the absolute delta is at most the tolerance, in points. |
-| enrolled | The group's people with at least one active (not suspended or removed) enrollment. |
+| enrolled | The group's people with at least one active, confirmed enrollment. |
 | completed | The enrolled people who have completed every one of their active enrollments. |
 | in progress | Enrolled people who have completed some, not all, of their active enrollments. |
 | overdue | People with an incomplete active enrollment past its due-in days by the period's end. |
-| stuck | People with an unconfirmed Skill Builder request older than report.stuck_after_days. |
+| stuck | People with a Skill Builder request unconfirmed past its stuck_after_days. |
+| requested | People with a Skill Builder request no imported report has confirmed yet. |
 | completion rate | Completed as a percentage of enrolled, "–" when nobody is enrolled. |
 | enrollments | The number of active enrollments of the group's people. |
 | courses completed | The active enrollments of the group's people that are completed. |
@@ -37,7 +38,10 @@ a tier, a persona, the unassigned people or everyone in scope):
 | cumulative completion | Active enrollments completed by a week's end as a share of all in scope. |
 
 Rules behind the sentences (the per-person ones are in :mod:`connector.report.learner`): only
-enrollments with status ``active`` count anywhere; an enrollment is completed when a completion
+enrollments with status ``active`` count anywhere, and a Skill Builder one only once an
+imported report confirms it (before that it is a request: counted in requested, never as
+enrolled; stuck after ``targets.skillbuilder.stuck_after_days``); an enrollment is completed
+when a completion
 for the same (person, target, course) says so (two completions of one enrollment merge:
 completed if either is, latest date); enrollments and completions of people outside the scope
 are not part of this report; an enrollment of a course missing from the catalogue counts with 0
@@ -118,6 +122,7 @@ class ReportInput:
     as_of: datetime | None = None  # end of the period (overdue, stuck, trend); default generated_at
     since: Mapping[EnrollmentKey, datetime] = field(default_factory=dict)
     stuck_after_days: int | None = None  # None: no Skill Builder target, stuck not counted
+    unconfirmed: frozenset[EnrollmentKey] = frozenset()  # Skill Builder requests unconfirmed
     period: str = ""
     scope: str = "the whole organisation"
     previous: Mapping[str, float | None] | None = None  # flat figures of the previous report
@@ -220,6 +225,7 @@ class Report:
     scope: str = "the whole organisation"
     previous: Mapping[str, float | None] | None = None
     show_skipped: bool = True
+    requested: tuple[int, int] | None = None  # Skill Builder: (people, requests) unconfirmed
 
     def tier(self, tier: Tier) -> TierSection:
         for section in self.tiers:
@@ -326,7 +332,7 @@ def compute(inp: ReportInput) -> Report:
     active = active_enrollments(inp.enrollments, in_scope, inp.courses, problems)
     done = merge_completions(inp.completions)
     as_of = (inp.as_of or inp.generated_at).astimezone(UTC)
-    deadlines = Deadlines(as_of, inp.since, inp.stuck_after_days)
+    deadlines = Deadlines(as_of, inp.since, inp.stuck_after_days, unconfirmed=inp.unconfirmed)
     progress = {
         key: progress_of(active.get(key, ()), inp.courses, done, deadlines) for key in in_scope
     }
@@ -381,6 +387,10 @@ def compute(inp: ReportInput) -> Report:
         scope=inp.scope,
         previous=inp.previous,
         show_skipped=inp.show_skipped,
+        requested=None if inp.stuck_after_days is None else (
+            sum(p.requested > 0 for p in progress.values()),
+            sum(p.requested for p in progress.values()),
+        ),
     )
 
 

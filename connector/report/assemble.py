@@ -61,21 +61,31 @@ def assemble(
     skipped = store.problems(last.id) if last is not None else list(snapshot.problems)
     now = clock()
     with_sb = "skillbuilder" in enabled_targets(settings)
-    stuck = settings.report.stuck_after_days if with_sb else None
+    stuck = settings.targets.skillbuilder.stuck_after_days if with_sb else None
+    enrollments = store.enrollments()
+    since = store.enrollment_since()
+    requested: frozenset[tuple[str, str, str]] = frozenset()
+    if with_sb:
+        from connector.skillbuilder.lifecycle import unconfirmed
+        from connector.store.skillbuilder import SkillBuilderLedger
+
+        requested, asked = unconfirmed(enrollments, SkillBuilderLedger(store).assignments(), since)
+        since = {**since, **asked}
     base = ReportInput(
         title=settings.report.title,
         generated_at=now,
         people={k: p for k, p in snapshot.people.items() if p.is_active},
         personas={k: a.persona for k, a in assignments.items()},
         courses=mappings.courses(),
-        enrollments=store.enrollments(),
+        enrollments=enrollments,
         completions=store.completions(),
         tier_targets={tier: t.share for tier, t in mappings.tiers.items()},
         tolerance=mappings.tolerance,
         skipped=skipped,
         as_of=min(period.ends_at, now.astimezone(UTC)),
-        since=store.enrollment_since(),
+        since=since,
         stuck_after_days=stuck,
+        unconfirmed=requested,
         period=period.label,
     )
     leaders = tuple(mappings.leaders.values())

@@ -4,9 +4,10 @@ The rules (the definitions they implement are in :mod:`connector.report.allocati
 ``active`` enrollments count; two completions of one enrollment merge (completed if either is,
 latest date); an enrollment is **overdue** when it is not completed, its course has a due-in
 period (``Course.due_days``) and that many days counted from the enrollment's ``since`` have
-passed by the end of the period; it is **stuck** when its target is the Skill Builder target,
-no completion source has said anything about it, and it was requested more than
-``stuck_after_days`` before the end of the period.
+passed by the end of the period. A Skill Builder request no imported report has confirmed yet
+(``Deadlines.unconfirmed``) is not an enrollment: it counts nowhere but in **requested**, and
+it is **stuck** when no completion source has said anything about it and it was requested more
+than ``stuck_after_days`` before the end of the period.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ class Deadlines:
     since: Mapping[EnrollmentKey, datetime]
     stuck_after_days: int | None = None
     stuck_target: str = SKILLBUILDER
+    unconfirmed: frozenset[EnrollmentKey] = frozenset()  # Skill Builder requests, unconfirmed
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +65,7 @@ class Progress:
     last_completion: date | None
     overdue: int = 0
     stuck: int = 0
+    requested: int = 0  # Skill Builder requests no report has confirmed: not enrolled yet
     completed_on: tuple[date, ...] = ()  # UTC dates of the completed enrollments with a date
 
     @property
@@ -168,11 +171,16 @@ def progress_of(
     done: Mapping[EnrollmentKey, Done],
     deadlines: Deadlines,
 ) -> Progress:
-    ordered = sorted(enrollments, key=lambda e: (e.target, e.course_ref))
+    requested = [e for e in enrollments if e.ident in deadlines.unconfirmed]
+    ordered = sorted(
+        (e for e in enrollments if e.ident not in deadlines.unconfirmed),
+        key=lambda e: (e.target, e.course_ref),
+    )
     assigned: list[float] = []
     completed: list[float] = []
     days: list[date] = []
-    overdue = stuck = 0
+    overdue = 0
+    stuck = sum(_stuck(e, done.get(e.ident), deadlines) for e in requested)
     for e in ordered:
         course = courses.get((e.target, e.course_ref))
         hours = course.hours if course is not None else 0.0
@@ -195,4 +203,5 @@ def progress_of(
         overdue=overdue,
         stuck=stuck,
         completed_on=tuple(sorted(days)),
+        requested=len(requested),
     )

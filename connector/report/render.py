@@ -293,6 +293,16 @@ def _table(columns: Sequence[_Column], figures: Sequence[Figures]) -> list[str]:
     return [line(headers), rule, *body]
 
 
+def skillbuilder_line(report: Report) -> str:
+    """The Skill Builder requests no imported report has confirmed yet (not enrolled)."""
+    people, requests = report.requested or (0, 0)
+    stuck = report.total.stuck or 0
+    return (
+        f"Skill Builder: {requests} request(s) of {people} people requested, not yet confirmed "
+        f"by a progress report (not counted as enrolled); {stuck} people stuck."
+    )
+
+
 def render_text(report: Report) -> str:
     """The headline and the per-tier tables (people, hours, progress) in fixed-width columns
     for a terminal."""
@@ -319,6 +329,8 @@ def render_text(report: Report) -> str:
         "Progress",
         *_table(PROGRESS_COLUMNS, figures),
     ]
+    if report.requested is not None:
+        lines += ["", skillbuilder_line(report)]
     if report.previous is not None:
         lines += ["", "Change since the previous report", *_table(_change_columns(report), figures)]
     if report.trend:

@@ -578,6 +578,13 @@ class Store:
             return [q.completion(row) for row in conn.execute(query)]
 
 
+def record_completions_on(
+    conn: Connection, run_id: int, completions: Sequence[Completion], at: datetime
+) -> int:
+    """:meth:`Store.record_completions` inside the caller's transaction."""
+    return _record_completions(conn, run_id, completions, at)
+
+
 def _record_completions(
     conn: Connection, run_id: int, completions: Sequence[Completion], at: datetime
 ) -> int:

@@ -268,3 +268,65 @@ xapi_cursors = Table(
     Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),
 )
 
+
+
+# -- AWS Skill Builder (connector/skillbuilder/, migration 0008_skillbuilder) ------------------
+
+skillbuilder_batches = Table(  # one upload batch a run wrote to the outbox
+    "skillbuilder_batches",
+    metadata,
+    Column("batch_id", String(64), primary_key=True),  # <run id>-<content hash>
+    Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),
+    Column("written_at", UtcDateTime, nullable=False),
+    Column("learners", Integer, nullable=False),
+    Column("assignments", Integer, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("folder", Text, nullable=False),
+)
+
+skillbuilder_learners = Table(  # a learner the connector asked to add
+    "skillbuilder_learners",
+    metadata,
+    Column("person_key", String(255), primary_key=True),
+    Column("email", String(320), nullable=False),
+    Column("batch_id", String(64)),  # None: seen in a report without being requested
+    Column("requested_at", UtcDateTime),
+    Column("confirmed_at", UtcDateTime),  # the as-of time of the first report that lists them
+)
+
+skillbuilder_assignments = Table(  # one (person, item): requested, confirmed, last report
+    "skillbuilder_assignments",
+    metadata,
+    Column("person_key", String(255), primary_key=True),
+    Column("item", String(255), primary_key=True),
+    Column("email", String(320), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("batch_id", String(64)),  # None: assigned by hand, seen in a report
+    Column("requested_at", UtcDateTime),
+    Column("confirmed_at", UtcDateTime),
+    Column("report_at", UtcDateTime),  # as-of time of the report its progress comes from
+    Column("status", String(16)),  # not_started, in_progress, completed (last report)
+    Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),
+)
+
+skillbuilder_removals = Table(  # the "remove by hand" list: no upload file removes
+    "skillbuilder_removals",
+    metadata,
+    Column("person_key", String(255), primary_key=True),
+    Column("item", String(255), primary_key=True),
+    Column("email", String(320), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("listed_at", UtcDateTime, nullable=False),
+    Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),
+)
+
+skillbuilder_imports = Table(  # every report file imported, by content
+    "skillbuilder_imports",
+    metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("as_of", UtcDateTime, nullable=False),
+    Column("imported_at", UtcDateTime, nullable=False),
+    Column("rows", Integer, nullable=False),
+    Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),
+)

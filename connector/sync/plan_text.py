@@ -30,6 +30,11 @@ def format_plan(plan: Plan, people: Mapping[str, Person], *, verbose: bool = Fal
                 n = counts.get((target, kind))
                 if n:
                     lines.append(f"    {kind.value:<{width}}  {n:>7}")
+    for target, n in plan.not_enabled:
+        lines.append(
+            f"Not enabled: {n} enrollment(s) of the bundles are on target {target}, which is not "
+            f"enabled: nothing is sent for them (enable [targets.{target}] to send them)"
+        )
     if plan.held:
         lines.append(f"Held back: {len(plan.held)} enrollment(s)")
         for hold_kind in HoldKind:
@@ -84,6 +89,7 @@ def plan_json(plan: Plan) -> str:
                 {"where": p.where, "field": p.field, "record": p.record_key, "message": p.message}
                 for p in plan.skipped
             ],
+            "not_enabled": dict(plan.not_enabled),
             "held": [
                 {
                     "kind": h.kind.value,

@@ -20,6 +20,8 @@ Rules, per target:
   (leave-alone overrides, exclusions: UNTOUCHED holds); a change refused the same way run
   after run is held back unless ``retry_quarantined`` (QUARANTINED holds,
   :mod:`connector.sync.quarantine`).
+- A course of a bundle on a target that is not enabled is not sent, and never silently: the
+  plan counts those enrollments per target (``Plan.not_enabled``).
 - Changes are ordered: accounts first, then enrollments, then removals; within a kind by
   person key and course, so the same inputs always give the same plan.
 """
@@ -190,12 +192,19 @@ def _plan(
         EnrollmentStatus.SUSPENDED,
     )
     columns = {key: [(c.target, c.ref) for c in found] for key, found in courses.items()}
+    off_targets = {
+        key: [c.target for c in bundle.courses if c.target not in targets]
+        for key, bundle in bundles.items()
+    }
+    not_enabled: dict[str, int] = {}
     for person_key in sorted(people):
         if people[person_key].status is not PersonStatus.ACTIVE:
             continue
         persona = personas.get(person_key)
         if persona is None:
             continue
+        for off in off_targets[persona.bundle]:
+            not_enabled[off] = not_enabled.get(off, 0) + 1
         for target, ref in columns[persona.bundle]:
             applied = enrollments.get((person_key, target, ref))
             removed_at = withdrawn.get((person_key, target, ref)) if withdrawn else None
@@ -299,7 +308,12 @@ def _plan(
     for target, kind in sorted(buckets, key=lambda tk: (tk[0], CHANGE_ORDER[tk[1]])):
         ordered.extend(buckets[(target, kind)])
     held.sort(key=lambda h: (h.target, h.person_key, h.course_ref, h.kind.value))
-    return Plan(changes=tuple(ordered), skipped=snapshot.problems, held=tuple(held))
+    return Plan(
+        changes=tuple(ordered),
+        skipped=snapshot.problems,
+        held=tuple(held),
+        not_enabled=tuple(sorted(not_enabled.items())),
+    )
 
 
 _REASONS: Mapping[str, str] = {

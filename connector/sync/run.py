@@ -13,6 +13,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from connector.config import Settings
 from connector.directory.guard import check_read
@@ -34,6 +35,9 @@ from connector.sync.planner import Policy, plan
 from connector.sync.policy import unwanted_after
 from connector.sync.preview import PopulationDiff, moved_people, people_subset, population_diff
 from connector.sync.state import Refusal, State
+
+if TYPE_CHECKING:
+    from connector.skillbuilder.publish import PublishResult
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +93,7 @@ class SyncOutcome:
     collected: CollectResult | None = None
     reconciled: ReconcileResult | None = None
     quarantined: tuple[Refusal, ...] = ()  # every change quarantined after the run
+    files: PublishResult | None = None  # Skill Builder: the batch written, reports imported
 
     @property
     def writes_sent(self) -> int:
@@ -387,6 +392,9 @@ def sync(
         store.record_unwanted(run_id, unwanted_after(prepared.plan, prepared.state, now))
         applied = executor.apply(run_id, prepared.plan)
         held_now = _update_refusals(settings, store, prepared, applied, run_id, clock())
+        files = skillbuilder_files(settings, store, run_id, prepared, clock())
+        if files is not None:
+            counts.update(files.counts())
         if restore:
             store.restore_manual_removals(sorted(restore))
         collected = collect(store, live, run_id, clock())
@@ -415,7 +423,7 @@ def sync(
         if held_now:
             counts["quarantined"] = len(held_now)
         outcome = SyncOutcome(
-            run_id, prepared, False, applied, collected, reconciled, tuple(held_now)
+            run_id, prepared, False, applied, collected, reconciled, tuple(held_now), files
         )
         status = "succeeded" if not outcome.failed_open else "failed"
         message = _run_message(outcome)
@@ -444,6 +452,25 @@ def sync(
         raise
     finally:
         after_sync(settings, store, run_id, failure, clock)
+
+
+def skillbuilder_files(
+    settings: Settings, store: Store, run_id: int, prepared: Prepared, at: datetime
+) -> PublishResult | None:
+    """With Skill Builder enabled: write the run's upload batch and remove-by-hand list, and
+    import the reports in the inbox (:mod:`connector.skillbuilder.publish`); problems go to
+    the run. None when Skill Builder is not enabled."""
+    if not settings.targets.skillbuilder.enabled:
+        return None
+    from connector.skillbuilder.publish import import_inbox, publish, removal_reasons
+
+    people = prepared.snapshot.people
+    courses = prepared.mappings.courses()
+    done = publish(settings, store, run_id, people, courses,
+                   removal_reasons(prepared.plan.changes), at)
+    import_inbox(settings, store, run_id, people, courses, at, done)
+    store.record_problems(run_id, done.problems)
+    return done
 
 
 def _update_refusals(
@@ -539,10 +566,22 @@ def collect_only(
         live = targets if targets is not None else build_targets(settings)
         result = collect(store, live, run_id, clock())
         from_lrs = None
-        if settings.progress.xapi is not None:
+        reports: dict[str, int] = {}
+        if settings.progress.xapi is not None or settings.targets.skillbuilder.enabled:
             mappings = load_mappings(mappings_path(settings))
             snapshot = build_source(settings).read()
             people_read = len(snapshot)
+        if settings.targets.skillbuilder.enabled:
+            from connector.skillbuilder.publish import PublishResult, import_inbox
+
+            found = PublishResult()
+            import_inbox(settings, store, run_id, snapshot.people, mappings.courses(), clock(),
+                         found)
+            store.record_problems(run_id, found.problems)
+            reports = {k: v for k, v in found.counts().items() if "report" in k
+                       or "completions" in k}
+            result.changed += reports.get("skillbuilder.completions_changed", 0)
+        if settings.progress.xapi is not None:
             from_lrs = collect_sources(
                 settings, store, run_id, snapshot.people.values(), mappings.bundles, clock(),
                 since=xapi_since,
@@ -558,6 +597,7 @@ def collect_only(
             "completions_changed": result.changed,
             **{f"read.{k}": v for k, v in result.read.items()},
             **(from_lrs.counts() if from_lrs is not None else {}),
+            **reports,
         },
         people_read=people_read,
     )
