@@ -64,6 +64,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.ldap
 	$(BIN)/python -m bench.report
 	$(BIN)/python -m bench.xapi
+	$(BIN)/python -m bench.skillbuilder
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache .coverage

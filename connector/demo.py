@@ -6,6 +6,11 @@ creates the courses of every bundle through the sandbox's control interface, run
 sample of enrollments as completed in the sandbox (again through its control interface, never
 by writing the state database), collects progress back, and writes the leader report.
 
+Skill Builder is enabled with the shipped bundles: the sync writes the first upload batch under
+``var/skillbuilder/outbox/``; the demo then plays the console's part, writing a progress report
+for a deterministic sample of the requested items into the inbox, which the collection imports
+like any downloaded report. The items left out stay "requested, not yet confirmed".
+
 The demo always uses its own files under ``var/`` (state database, sandbox data, token), so it
 can never write into a production database named by a configuration file. A second run finds
 nothing to change and sends no writes.
@@ -55,7 +60,11 @@ def demo_settings(settings: Settings, var: Path, url: str, token_file: Path) -> 
     state = settings.state.model_copy(
         update={"url": SecretStr(f"sqlite:///{var / STATE_DB}"), "url_file": None}
     )
-    targets = settings.targets.model_copy(update={"moodle": moodle})
+    skillbuilder = settings.targets.skillbuilder.model_copy(update={
+        "enabled": True, "outbox": var / "skillbuilder" / "outbox",
+        "inbox": var / "skillbuilder" / "inbox",
+    })
+    targets = settings.targets.model_copy(update={"moodle": moodle, "skillbuilder": skillbuilder})
     return settings.model_copy(update={"targets": targets, "state": state})
 
 
@@ -89,6 +98,9 @@ def run_demo(settings: Settings, *, fresh: bool, echo: Echo) -> None:
         for name in (SANDBOX_DB, STATE_DB):
             for suffix in ("", "-wal", "-shm"):
                 (var / (name + suffix)).unlink(missing_ok=True)
+        import shutil
+
+        shutil.rmtree(var / "skillbuilder", ignore_errors=True)
     token_file = _token(var)
     token = token_file.read_text(encoding="utf-8").strip()
     mappings = load_mappings(mappings_path(settings))
@@ -137,11 +149,22 @@ def run_demo(settings: Settings, *, fresh: bool, echo: Echo) -> None:
             and e.person_key in accounts
             and e.person_key in source.people
         ]
+        if outcome.files is not None:
+            for line in outcome.files.lines():
+                echo(line)
+        report_file = skillbuilder_report(live, store)
+        if report_file is not None:
+            echo(f"Skill Builder console (played by the demo): progress report {report_file}")
         sample = completion_sample(enrolled, order, datetime.now(UTC))
         for user_id, course_ref, when in sample:
             control.mark_completed(int(user_id), course_ref, time=int(when.timestamp()))
         echo(f"Sandbox: {len(sample)} completion(s) recorded by learners (deterministic sample)")
         collected = collect_only(live, store)
+        run = store.last_run("collect")
+        if run is not None and "skillbuilder.reports_imported" in run.counts:
+            echo(f"Skill Builder reports imported: {run.counts['skillbuilder.reports_imported']} "
+                 f"({run.counts.get('skillbuilder.completions_changed', 0)} completion "
+                 "record(s) changed)")
         echo(
             f"Progress collected: {sum(collected.read.values())} open enrollment(s) read, "
             f"{collected.changed} completion record(s) new"
@@ -154,3 +177,43 @@ def run_demo(settings: Settings, *, fresh: bool, echo: Echo) -> None:
         for path in paths:
             echo(f"Report written: {path}")
         store.close()
+
+
+def skillbuilder_report(settings: Settings, store: Store) -> Path | None:
+    """Write into the inbox the progress report the Skill Builder console would export for a
+    deterministic sample of the requested items: about seven in ten are listed (confirmed),
+    of those some completed, some in progress, some not started; the rest stay requested. The
+    content depends only on what was requested and when, so a second demo writes the same
+    report, which the import recognises and skips."""
+    import csv
+    import io
+    import os
+
+    from connector.store.skillbuilder import SkillBuilderLedger
+
+    records = SkillBuilderLedger(store).assignments()
+    if not records:
+        return None
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(["Email", "Item ID", "Item name", "Status", "Progress (%)",
+                     "Completion date"])
+    for (person, item), record in sorted(records.items()):
+        if record.requested_at is None or _score("listed", person, item) % 100 >= 70:
+            continue
+        engagement = _score("engagement", person) % 100
+        if engagement >= 50:
+            day = record.requested_at + timedelta(days=1 + _score("when", person, item) % 20)
+            row = ["Completed", "100", day.strftime("%Y-%m-%d")]
+        elif engagement >= 25:
+            row = ["In progress", str(10 + _score("pct", person, item) % 80), ""]
+        else:
+            row = ["Not started", "0", ""]
+        writer.writerow([record.email, item, "", *row])
+    inbox = settings.path(settings.targets.skillbuilder.inbox)
+    inbox.mkdir(parents=True, exist_ok=True)
+    path = inbox / "demo-progress-report.csv"
+    path.write_text(out.getvalue(), encoding="utf-8")
+    now = datetime.now(UTC).timestamp()
+    os.utime(path, (now, now))
+    return path

@@ -146,6 +146,13 @@ def test_demo_twice_second_run_sends_no_writes(tmp_path: Path) -> None:
     store = Store.open(settings.state_url())
     completed = [c for c in store.completions() if c.completed]
     assert completed, "the demo's learners completed nothing"
+    outbox = tmp_path / "var" / "skillbuilder" / "outbox"
+    (batch,) = outbox.glob("batch-1-*")  # the first Skill Builder batch
+    assert (batch / "assignments.csv").exists() and (batch / "learners.csv").exists()
+    assert f"Skill Builder: batch {batch.name.removeprefix('batch-')} written" in text
+    assert "Skill Builder reports imported: 1 (" in text
+    assert any(c.completed and c.target == "skillbuilder" for c in completed)
+    assert "requested, not yet confirmed by a progress report" in text
 
     second: list[str] = []
     run_demo(settings, fresh=False, echo=second.append)
@@ -153,6 +160,8 @@ def test_demo_twice_second_run_sends_no_writes(tmp_path: Path) -> None:
     assert "Plan: nothing to change." in text
     assert "Write requests sent to Moodle: 0  (nothing to change" in text
     assert ", 0 completion record(s) new" in text
+    assert "Skill Builder: no new batch" in text and list(outbox.glob("batch-*")) == [batch]
+    assert "Skill Builder reports imported: 0 (0 completion record(s) changed)" in text
     assert len([c for c in store.completions() if c.completed]) == len(completed)
 
 

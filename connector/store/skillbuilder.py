@@ -12,7 +12,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, delete, select, tuple_
+from sqlalchemy import Connection, Table, delete, select, tuple_
+from sqlalchemy.sql.base import Executable
 
 from connector.model import Completion
 from connector.store import database
@@ -197,10 +198,7 @@ class SkillBuilderLedger:
         return changed
 
 
-def _delete_pairs(conn: Connection, table: object, pairs: Collection[Pair]) -> int:
-    from sqlalchemy import Table
-
-    assert isinstance(table, Table)
+def _delete_pairs(conn: Connection, table: Table, pairs: Collection[Pair]) -> int:
     gone = 0
     for chunk in chunks(sorted(pairs)):
         gone += conn.execute(
@@ -209,11 +207,18 @@ def _delete_pairs(conn: Connection, table: object, pairs: Collection[Pair]) -> i
     return gone
 
 
+def _upsert(conn: Connection, table: Table, keys: Sequence[str]) -> Executable:
+    insert = database.dialect_insert(conn, table)
+    return insert.on_conflict_do_update(
+        index_elements=[table.c[k] for k in keys],
+        set_={c.name: insert.excluded[c.name] for c in table.columns if c.name not in keys},
+    )
+
+
 def _replace_assignments(
     conn: Connection, rows: Sequence[AssignmentRecord], run_id: int
 ) -> None:
-    _delete_pairs(conn, skillbuilder_assignments, [r.pair for r in rows])
-    execute_many(conn, skillbuilder_assignments.insert(), [
+    execute_many(conn, _upsert(conn, skillbuilder_assignments, ("person_key", "item")), [
         {"person_key": r.person_key, "item": r.item, "email": r.email, "kind": r.kind,
          "batch_id": r.batch_id, "requested_at": r.requested_at, "confirmed_at": r.confirmed_at,
          "report_at": r.report_at, "status": r.status, "run_id": run_id}
@@ -222,11 +227,7 @@ def _replace_assignments(
 
 
 def _replace_learners(conn: Connection, rows: Sequence[LearnerRecord]) -> None:
-    c = skillbuilder_learners.c
-    keys = sorted({r.person_key for r in rows})
-    for chunk in chunks(keys):
-        conn.execute(delete(skillbuilder_learners).where(c.person_key.in_(list(chunk))))
-    execute_many(conn, skillbuilder_learners.insert(), [
+    execute_many(conn, _upsert(conn, skillbuilder_learners, ("person_key",)), [
         {"person_key": r.person_key, "email": r.email, "batch_id": r.batch_id,
          "requested_at": r.requested_at, "confirmed_at": r.confirmed_at}
         for r in rows
