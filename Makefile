@@ -57,6 +57,7 @@ test: lint typecheck unit
 bench: $(STAMP)
 	$(BIN)/python -m bench.startup
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.completions
 	$(BIN)/python -m bench.directory
 	$(BIN)/python -m bench.mappings
 	$(BIN)/python -m bench.moodle

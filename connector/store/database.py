@@ -220,3 +220,23 @@ def dialect_insert(conn: Connection, table: Table) -> postgresql.Insert | sqlite
     if conn.dialect.name == "sqlite":
         return sqlite.insert(table)
     raise StateError(f"state database dialect {conn.dialect.name} is not supported")
+
+
+ANALYZE_AFTER_ROWS = 10_000
+"""Rows written to a table after which its planner statistics are refreshed (see
+:func:`refresh_statistics`)."""
+
+
+def refresh_statistics(conn: Connection, table: Table) -> None:
+    """Bring the query planner's statistics of ``table`` up to date after a bulk load.
+
+    PostgreSQL plans from the statistics ANALYZE gathers; a table loaded in bulk since the last
+    ANALYZE (autovacuum runs it later, on its own schedule) looks small and gets sequential
+    scans where the primary key serves. SQLite plans index look-ups without statistics;
+    ``PRAGMA optimize`` (with an analysis limit, so its cost stays bounded) keeps any it has
+    from going stale."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text(f'ANALYZE "{table.name}"'))
+    elif conn.dialect.name == "sqlite":
+        conn.execute(text("PRAGMA analysis_limit=1000"))
+        conn.execute(text("PRAGMA optimize"))

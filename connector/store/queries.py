@@ -22,7 +22,6 @@ from sqlalchemy import (
     case,
     exists,
     select,
-    tuple_,
     type_coerce,
     update,
 )
@@ -41,7 +40,7 @@ from connector.store.tables import (
 from connector.sync.state import AppliedEnrollment
 
 CHUNK = 1000
-LOOKUP_CHUNK = 300
+LOOKUP_CHUNK = 500  # people per look-up statement
 STATUSES = {status.value: status for status in EnrollmentStatus}
 KINDS = {kind.value: kind for kind in ChangeKind}
 
@@ -213,16 +212,37 @@ def completion(row: Sequence[Any]) -> Completion:
 def stored_completions(
     conn: Connection, keys: Sequence[CompletionKey]
 ) -> dict[CompletionKey, Completion]:
-    """The stored completions of these (person, target, course) keys."""
+    """The stored completions of these (person, target, course) keys.
+
+    Looked up by person, ``LOOKUP_CHUNK`` people a statement: ``person_key IN (...)`` is a range
+    of the primary key (person, target, course) on every dialect, so each statement costs the
+    rows it returns. (A row-value ``IN`` of whole keys is not served by SQLite's primary key:
+    every statement scanned the table, which made recording quadratic.) The rows of the other
+    courses of these people are read and left out."""
+    wanted = set(keys)
+    people = sorted({key[0] for key in wanted})
     c = completions.c
+    raw_at = type_coerce(c.completed_at, String)  # converted only for the rows kept
+    query = select(
+        c.person_key, c.target, c.course_ref, c.completed, raw_at, c.progress, c.source
+    ).where(c.person_key.in_(bindparam("people", expanding=True)))
+    to_utc = UtcDateTime().process_result_value
+    dialect = conn.dialect
     out: dict[CompletionKey, Completion] = {}
-    for chunk in chunks(keys, LOOKUP_CHUNK):
-        query = select(*COMPLETION_COLUMNS).where(
-            tuple_(c.person_key, c.target, c.course_ref).in_(list(chunk))
-        )
-        for row in conn.execute(query):
-            found = completion(row)
-            out[completion_key(found)] = found
+    for chunk in chunks(people, LOOKUP_CHUNK):
+        result = conn.execute(query, {"people": list(chunk)})
+        try:
+            rows = result.cursor.fetchall()
+        finally:
+            result.close()
+        for person_key, target, course_ref, completed, at, progress, source in rows:
+            key = (person_key, target, course_ref)
+            if key not in wanted:
+                continue
+            moment = to_utc(datetime.fromisoformat(at) if isinstance(at, str) else at, dialect)
+            out[key] = Completion(
+                person_key, target, course_ref, bool(completed), moment, progress, source
+            )
     return out
 
 

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, case, select
+from sqlalchemy import Connection, Engine, Table, bindparam, case, select
 from sqlalchemy import update as sql_update
 
 from connector.errors import StateError
@@ -70,6 +70,7 @@ class Store:
         self.lock_staleness = lock_staleness
         self._clock = clock
         self._host = socket.gethostname()
+        self._loaded: dict[str, int] = {}  # table → rows written since its statistics
 
     @classmethod
     def open(
@@ -146,6 +147,16 @@ class Store:
 
     def _now(self) -> datetime:
         return self._clock().astimezone(UTC)
+
+    def _bulk_loaded(self, conn: Connection, table: Table, rows: int) -> None:
+        """Count rows written to ``table``; past ``ANALYZE_AFTER_ROWS`` refresh its planner
+        statistics in the same transaction, so the look-ups after a bulk load (the next
+        batch, the next collection) are planned on the table as it now is."""
+        loaded = self._loaded.get(table.name, 0) + rows
+        if loaded >= database.ANALYZE_AFTER_ROWS:
+            database.refresh_statistics(conn, table)
+            loaded = 0
+        self._loaded[table.name] = loaded
 
     # -- runs -------------------------------------------------------------------------------
 
@@ -295,6 +306,7 @@ class Store:
         ]
         with self._write("journal the plan") as conn:
             q.execute_many(conn, journal.insert(), rows)
+            self._bulk_loaded(conn, journal, len(rows))
 
     def journal_mark(self, run_id: int, idents: Sequence[str], state: str) -> None:
         """Move journal entries of a run to ``state`` (e.g. ``sent`` before a request)."""
@@ -368,8 +380,10 @@ class Store:
                 q.execute_many(conn, statement, failed_rows)
             if account_rows:
                 q.execute_many(conn, q.upsert_accounts(conn), account_rows)
+                self._bulk_loaded(conn, accounts_table, len(account_rows))
             if enrollment_rows:
                 q.execute_many(conn, q.upsert_enrollments(conn), enrollment_rows)
+                self._bulk_loaded(conn, enrollments_table, len(enrollment_rows))
                 policy_q.forget_hand_suspended(
                     conn,
                     target,
@@ -524,7 +538,9 @@ class Store:
         (no downgrade, nothing written for an unchanged completion) are in
         :mod:`connector.store.completions`."""
         with self._write("record completions") as conn:
-            return _record_completions(conn, run_id, completions, at)
+            changed = _record_completions(conn, run_id, completions, at)
+            self._bulk_loaded(conn, completions_table, changed)
+        return changed
 
     # -- xAPI statements ----------------------------------------------------------------------
     # (the source name of their completions is XAPI_SOURCE)
@@ -566,6 +582,7 @@ class Store:
                 if first is not None and (person, target, course) not in others
             ]
             changed = _record_completions(conn, run_id, read, at)
+            self._bulk_loaded(conn, completions_table, changed)
             if through is not None:
                 xapi_q.move_cursor(conn, endpoint, through, run_id)
         return gone + changed
