@@ -210,7 +210,7 @@ def plan(
 
     from connector.sync import approval, preview
     from connector.sync.guards import stop_message
-    from connector.sync.plan_text import format_plan, plan_json
+    from connector.sync.plan_text import format_plan, plan_document, plan_json
     from connector.sync.run import check_guards, open_store, prepare, prepare_preview, utcnow
 
     store = open_store(c.settings)
@@ -220,9 +220,8 @@ def plan(
         prepared, diff = prepare_preview(c.settings, store, proposed, now=now)
     else:
         prepared = prepare(c.settings, store, now=now)
-    document = plan_json(prepared.plan) if as_json or save is not None else ""
-    if save is not None:
-        saved = approval.saved_plan(json.loads(document), prepared.fingerprint())
+    if save is not None:  # the JSON is built only for the outputs that show it
+        saved = approval.saved_plan(plan_document(prepared.plan), prepared.fingerprint())
         save.write_text(json.dumps(saved, indent=2) + "\n", encoding="utf-8")
     people = prepared.snapshot.people
     if diff is not None:
@@ -230,7 +229,7 @@ def plan(
             diff, people, verbose=verbose
         ))
     elif as_json:
-        click.echo(document)
+        click.echo(plan_json(prepared.plan))
     else:
         click.echo(f"Read {len(prepared.snapshot)} people from {prepared.snapshot.source}")
         click.echo(format_plan(prepared.plan, people, verbose=verbose))

@@ -144,6 +144,24 @@ def test_plan_prints_counts_and_verbose_changes(
     assert "moodle enroll GENAI-" in verbose and "persona " in verbose
 
 
+def test_plan_builds_no_json_unless_asked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from connector.sync import plan_text
+
+    def refused(_plan: object) -> dict[str, object]:
+        raise AssertionError("the plan's JSON was built for an output that does not show it")
+
+    config = write_config(tmp_path, BASE)
+    with monkeypatch.context() as patch:
+        patch.setattr(plan_text, "plan_document", refused)
+        assert main(["--config", str(config), "plan", "--verbose"]) == 0
+    assert "moodle enroll GENAI-" in capsys.readouterr().out
+    saved = tmp_path / "plan.json"
+    assert main(["--config", str(config), "plan", "--save", str(saved)]) == 0
+    assert "moodle.create_user" in saved.read_text(encoding="utf-8")
+
+
 def test_plan_json_is_machine_readable(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import json
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from typing import Any
 
 from connector.model import ChangeKind, HoldKind, Person, Plan
 
@@ -69,39 +70,43 @@ def format_plan(plan: Plan, people: Mapping[str, Person], *, verbose: bool = Fal
 
 
 def plan_json(plan: Plan) -> str:
-    return json.dumps(
-        {
-            "counts": {
-                f"{target}.{kind.value}": n for (target, kind), n in sorted(plan.counts().items())
-            },
-            "changes": [
-                {
-                    "target": c.target,
-                    "kind": c.kind.value,
-                    "person": c.person_key,
-                    "course": c.course_ref,
-                    "persona": c.persona,
-                    "reason": c.reason,
-                }
-                for c in plan.changes
-            ],
-            "skipped": [
-                {"where": p.where, "field": p.field, "record": p.record_key, "message": p.message}
-                for p in plan.skipped
-            ],
-            "not_enabled": dict(plan.not_enabled),
-            "held": [
-                {
-                    "kind": h.kind.value,
-                    "target": h.target,
-                    "person": h.person_key,
-                    "course": h.course_ref,
-                    "reason": h.reason,
-                    "since": h.since.isoformat() if h.since else None,
-                    "until": h.until.isoformat() if h.until else None,
-                }
-                for h in plan.held
-            ],
+    """The plan as indented JSON (``upskill plan --json``)."""
+    return json.dumps(plan_document(plan), indent=2)
+
+
+def plan_document(plan: Plan) -> dict[str, Any]:
+    """The plan as a JSON-ready document: counts, changes, skipped records, targets not
+    enabled and holds."""
+    return {
+        "counts": {
+            f"{target}.{kind.value}": n for (target, kind), n in sorted(plan.counts().items())
         },
-        indent=2,
-    )
+        "changes": [
+            {
+                "target": c.target,
+                "kind": c.kind.value,
+                "person": c.person_key,
+                "course": c.course_ref,
+                "persona": c.persona,
+                "reason": c.reason,
+            }
+            for c in plan.changes
+        ],
+        "skipped": [
+            {"where": p.where, "field": p.field, "record": p.record_key, "message": p.message}
+            for p in plan.skipped
+        ],
+        "not_enabled": dict(plan.not_enabled),
+        "held": [
+            {
+                "kind": h.kind.value,
+                "target": h.target,
+                "person": h.person_key,
+                "course": h.course_ref,
+                "reason": h.reason,
+                "since": h.since.isoformat() if h.since else None,
+                "until": h.until.isoformat() if h.until else None,
+            }
+            for h in plan.held
+        ],
+    }
