@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,6 +15,7 @@ from connector.errors import UpskillError
 
 if TYPE_CHECKING:  # each command imports what it uses, so that --help stays fast
     from connector.config import Settings
+    from connector.personas.reach import UnseenGroup
     from connector.sync.state import Refusal
 
 log = logging.getLogger("connector")
@@ -167,6 +169,12 @@ def sync(
         raise click.exceptions.Exit(1)
 
 
+def _warn_unseen(unseen: Sequence[UnseenGroup]) -> None:
+    """Name the groups the rules name that the read shows nobody in."""
+    for item in unseen:
+        click.echo(f"warning: {item}", err=True)
+
+
 def _warn_quarantined(refusals: tuple[Refusal, ...]) -> None:
     """Name the quarantined changes (they do not fail the run, but someone must look)."""
     from connector.sync.quarantine import summarise
@@ -201,9 +209,20 @@ def _warn_quarantined(refusals: tuple[Refusal, ...]) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Also write the plan, with the fingerprint of its inputs, for --approve-plan.",
 )
+@click.option(
+    "--accept-shrink",
+    is_flag=True,
+    help="Preview a real reorganisation: plan although the directory read is smaller than the "
+    "last complete one by more than directory_guard.max_shrink (nothing is sent).",
+)
 @pass_ctx
 def plan(
-    c: _Context, verbose: bool, as_json: bool, proposed: Path | None, save: Path | None
+    c: _Context,
+    verbose: bool,
+    as_json: bool,
+    proposed: Path | None,
+    save: Path | None,
+    accept_shrink: bool,
 ) -> None:
     """Show what a sync would change, without contacting any target."""
     import json
@@ -217,9 +236,12 @@ def plan(
     now = utcnow()
     diff = None
     if proposed is not None:
-        prepared, diff = prepare_preview(c.settings, store, proposed, now=now)
+        prepared, diff = prepare_preview(
+            c.settings, store, proposed, now=now, accept_shrink=accept_shrink
+        )
     else:
-        prepared = prepare(c.settings, store, now=now)
+        prepared = prepare(c.settings, store, now=now, accept_shrink=accept_shrink)
+    _warn_unseen(prepared.unseen)
     if save is not None:  # the JSON is built only for the outputs that show it
         saved = approval.saved_plan(plan_document(prepared.plan), prepared.fingerprint())
         save.write_text(json.dumps(saved, indent=2) + "\n", encoding="utf-8")
@@ -480,11 +502,18 @@ def mappings_validate(c: _Context, path: Path | None, online: bool) -> None:
     folder = path if path is not None else mappings_path(c.settings)
     loaded, problems = v.offline_problems(folder)
     notes: list[str] = []
+    warned = ""
     if loaded is not None and online:
         problems += v.directory_problems(loaded, build_source(c.settings).read())
         lookups = {name: t.course_ids for name, t in build_targets(c.settings).items()}
         missing, notes = v.course_problems(loaded, lookups)
         problems += missing
+    elif loaded is not None and c.settings.directory.type == "csv":
+        # an HR export is a local file: its groups are checked offline too
+        unseen, not_read = v.export_warnings(loaded, build_source(c.settings))
+        notes += not_read
+        _warn_unseen(unseen)
+        warned = f", {len(unseen)} warning(s) against the HR export" if unseen else ""
     if loaded is not None:
         from connector.registry import enabled_targets
 
@@ -503,6 +532,7 @@ def mappings_validate(c: _Context, path: Path | None, online: bool) -> None:
         f"{len(loaded.bundles)} bundles, {len(loaded.leaders)} leaders, "
         f"{len(loaded.overrides)} overrides"
         + (" (checked online)" if online else "")
+        + warned
         + f"; version {loaded.content_hash[:12]}"
     )
 
@@ -618,10 +648,12 @@ def directory_show(c: _Context, person: str | None, group: str | None) -> None:
     """Read the directory and show what the connector sees (nothing is written)."""
     from connector.directory import show
     from connector.registry import build_source
+    from connector.sync.run import unseen_for
 
     snapshot = build_source(c.settings).read()
     if person is None and group is None:
         click.echo(show.summary(snapshot))
+        _warn_unseen(unseen_for(c.settings, snapshot))
     if person is not None:
         found = show.find_person(snapshot, person)
         if found is None:

@@ -58,6 +58,9 @@ class Person:
     status: PersonStatus = PersonStatus.ACTIVE
     groups: frozenset[str] = frozenset()
     attributes: Mapping[str, str] = field(default_factory=lambda: EMPTY_ATTRIBUTES)
+    identifiers: Mapping[str, str] = field(default_factory=lambda: EMPTY_ATTRIBUTES)
+    """Other names the source gives the person, by label: ``employee id``, ``username``,
+    ``object id``... (``upskill explain`` and ``directory show --person`` accept any of them)."""
 
     @property
     def display_name(self) -> str:
@@ -86,10 +89,19 @@ class RecordProblem:
     message: str
     record_key: str | None = None
     field: str | None = None
+    identifiers: tuple[str, ...] = ()  # the record's e-mail, employee id, username... if any
 
     def __str__(self) -> str:
         place = self.where + (f" [{self.field}]" if self.field else "")
         return f"{place}: {self.message}"
+
+
+class Membership(StrEnum):
+    """What a source says about group membership."""
+
+    NESTED = "nested"  # each person's direct groups and the group-in-group edges
+    DIRECT_ONLY = "direct only"  # direct groups, nesting unknown (HR export without groups_path)
+    FLATTENED = "flattened"  # every group a person is in, nesting resolved by the source (Okta)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +113,7 @@ class Snapshot:
     people: Mapping[str, Person]
     groups: Mapping[str, Group] = field(default_factory=dict)
     problems: tuple[RecordProblem, ...] = ()
+    membership: Membership = Membership.NESTED
 
     def __len__(self) -> int:
         return len(self.people)

@@ -39,7 +39,7 @@ from types import MappingProxyType
 from connector.bulk import collector_paused
 from connector.config import CsvSource
 from connector.errors import InputError
-from connector.model import Group, Person, PersonStatus, RecordProblem, Snapshot
+from connector.model import Group, Membership, Person, PersonStatus, RecordProblem, Snapshot
 
 DELIMITERS = (",", ";", "\t", "|")
 ALWAYS_ATTRIBUTES = ("division", "location", "employment_type", "preferred_name")
@@ -105,6 +105,7 @@ class CsvDirectory:
             groups=MappingProxyType(
                 {n: Group(n, frozenset(nesting.get(n, ()))) for n in sorted(names)}
             ),
+            membership=Membership.NESTED if self.groups_path else Membership.DIRECT_ONLY,
         )
         cycles = snapshot.group_cycles()
         if cycles:

@@ -17,11 +17,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from connector.errors import MappingsError
+from connector.directory import DirectorySource
+from connector.errors import MappingsError, UpskillError
 from connector.model import ScopeKind, Snapshot
 from connector.personas.analysis import rule_problems
-from connector.personas.conditions import HasAttribute, InDepartment, InGroup, ReportsTo, fold, walk
+from connector.personas.conditions import HasAttribute, InDepartment, ReportsTo, fold, walk
 from connector.personas.loader import Mappings, load_mappings
+from connector.personas.reach import UnseenGroup, unseen_groups
 
 CourseLookup = Callable[[Sequence[str]], Mapping[str, str]]
 
@@ -35,23 +37,28 @@ def offline_problems(path: Path) -> tuple[Mappings | None, list[str]]:
     return mappings, [str(problem) for problem in rule_problems(mappings.rules)]
 
 
+def export_warnings(
+    mappings: Mappings, source: DirectorySource
+) -> tuple[list[UnseenGroup], list[str]]:
+    """The groups the rules name that the HR export ``source`` shows nobody in, and a note
+    when the export cannot be read (the mappings themselves are still checked)."""
+    try:
+        snapshot = source.read()
+    except UpskillError as exc:
+        return [], [f"the HR export was not checked against the rules: {exc.message}"]
+    return unseen_groups(mappings, snapshot), []
+
+
 def directory_problems(mappings: Mappings, snapshot: Snapshot) -> list[str]:
     """What the rules and leaders name that the directory ``snapshot`` does not hold."""
-    found: list[str] = []
-    groups = {fold(name) for name in snapshot.groups}
-    groups.update(fold(g) for person in snapshot.people.values() for g in person.groups)
+    found: list[str] = [str(unseen) for unseen in unseen_groups(mappings, snapshot)]
     departments = {fold(person.department) for person in snapshot.people.values()}
     columns = {name for person in snapshot.people.values() for name in person.attributes}
     where = snapshot.source
     for rule in mappings.rules:
         for part in walk(rule.condition):
             place = rule.at or rule.source
-            if isinstance(part, InGroup) and part.folded not in groups:
-                found.append(
-                    f"{place}: rule '{rule.name}' names group '{part.group}', which nobody in "
-                    f"{where} is a member of (directly or through nesting); check its spelling"
-                )
-            elif isinstance(part, InDepartment):
+            if isinstance(part, InDepartment):
                 for name in part.departments:
                     if fold(name) not in departments:
                         found.append(

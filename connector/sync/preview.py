@@ -64,7 +64,8 @@ def people_subset(
     wanted = frozenset(keys)
     people = {k: p for k, p in snapshot.people.items() if k in wanted}
     return (
-        Snapshot(snapshot.source, snapshot.taken_at, people, snapshot.groups),
+        Snapshot(snapshot.source, snapshot.taken_at, people, snapshot.groups,
+                 membership=snapshot.membership),
         State(
             accounts={
                 target: {k: v for k, v in accounts.items() if k in wanted}

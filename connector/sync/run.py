@@ -24,6 +24,7 @@ from connector.model import Bundle, Change, Person, Persona, Plan, RecordProblem
 from connector.personas.analysis import rule_problems
 from connector.personas.engine import Assignment, assign, assign_each, expired_pins, untouched
 from connector.personas.loader import Mappings, Override, load_mappings
+from connector.personas.reach import UnseenGroup, unseen_groups
 from connector.progress.collect import CollectResult, collect
 from connector.progress.xapi.collect import XapiResult
 from connector.registry import build_source, build_targets, enabled_targets, mappings_path
@@ -58,6 +59,7 @@ class Prepared:
     plan: Plan
     state: State = field(default_factory=State)
     expired: tuple[Override, ...] = ()  # overrides past their expiry, ignored
+    unseen: tuple[UnseenGroup, ...] = ()  # groups the rules name that the read shows nobody in
 
     @property
     def personas(self) -> dict[str, Persona]:
@@ -169,7 +171,8 @@ def plan_with(
         retry_quarantined=retry_quarantined,
     )
     expired = tuple(expired_pins(mappings, today))
-    return Prepared(mappings, snapshot, assignments, the_plan, state, expired)
+    unseen = tuple(unseen_groups(mappings, snapshot))
+    return Prepared(mappings, snapshot, assignments, the_plan, state, expired, unseen)
 
 
 def preview(
@@ -251,14 +254,39 @@ def prepare(
 
 
 def prepare_preview(
-    settings: Settings, store: Store, proposed_folder: Path, *, now: datetime
+    settings: Settings,
+    store: Store,
+    proposed_folder: Path,
+    *,
+    now: datetime,
+    accept_shrink: bool = False,
 ) -> tuple[Prepared, PopulationDiff]:
     """:func:`preview` of the mappings in ``proposed_folder`` against the configured ones,
     on a fresh directory read and the state database."""
     proposed = checked_mappings(proposed_folder)
     current = load_mappings(mappings_path(settings))
-    snapshot = checked_read(settings, store)
+    snapshot = checked_read(settings, store, accept_shrink=accept_shrink)
     return preview(settings, current, proposed, snapshot, store.load_state(), now=now)
+
+
+def unseen_for(settings: Settings, snapshot: Snapshot) -> list[UnseenGroup]:
+    """:func:`unseen_groups` of the configured mappings on ``snapshot``; none when the mappings
+    do not load (``upskill mappings validate`` says why)."""
+    try:
+        mappings = load_mappings(mappings_path(settings))
+    except UpskillError:
+        return []
+    return unseen_groups(mappings, snapshot)
+
+
+def record_unseen(store: Store, run_id: int, unseen: Sequence[UnseenGroup]) -> None:
+    """Log the groups the rules name that the read shows nobody in, and keep them with the run
+    (the admin summary and ``upskill runs --show`` list them)."""
+    for item in unseen:
+        log.warning("mappings: %s", item)
+    store.record_problems(run_id, [
+        RecordProblem(item.where, item.message, None, "group") for item in unseen
+    ])
 
 
 def _counts(prepared: Prepared) -> dict[str, int]:
@@ -352,6 +380,7 @@ def sync(
             retry_quarantined=retry_quarantined,
         )
         store.record_problems(run_id, prepared.snapshot.problems)
+        record_unseen(store, run_id, prepared.unseen)
         counts = _counts(prepared)
         if reconciled is not None:
             counts.update(reconciled.counts())
