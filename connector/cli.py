@@ -363,28 +363,30 @@ def report(
 @click.argument("person")
 @pass_ctx
 def explain(c: _Context, person: str) -> None:
-    """Why PERSON (key or e-mail) has their persona, and their enrollments."""
+    """Why PERSON (key, e-mail, employee id, username or object id) has their persona, and
+    their enrollments; a person whose record was skipped, why and where."""
+    from connector.directory import show
     from connector.personas.engine import explain as explain_assignment
     from connector.sync.run import open_store, prepare, utcnow
 
     store = open_store(c.settings)
     prepared = prepare(c.settings, store)
     mappings, snapshot, assignments = prepared.mappings, prepared.snapshot, prepared.assignments
-    key = (
-        person
-        if person in snapshot.people
-        else next(
-            (k for k, p in snapshot.people.items() if p.email.lower() == person.lower()), None
-        )
-    )
-    if key is None:
-        raise click.UsageError(f"nobody with key or e-mail {person!r} in {snapshot.source}")
-    found = snapshot.people[key]
+    found = show.find_person(snapshot, person)
+    if found is None:
+        if show.skipped_records(snapshot, person) and len(show.find_people(snapshot, person)) < 2:
+            click.echo(show.not_found(snapshot, person))  # explained: skipped, and why
+            return
+        raise click.UsageError(show.not_found(snapshot, person))
+    key = found.key
     assignment = assignments.get(key)
     if assignment is None:
         click.echo(f"{found.display_name} [{key}] has no persona: status {found.status.value}")
     else:
         click.echo(explain_assignment(snapshot, mappings, key, assignment))
+    note = show.membership_note(snapshot)
+    if note:
+        click.echo(f"note: {note}")
     for pin in prepared.expired:
         if pin.person_key == key:
             click.echo(f"expired override, ignored: {pin.describe()}")
@@ -468,6 +470,11 @@ def _run_line(r: Any) -> str:
             f"#{r.id:<5} {when} {kind:<16} {r.status:<10} people {r.people_read or 0:>6} "
             f"reports sent {sent.get('sent', 0)}, already sent {sent.get('already', 0)}, "
             f"skipped {sent.get('skipped', 0)}, failed {sent.get('failed', 0)}"
+        )
+    if r.counts.get("directory.read_failed"):  # not "people 0": nothing was read, or changed
+        return (
+            f"#{r.id:<5} {when} {kind:<16} {r.status:<10} directory read failed (incomplete; "
+            f"nothing was changed): see `upskill runs --show {r.id}`"
         )
     return (
         f"#{r.id:<5} {when} {kind:<16} {r.status:<10} people {r.people_read or 0:>6} "
@@ -641,7 +648,11 @@ def directory_check(c: _Context) -> None:
 
 
 @directory.command("show")
-@click.option("--person", metavar="KEY", help="One person (key or e-mail) and their groups.")
+@click.option(
+    "--person",
+    metavar="REF",
+    help="One person (key, e-mail, employee id, username or object id) and their groups.",
+)
 @click.option("--group", "group", metavar="NAME", help="One group: members, nesting, parents.")
 @pass_ctx
 def directory_show(c: _Context, person: str | None, group: str | None) -> None:
@@ -657,11 +668,7 @@ def directory_show(c: _Context, person: str | None, group: str | None) -> None:
     if person is not None:
         found = show.find_person(snapshot, person)
         if found is None:
-            named = [str(p) for p in snapshot.problems if p.record_key == person]
-            why = f"; skipped: {named[0]}" if named else ""
-            raise click.UsageError(
-                f"nobody with key or e-mail {person!r} in {snapshot.source}{why}"
-            )
+            raise click.UsageError(show.not_found(snapshot, person))
         click.echo(show.describe_person(snapshot, found))
     if group is not None:
         if group not in snapshot.groups:

@@ -124,7 +124,9 @@ class LdapAttributes(Section):
     manager: str = "manager"
     member: str = "member"
     member_of: str = ""  # when set, people's direct groups come from this attribute
-    group_name: str = "cn"
+    group_name: str = ""  # ad: cn, or description when the cn was cut to 64; openldap: cn
+    employee_id: str = ""  # ad: employeeID; openldap: employeeNumber (explain accepts it)
+    username: str = ""  # ad: sAMAccountName; openldap: uid (explain accepts it)
 
 
 class LdapDisabledRule(Section):

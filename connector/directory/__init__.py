@@ -12,6 +12,13 @@ from typing import Protocol, runtime_checkable
 from connector.model import Snapshot
 
 
+def incomplete_read(source: str, what: str) -> str:
+    """The one message shape of a read that stopped part way, for every reader: which source,
+    which request or page, and that nothing was changed."""
+    return (f"the read of {source} was incomplete: {what}; nothing was changed "
+            "(the next run reads everything again)")
+
+
 @runtime_checkable
 class DirectorySource(Protocol):
     """Reads who works here."""

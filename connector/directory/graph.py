@@ -5,9 +5,11 @@ permissions User.Read.All and GroupMember.Read.All (admin consent), and authenti
 client-credentials grant; the token is cached until five minutes before it expires.
 
 A full :meth:`GraphDirectory.read`: ``/users`` (``$select``, ``$expand=manager($select=id)``,
-``$top``), ``/groups``, and per group ``/groups/{id}/transitiveMembers/microsoft.graph.user``:
-:attr:`Person.groups` holds the flattened membership (nesting already resolved by Graph), so
-:attr:`Group.parents` stay empty. Every ``@odata.nextLink`` is followed as given.
+``$top``), ``/groups``, and per group ``/groups/{id}/members`` (``$count=true`` with
+``ConsistencyLevel: eventual``): users are :attr:`Person.groups` (direct membership), groups are
+the nesting edges (:attr:`Group.parents`), so explanations show the real path. A member list
+shorter than Graph's ``@odata.count`` is an incomplete read. Every ``@odata.nextLink`` is
+followed as given.
 ``accountEnabled: false`` -> DISABLED. The key is the user's object id.
 
 :meth:`GraphDirectory.changes_since` reads ``/users/delta`` and ``/groups/delta`` (direct
@@ -55,6 +57,7 @@ USER_SELECT = (
 SCOPE = "https://graph.microsoft.com/.default"
 TOKEN_MARGIN = 300.0  # seconds before expiry at which a cached token is renewed
 EXPIRED_DELTA = frozenset({"syncStateNotFound", "resyncRequired"})
+EVENTUAL = {"ConsistencyLevel": "eventual"}  # $count on directory objects needs it
 PERMISSIONS = "grant the application User.Read.All and GroupMember.Read.All (admin consent)"
 
 
@@ -206,27 +209,52 @@ class GraphDirectory:
                 manager_id = text(manager.get("id")) if isinstance(manager, dict) else None
                 self._add_user(assembly, user, manager_id)
         groups = query_url(f"{self.base}/groups", {"$select": "id,displayName", "$top": top})
+        names: dict[str, str] = {}
         for page in self._pages(groups, "the groups"):
             for group in page:
                 gid, name = text(group.get("id")), text(group.get("displayName"))
-                if not assembly.add_group(name, f"Graph group {gid}"):
-                    continue
-                members = query_url(
-                    f"{self.base}/groups/{quote(gid)}/transitiveMembers/microsoft.graph.user",
-                    {"$select": "id", "$top": top})
-                for member_page in self._pages(members, f"the members of group {name!r}"):
-                    for member in member_page:
-                        assembly.add_member(text(member.get("id")), name)
+                if assembly.add_group(name, f"Graph group {gid}"):
+                    names[gid] = name
+        child_groups: list[tuple[str, str]] = []  # (child id, parent name)
+        for gid, name in names.items():
+            for member in self._members(gid, name, top):
+                mid = text(member.get("id"))
+                if text(member.get("@odata.type")).endswith(".group"):
+                    child_groups.append((mid, name))
+                else:
+                    assembly.add_member(mid, name)
+        for child, parent in child_groups:
+            if child in names:
+                assembly.add_parent(names[child], parent)
         return assembly.build(datetime.now(UTC))
 
-    def _pages(self, url: str, what: str, *,
-               final: list[str] | None = None) -> Iterator[list[dict[str, Any]]]:
+    def _members(self, gid: str, name: str, top: str) -> list[dict[str, Any]]:
+        """The direct members of one group (users and groups: the nesting edges), checked
+        against Graph's ``@odata.count``: a list shorter than its count is an incomplete read."""
+        url = query_url(f"{self.base}/groups/{quote(gid)}/members",
+                        {"$select": "id", "$top": top, "$count": "true"})
+        what = f"the members of group {name!r}"
+        counted: list[int] = []
+        found = [m for page in self._pages(url, what, counted=counted) for m in page]
+        if counted and len(found) < counted[0]:
+            raise ProtocolError(
+                f"{what}: Graph counted {counted[0]} member(s) but listed {len(found)}")
+        return found
+
+    def _pages(self, url: str, what: str, *, final: list[str] | None = None,
+               counted: list[int] | None = None) -> Iterator[list[dict[str, Any]]]:
         pager = NextUrlPaginator(url, what)
+        headers = EVENTUAL if counted is not None else None
+        page = 0
         while pager.current is not None:
-            body = self.api.get(pager.current, what).body
+            page += 1
+            body = self.api.get(pager.current, f"{what} (page {page})", headers=headers).body
             values = body.get("value") if isinstance(body, dict) else None
             if not isinstance(values, list):
                 raise ProtocolError(f"Microsoft Graph answered {what} without a value list")
+            count = body.get("@odata.count")
+            if counted is not None and not counted and isinstance(count, int):
+                counted.append(count)
             yield [v for v in values if isinstance(v, dict)]
             next_link = body.get("@odata.nextLink")
             if final is not None and next_link is None:
@@ -252,6 +280,8 @@ class GraphDirectory:
             email=text(mail) if mail else None, first_name=first, last_name=last,
             department=text(user.get("department")), title=text(user.get("jobTitle")),
             manager_ref=manager_id or None, status=status,
+            identifiers=(("object id", uid), ("employee id", text(user.get("employeeId"))),
+                         ("username", upn)),
         ))
 
     # -- deltas ---------------------------------------------------------------------------

@@ -16,9 +16,10 @@ What it accepts:
   reading gives the same answer), ``d.m.Y``, ``12 Mar 2024``, ``Mar 12, 2024``.
 
 What it reports (as :class:`RecordProblem`, with ``file:line``). Skipped rows: wrong number of
-cells, no key, no e-mail, an invalid e-mail, an unknown status, a duplicate key (the first row is
-kept, except that a row still employed wins over a terminated one: a rehire), an e-mail that
-another row already uses ignoring case (the first row is kept). Kept but reported: a manager not
+cells, no key, no e-mail, an invalid e-mail, an unknown status, a duplicate key (a rehire: the row
+still employed, then the latest ``hire_date`` is kept, see :mod:`~connector.directory.precedence`;
+never the row order), an e-mail that another row already uses ignoring case (the same order,
+then the smaller key; both rows are reported). Kept but reported: a manager not
 in the export, a manager cycle (once per cycle), a date that cannot be read, a nesting cycle.
 
 The reader never writes; the file is read whole, once per :meth:`CsvDirectory.read`.
@@ -38,6 +39,8 @@ from types import MappingProxyType
 
 from connector.bulk import collector_paused
 from connector.config import CsvSource
+from connector.directory import precedence
+from connector.directory.hrdates import date_readings
 from connector.errors import InputError
 from connector.model import Group, Membership, Person, PersonStatus, RecordProblem, Snapshot
 
@@ -210,48 +213,6 @@ def _header_index(header: Sequence[str]) -> dict[str, int]:
     return index
 
 
-# -- dates ------------------------------------------------------------------------------------
-
-_MONTHS = {
-    m: i + 1
-    for i, names in enumerate((
-        ("jan", "january"), ("feb", "february"), ("mar", "march"), ("apr", "april"),
-        ("may",), ("jun", "june"), ("jul", "july"), ("aug", "august"),
-        ("sep", "sept", "september"), ("oct", "october"), ("nov", "november"),
-        ("dec", "december"),
-    ))
-    for m in names
-}
-_ISO_DATE = re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[T ].*)?")
-_NUMERIC_DATE = re.compile(r"(\d{1,2})([/.-])(\d{1,2})\2(\d{4})")
-_DAY_MONTH_DATE = re.compile(r"(\d{1,2})[ -]([A-Za-z]{3,9})\.?[ ,-]+(\d{4})")
-_MONTH_DAY_DATE = re.compile(r"([A-Za-z]{3,9})\.? (\d{1,2})(?:st|nd|rd|th)?,? (\d{4})")
-
-
-def date_readings(text: str) -> tuple[date, ...]:
-    """Every date ``text`` can mean: none when it is not a date, two for ``03/04/2024``."""
-    text = text.strip()
-    parts: list[tuple[int, int, int]] = []  # (year, month, day)
-    if m := _ISO_DATE.fullmatch(text):
-        parts.append((int(m[1]), int(m[2]), int(m[3])))
-    elif m := _NUMERIC_DATE.fullmatch(text):
-        a, sep, b, year = int(m[1]), m[2], int(m[3]), int(m[4])
-        parts.append((year, b, a))  # day first
-        if sep == "/" and a != b:
-            parts.append((year, a, b))  # month first
-    elif m := _DAY_MONTH_DATE.fullmatch(text):
-        parts.append((int(m[3]), _MONTHS.get(m[2].lower(), 0), int(m[1])))
-    elif m := _MONTH_DAY_DATE.fullmatch(text):
-        parts.append((int(m[3]), _MONTHS.get(m[1].lower(), 0), int(m[2])))
-    out: list[date] = []
-    for year, month, day in parts:
-        try:
-            out.append(date(year, month, day))
-        except ValueError:
-            continue
-    return tuple(out)
-
-
 # -- people -----------------------------------------------------------------------------------
 
 
@@ -259,6 +220,11 @@ def date_readings(text: str) -> tuple[date, ...]:
 class _Row:
     line: int
     person: Person
+    hired: date | None = None
+    text: str = ""
+
+    def rank(self, tiebreak: str) -> tuple[bool, int, bool, str]:
+        return precedence.rank(self.person.status, self.hired, tiebreak)
 
 
 class _PeopleReader:
@@ -358,7 +324,9 @@ class _PeopleReader:
                 groups=groups - _NO_GROUP if "" in groups else groups,
                 attributes=MappingProxyType(attributes),
             )
-            rows_by_key.setdefault(key, []).append(_Row(line, person))
+            hire = date_readings(cells[hire_i]) if cells[hire_i] else ()
+            rows_by_key.setdefault(key, []).append(
+                _Row(line, person, hire[0] if len(hire) == 1 else None, "\x1f".join(cells)))
         kept = self._one_per_key(rows_by_key)
         kept = self._one_per_email(kept)
         people = {row.person.key: row.person for row in kept}
@@ -390,21 +358,24 @@ class _PeopleReader:
         return PersonStatus.LEFT
 
     def _one_per_key(self, rows_by_key: dict[str, list[_Row]]) -> list[_Row]:
+        """One row per key (rehires): :mod:`~connector.directory.precedence` decides."""
         kept: list[_Row] = []
         col = self.settings.columns.key
         for key, rows in rows_by_key.items():
             if len(rows) == 1:
                 kept.append(rows[0])
                 continue
-            current = [r for r in rows if r.person.status is not PersonStatus.LEFT]
-            winner = current[0] if len(current) == 1 else rows[0]
+            ordered = sorted(rows, key=lambda r: r.rank(r.text))
+            winner = ordered[0]
             kept.append(winner)
+            tied = ordered[1].rank("") == winner.rank("")
             for row in rows:
                 others = ", ".join(str(r.line) for r in rows if r is not row)
                 also = f"duplicate {col} {key}, also on line {others}"
                 if row is winner:
-                    why = "this row is kept (still employed)" if len(current) == 1 else (
-                        "this row is kept")
+                    why = f"this row is kept ({_why(winner, ordered[1])})"
+                    if tied:
+                        why += f"; add {HIRE_COLUMN} to say which row is current"
                 else:
                     why = f"row skipped (line {winner.line} is kept)"
                 self.problem(row.line, f"{also}; {why}", key, col)
@@ -412,22 +383,28 @@ class _PeopleReader:
         return kept
 
     def _one_per_email(self, rows: list[_Row]) -> list[_Row]:
+        """One person per e-mail ignoring case: :mod:`~connector.directory.precedence` decides
+        (the smaller key last), never the row order; both rows are reported."""
         col = self.settings.columns.email
-        first: dict[str, _Row] = {}
-        kept: list[_Row] = []
+        by_email: dict[str, list[_Row]] = {}
         for row in rows:
-            email = row.person.email.lower()
-            seen = first.get(email)
-            if seen is None:
-                first[email] = row
-                kept.append(row)
+            by_email.setdefault(row.person.email.casefold(), []).append(row)
+        skipped: set[int] = set()
+        for same in by_email.values():
+            if len(same) == 1:
                 continue
-            p, q = seen.person, row.person
-            self.problem(seen.line, f"{p.key}: e-mail {p.email} is also used by {q.key} on line "
-                         f"{row.line} (ignoring case); this row is kept", p.key, col)
-            self.problem(row.line, f"{q.key}: e-mail {q.email} is already used by {p.key} on "
-                         f"line {seen.line} (ignoring case); row skipped", q.key, col)
-        return kept
+            ordered = sorted(same, key=lambda r: r.rank(r.person.key))
+            p, seen = ordered[0].person, ordered[0]
+            for row in ordered[1:]:
+                q = row.person
+                skipped.add(id(row))
+                self.problem(seen.line, f"{p.key}: e-mail {p.email} is also used by {q.key} on "
+                             f"line {row.line} (ignoring case); this row is kept "
+                             f"({_why(seen, row)})", p.key, col)
+                self.problem(row.line, f"{q.key}: e-mail {q.email} is already used by {p.key} "
+                             f"on line {seen.line} (ignoring case); row skipped (line "
+                             f"{seen.line} is kept: {precedence.RULE})", q.key, col)
+        return [row for row in rows if id(row) not in skipped]
 
     def _check_managers(self, rows: list[_Row], people: Mapping[str, Person]) -> None:
         col = self.settings.columns.manager_key
@@ -456,6 +433,17 @@ class _PeopleReader:
                              f"these rows (lines {lines})", first, col)
             for key in path:
                 state[key] = False
+
+
+def _why(winner: _Row, other: _Row) -> str:
+    a, b = winner.person, other.person
+    if (a.status is PersonStatus.LEFT) != (b.status is PersonStatus.LEFT):
+        return "still employed"
+    if winner.hired != other.hired:
+        return f"hired {winner.hired}, the latest" if winner.hired else "latest hire date"
+    if a.status is not b.status:
+        return "active"
+    return "the smaller key" if a.key != b.key else "same standing and hire date"
 
 
 def _line_order(problem: RecordProblem) -> tuple[str, int]:

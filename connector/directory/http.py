@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 import requests
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
+from connector.directory import incomplete_read
 from connector.errors import (
     AccessDenied,
     AuthenticationError,
@@ -209,8 +210,11 @@ class JsonClient:
                 text = text.replace(secret, "***")
         return text
 
-    def get(self, url: str, what: str, params: Mapping[str, str] | None = None) -> Answer:
-        return self.policy.call(lambda: self._send("GET", url, what, params, None), what)
+    def get(self, url: str, what: str, params: Mapping[str, str] | None = None, *,
+            headers: Mapping[str, str] | None = None) -> Answer:
+        return self.policy.call(
+            lambda: self._send("GET", url, what, params, None, extra=headers), what
+        )
 
     def post_form(self, url: str, what: str, form: Mapping[str, str]) -> Answer:
         return self.policy.call(lambda: self._send("POST", url, what, None, form), what)
@@ -228,13 +232,16 @@ class JsonClient:
         params: Mapping[str, str] | None,
         form: Mapping[str, str] | None,
         document: Any = None,
+        *,
+        extra: Mapping[str, str] | None = None,
     ) -> Answer:
         self.requests += 1
         started = time.monotonic()
         try:
             response = self.session.request(
                 method, url, params=params, data=form, json=document,
-                headers=dict(self._headers()), timeout=self.timeout, verify=self.verify,
+                headers={**self._headers(), **(extra or {})}, timeout=self.timeout,
+                verify=self.verify,
             )
             text = response.text  # a connection dropped mid-body fails here
         except requests.RequestException as exc:
@@ -314,13 +321,11 @@ def build_session(ca_file: str | None, verify_tls: bool) -> tuple[requests.Sessi
 
 @contextmanager
 def whole_read(service: str) -> Iterator[None]:
-    """A read that stops part way (a refused page, a broken answer, a paging loop) raises
-    :class:`UnavailableError`, never gives a partial snapshot; authentication and permission
-    errors pass through unchanged (they say what to fix)."""
+    """A read that stops part way (a refused or failing page, a broken answer, a paging loop, a
+    member list shorter than its count) raises :class:`UnavailableError` in the shape of
+    :func:`~connector.directory.incomplete_read`, never gives a partial snapshot;
+    authentication and permission errors pass through unchanged (they say what to fix)."""
     try:
         yield
-    except (ProtocolError, RemoteError) as exc:
-        raise UnavailableError(
-            f"the read of {service} stopped part way ({exc.message}); nothing of it was used",
-            detail=exc.detail,
-        ) from exc
+    except (ProtocolError, RemoteError, UnavailableError) as exc:
+        raise UnavailableError(incomplete_read(service, exc.message), detail=exc.detail) from exc

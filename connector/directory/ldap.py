@@ -35,12 +35,16 @@ FLAVOUR_DEFAULTS = {
         "department": "department",
         "user_filter": "(&(objectCategory=person)(objectClass=user))",
         "group_filter": "(objectClass=group)",
+        "employee_id": "employeeID",
+        "username": "sAMAccountName",
     },
     "openldap": {
         "key": "entryUUID",
         "department": "departmentNumber",
         "user_filter": "(objectClass=inetOrgPerson)",
         "group_filter": "(objectClass=groupOfNames)",
+        "employee_id": "employeeNumber",
+        "username": "uid",
     },
 }
 
@@ -65,10 +69,16 @@ def schema_of(settings: LdapSource) -> LdapSchema:
         manager=names.manager,
         member=names.member,
         member_of=names.member_of,
-        group_name=names.group_name,
+        group_name=names.group_name or "cn",
         disabled_attribute=rule.attribute,
         disabled_values=frozenset(v.strip().lower() for v in rule.values),
         left_values=frozenset(v.strip().lower() for v in rule.left_values),
+        identifiers=(
+            ("employee id", names.employee_id or defaults["employee_id"]),
+            ("username", names.username or defaults["username"]),
+            *((("login", "userPrincipalName"),) if settings.flavour == "ad" else ()),
+        ),
+        group_long_name="description" if settings.flavour == "ad" and not names.group_name else "",
     )
 
 

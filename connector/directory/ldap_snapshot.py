@@ -27,10 +27,12 @@ from types import MappingProxyType
 
 from ldap3.utils.dn import parse_dn
 
+from connector.directory import precedence
 from connector.directory.ldap_wire import RawEntry
 from connector.model import Group, Person, PersonStatus, RecordProblem, Snapshot
 
 ACCOUNTDISABLE = 0x2
+AD_CN_LENGTH = 64  # the longest cn Active Directory keeps (rangeUpper of common-name)
 GUID_ATTRIBUTES = frozenset({"objectguid"})
 
 
@@ -52,6 +54,8 @@ class LdapSchema:
     disabled_attribute: str
     disabled_values: frozenset[str]
     left_values: frozenset[str]
+    identifiers: tuple[tuple[str, str], ...] = ()  # (label, attribute): employee id, username
+    group_long_name: str = ""  # AD: the group name when the cn was cut to 64 characters
 
     def person_attributes(self) -> list[str]:
         names = [
@@ -64,13 +68,15 @@ class LdapSchema:
             self.manager,
             self.disabled_attribute,
             self.member_of,
+            *(attribute for _, attribute in self.identifiers),
         ]
         if self.ad:
             names.append("userAccountControl")
         return list(dict.fromkeys(n for n in names if n))
 
     def group_attributes(self) -> list[str]:
-        names = [self.group_name, self.member_of if self.member_of else self.member]
+        names = [self.group_name, self.group_long_name,
+                 self.member_of if self.member_of else self.member]
         return list(dict.fromkeys(n for n in names if n))
 
 
@@ -131,7 +137,7 @@ def build_snapshot(
     group_entries: list[tuple[str, RawEntry]] = []
     first_dn: dict[str, str] = {}
     for entry in groups:
-        name = entry.text(schema.group_name)
+        name = group_name(entry, schema)
         if not name:
             problems.append(
                 RecordProblem(
@@ -197,31 +203,41 @@ def build_snapshot(
     if only_members_of is not None:
         keep = _members_through_nesting(only_members_of, person_groups, parents)
 
-    out: dict[str, Person] = {}
-    emails: dict[str, str] = {}
+    candidates: list[tuple[RawEntry, str, PersonStatus]] = []
+    by_email: dict[str, list[tuple[RawEntry, str, PersonStatus]]] = {}
     for entry, key in records:
         if keep is not None and key not in keep:
             continue
         email = entry.text(schema.email)
         if not email:
-            problems.append(
-                RecordProblem(
-                    entry.dn, f"{key} has no e-mail ({schema.email}); skipped", key, schema.email
-                )
-            )
+            problems.append(RecordProblem(
+                entry.dn, f"{key} has no e-mail ({schema.email}); skipped", key, schema.email,
+                _ids(entry, key, schema)))
             continue
-        if email.lower() in emails:
-            problems.append(
-                RecordProblem(
-                    entry.dn,
-                    f"{key}: e-mail {email} is already used by {emails[email.lower()]} "
-                    "(ignoring case); skipped",
-                    key,
-                    schema.email,
-                )
-            )
+        record = (entry, key, _status(entry, schema))
+        candidates.append(record)
+        by_email.setdefault(email.casefold(), []).append(record)
+    skipped: set[str] = set()
+    for same in by_email.values():
+        if len(same) < 2:
             continue
-        emails[email.lower()] = key
+        ordered = sorted(same, key=lambda r: precedence.rank(r[2], None, r[1]))
+        winner, winner_key = ordered[0][0], ordered[0][1]
+        for entry, key, _ in ordered[1:]:
+            skipped.add(key)
+            email = entry.text(schema.email)
+            problems.append(RecordProblem(
+                winner.dn, f"{winner_key}: e-mail {winner.text(schema.email)} is also used by "
+                f"{entry.dn} (ignoring case); this entry is kept", winner_key, schema.email))
+            problems.append(RecordProblem(
+                entry.dn, f"{key}: e-mail {email} is already used by {winner_key} ({winner.dn}, "
+                f"ignoring case); skipped, the other kept ({precedence.RULE})", key,
+                schema.email, _ids(entry, key, schema)))
+    out: dict[str, Person] = {}
+    for entry, key, status in candidates:
+        if key in skipped:
+            continue
+        email = entry.text(schema.email)
         manager_dn = entry.text(schema.manager) if schema.manager else ""
         manager_key = person_dns.get(manager_dn) if manager_dn else None
         if manager_dn and manager_key is None:
@@ -242,9 +258,10 @@ def build_snapshot(
             department=entry.text(schema.department) if schema.department else "",
             title=entry.text(schema.title) if schema.title else "",
             manager_key=manager_key,
-            status=_status(entry, schema),
+            status=status,
             groups=frozenset(person_groups.get(key, ())),
             attributes=MappingProxyType({"dn": entry.dn}),
+            identifiers=MappingProxyType(_identifiers(entry, key, schema)),
         )
     for key, kept in list(out.items()):
         if kept.manager_key is not None and kept.manager_key not in out:
@@ -274,6 +291,34 @@ def build_snapshot(
             )
         )
     return replace(snapshot, problems=tuple(problems))
+
+
+def _identifiers(entry: RawEntry, key: str, schema: LdapSchema) -> dict[str, str]:
+    found = {"object id": key, "dn": entry.dn}
+    for label, attribute in schema.identifiers:
+        value = entry.text(attribute) if attribute else ""
+        if value:
+            found.setdefault(label, value)
+    return found
+
+
+def _ids(entry: RawEntry, key: str, schema: LdapSchema) -> tuple[str, ...]:
+    """The names an administrator may use for a skipped entry."""
+    return tuple(dict.fromkeys(
+        v for v in (key, entry.text(schema.email), *_identifiers(entry, key, schema).values()) if v
+    ))
+
+
+def group_name(entry: RawEntry, schema: LdapSchema) -> str:
+    """The group's name: ``group_name`` (cn), or on AD by default its description when the cn
+    was cut (AD keeps at most 64 characters of a cn; tools put the whole name in the
+    description, which then begins with the cn)."""
+    name = entry.text(schema.group_name)
+    if schema.group_long_name and len(name) == AD_CN_LENGTH:
+        long = entry.text(schema.group_long_name)
+        if len(long) > len(name) and long.casefold().startswith(name.casefold()):
+            return long
+    return name
 
 
 def _names(dns: Iterable[str], index: _DnIndex) -> set[str]:

@@ -36,6 +36,7 @@ import ldap3
 from ldap3.core import exceptions as ldap_errors
 from ldap3.utils.conv import escape_filter_chars
 
+from connector.directory import incomplete_read
 from connector.errors import (
     AccessDenied,
     AuthenticationError,
@@ -49,7 +50,6 @@ log = logging.getLogger(__name__)
 
 PAGED_RESULTS = "1.2.840.113556.1.4.319"
 MAX_EMPTY_PAGES = 3
-INCOMPLETE = "the read was incomplete: {}; nothing was changed"
 _AD_PARTITION = re.compile(r"/(DC=DomainDnsZones|DC=ForestDnsZones|CN=Configuration),", re.I)
 _RANGE = re.compile(r"^(?P<name>[^;]+);range=(?P<low>\d+)-(?P<high>\d+|\*)$", re.IGNORECASE)
 
@@ -198,7 +198,7 @@ class LdapWire:
             self.references += 1
             return
         raise UnavailableError(
-            INCOMPLETE.format(
+            self._incomplete(
                 f"the server at {self.endpoint.where} referred part of {base} to "
                 f"{', '.join(uris) or 'another server'} (referrals are not followed; narrow "
                 "user_base or group_base to what this server holds)"
@@ -206,10 +206,10 @@ class LdapWire:
         )
 
     def _loop(self, base: str, why: str) -> NoReturn:
-        raise ProtocolError(
+        raise ProtocolError(self._incomplete(
             f"the LDAP server at {self.endpoint.where} does not advance its paged results "
-            f"while searching {base} ({why}); the read was stopped; nothing was changed"
-        )
+            f"while searching {base} ({why})"
+        ))
 
     def base_entry(self, dn: str, attributes: Sequence[str]) -> RawEntry | None:
         result, response = self._call(
@@ -237,6 +237,9 @@ class LdapWire:
 
     # -- internals ----------------------------------------------------------------------------
 
+    def _incomplete(self, what: str) -> str:
+        return incomplete_read(f"the LDAP directory at {self.endpoint.where}", what)
+
     def _call(self, operation: str, **kwargs: Any) -> tuple[dict[str, Any], list[Any]]:
         self.requests += 1
         try:
@@ -253,12 +256,12 @@ class LdapWire:
             OSError,
         ) as exc:
             raise UnavailableError(
-                INCOMPLETE.format(f"the connection to {self.endpoint.where} was lost ({exc})"),
+                self._incomplete(f"the connection to {self.endpoint.where} was lost ({exc})"),
                 detail=repr(exc),
             ) from exc
         except ldap_errors.LDAPException as exc:
             raise ProtocolError(
-                INCOMPLETE.format(f"the LDAP client failed ({exc})"), detail=repr(exc)
+                self._incomplete(f"the LDAP client failed ({exc})"), detail=repr(exc)
             ) from exc
         result = dict(self.connection.result or {})
         return result, list(self.connection.response or [])
@@ -271,7 +274,7 @@ class LdapWire:
         said = f"{result.get('description', '')} {result.get('message', '')}".strip()
         what = f"{meaning} while {doing} on {self.endpoint.where} (LDAP {code}: {said})"
         if kind is UnavailableError or kind is ProtocolError:
-            raise kind(INCOMPLETE.format(what), detail=repr(dict(result)))
+            raise kind(self._incomplete(what), detail=repr(dict(result)))
         raise kind(f"directory: {what}", detail=repr(dict(result)))
 
     def _complete(self, item: Mapping[str, Any], range_size: int | None) -> RawEntry:
@@ -308,7 +311,7 @@ class LdapWire:
                 )
                 if part is None or nxt is None or int(nxt[0]["low"]) != low:
                     raise ProtocolError(
-                        INCOMPLETE.format(
+                        self._incomplete(
                             f"the server did not return the range {step} of {match['name']} of "
                             f"{entry.dn}"
                         )

@@ -69,7 +69,7 @@ from connector.errors import (
     ProtocolError,
     TargetError,
 )
-from connector.model import PersonStatus, Snapshot
+from connector.model import Membership, PersonStatus, Snapshot
 from connector.waits import rate_limit_reset_wait
 
 log = logging.getLogger(__name__)
@@ -464,7 +464,7 @@ class OktaDirectory:
             return self._read()
 
     def _read(self) -> Snapshot:
-        assembly = SnapshotAssembly(f"okta:{self.base}")
+        assembly = SnapshotAssembly(f"okta:{self.base}", Membership.FLATTENED)
         limit = str(self.settings.page_size)
         for page in self._pages(f"{self.base}/api/v1/users", "the users", {"limit": limit}):
             for user in page:
@@ -491,10 +491,11 @@ class OktaDirectory:
     def _pages(self, url: str, what: str,
                params: Mapping[str, str] | None) -> Iterator[list[dict[str, Any]]]:
         pager = NextUrlPaginator(url, what)
-        first = True
+        page = 0
         while pager.current is not None:
-            answer = self._get(pager.current, what, params if first else None)
-            first = False
+            page += 1
+            answer = self._get(pager.current, f"{what} (page {page})",
+                               params if page == 1 else None)
             if not isinstance(answer.body, list):
                 raise ProtocolError(f"Okta answered {what} without a list")
             yield [item for item in answer.body if isinstance(item, dict)]
@@ -511,7 +512,9 @@ class OktaDirectory:
         status = STATUS_OF.get(okta_status)
         if status is None:
             assembly.problem(where, f"has the unknown status {okta_status!r}; record skipped",
-                             uid or None, "status")
+                             uid or None, "status",
+                             ids=tuple(v for v in (uid, login, text(profile.get("email")),
+                                                   text(profile.get("employeeNumber"))) if v))
             return
         email = text(profile.get("email"))
         assembly.add_person(RawPerson(
@@ -520,4 +523,6 @@ class OktaDirectory:
             department=text(profile.get("department")), title=text(profile.get("title")),
             manager_ref=text(profile.get("managerId")) or None, status=status,
             aliases=(login, email, text(profile.get("employeeNumber"))),
+            identifiers=(("object id", uid), ("employee id", text(profile.get("employeeNumber"))),
+                         ("username", login)),
         ))

@@ -141,7 +141,8 @@ class ScimDirectory:
         pager = IndexPaginator(f"the SCIM {resource}", self.settings.page_size)
         while pager.start_index is not None:
             params = {"startIndex": str(pager.start_index), "count": str(pager.count)}
-            body = self.api.get(f"{self.base}/{resource}", f"the {resource}", params).body
+            what = f"the {resource} (page from startIndex {pager.start_index})"
+            body = self.api.get(f"{self.base}/{resource}", what, params).body
             if not isinstance(body, dict) or LIST_RESPONSE not in (body.get("schemas") or ()):
                 raise ProtocolError(f"the SCIM server answered /{resource} without a "
                                     "ListResponse")
@@ -174,4 +175,6 @@ class ScimDirectory:
             manager_ref=manager_id or None,
             status=PersonStatus.DISABLED if user.get("active") is False else PersonStatus.ACTIVE,
             aliases=(text(user.get("externalId")),),
+            identifiers=(("object id", uid), ("employee id", text(ext.get("employeeNumber"))),
+                         ("external id", text(user.get("externalId"))), ("username", user_name)),
         ))

@@ -4,17 +4,56 @@ from __future__ import annotations
 
 from collections import Counter
 
-from connector.model import Person, Snapshot
+from connector.model import Membership, Person, RecordProblem, Snapshot
 
 LISTED = 50  # members and problems listed in full; the rest counted
 
 
-def find_person(snapshot: Snapshot, ref: str) -> Person | None:
-    """The person with key ``ref``, else with e-mail ``ref`` ignoring case."""
+def find_people(snapshot: Snapshot, ref: str) -> list[Person]:
+    """The people ``ref`` names: by key; else by e-mail, employee id, username, object id or
+    another of :attr:`Person.identifiers`, ignoring case (more than one when ambiguous)."""
     if ref in snapshot.people:
-        return snapshot.people[ref]
-    folded = ref.casefold()
-    return next((p for p in snapshot.people.values() if p.email.casefold() == folded), None)
+        return [snapshot.people[ref]]
+    folded = ref.strip().casefold()
+    return [
+        p for p in snapshot.people.values()
+        if p.key.casefold() == folded
+        or p.email.casefold() == folded
+        or any(v.casefold() == folded for v in p.identifiers.values())
+    ]
+
+
+def find_person(snapshot: Snapshot, ref: str) -> Person | None:
+    """The one person ``ref`` names (see :func:`find_people`), else None."""
+    found = find_people(snapshot, ref)
+    return found[0] if len(found) == 1 else None
+
+
+def skipped_records(snapshot: Snapshot, ref: str) -> list[RecordProblem]:
+    """The problems of the read about the record ``ref`` names (by key, e-mail, employee id,
+    username...): why a person is not in the read."""
+    folded = ref.strip().casefold()
+    return [
+        p for p in snapshot.problems
+        if (p.record_key or "").casefold() == folded
+        or any(v.casefold() == folded for v in p.identifiers)
+    ]
+
+
+def not_found(snapshot: Snapshot, ref: str) -> str:
+    """Why nobody is found for ``ref``: skipped (with each reason and its place), ambiguous,
+    or unknown."""
+    found = find_people(snapshot, ref)
+    if len(found) > 1:
+        names = ", ".join(f"{p.display_name} [{p.key}]" for p in found)
+        return f"{ref!r} names {len(found)} people in {snapshot.source}: {names}; use the key"
+    skipped = skipped_records(snapshot, ref)
+    if skipped:
+        lines = [f"{ref!r} is not in the read of {snapshot.source}: the record was skipped"]
+        lines += [f"  {p}" for p in skipped]
+        return "\n".join(lines)
+    return (f"nobody with key, e-mail, employee id or username {ref!r} in {snapshot.source}, "
+            "and no skipped record of that name")
 
 
 def summary(snapshot: Snapshot) -> str:
@@ -56,7 +95,24 @@ def describe_person(snapshot: Snapshot, person: Person) -> str:
         "  groups: " + (", ".join(sorted(person.groups)) or "none"),
         "  through nesting: " + (", ".join(sorted(through)) or "none"),
     ]
+    for label, value in sorted(person.identifiers.items()):
+        if value != person.key:
+            lines.insert(2, f"  {label}: {value}")
+    note = membership_note(snapshot)
+    if note:
+        lines.append(f"  note: {note}")
     return "\n".join(lines)
+
+
+def membership_note(snapshot: Snapshot) -> str:
+    """What the source cannot say about nesting, for explanations (empty when it can)."""
+    if snapshot.membership is Membership.FLATTENED:
+        return ("this source flattens group memberships itself (Okta groups do not nest): "
+                "every group is listed as direct, and no path through nesting can be shown")
+    if snapshot.membership is Membership.DIRECT_ONLY:
+        return ("the HR export lists direct groups only and no nesting file is configured "
+                "(directory.groups_path): groups around these are not known")
+    return ""
 
 
 def describe_group(snapshot: Snapshot, name: str) -> str:

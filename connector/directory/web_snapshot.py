@@ -1,9 +1,11 @@
 """Records of a web directory (Graph, Okta, SCIM) -> a :class:`~connector.model.Snapshot`
 (pure: no I/O).
 
-* A person without e-mail, with an invalid e-mail, or whose e-mail another person already uses
-  ignoring case, is skipped and reported by name (both records are named for a duplicate).
-  A record whose key repeats an earlier record's key is skipped and reported.
+* A person without e-mail or with an invalid e-mail is skipped and reported by name. Of two
+  people whose e-mails differ only in letter case, one is kept by the order of
+  :mod:`~connector.directory.precedence` (never the order the source lists them in) and both
+  records are reported. A record whose key repeats an earlier record's key is skipped and
+  reported.
 * Managers are references (an id, or for Okta a login or employee number) resolved to a key
   through the aliases every person registers; a manager outside the read leaves
   ``manager_key`` None and is reported.
@@ -20,7 +22,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from types import MappingProxyType
 
-from connector.model import Group, Person, PersonStatus, RecordProblem, Snapshot
+from connector.directory import precedence
+from connector.model import Group, Membership, Person, PersonStatus, RecordProblem, Snapshot
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)+")
 MAX_VALUE = 1024  # longer values are cut (and reported): a directory field, not a document
@@ -40,24 +43,27 @@ class RawPerson:
     manager_ref: str | None = None
     status: PersonStatus = PersonStatus.ACTIVE
     aliases: tuple[str, ...] = ()  # other references by which a manager field may name them
+    identifiers: tuple[tuple[str, str], ...] = ()  # ("employee id", "E1001"), ("username", ...)
 
 
 class SnapshotAssembly:
     """Collects the records of one read; :meth:`build` gives the snapshot."""
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, membership: Membership = Membership.NESTED) -> None:
         self.source = source
+        self.membership = membership
         self.problems: list[RecordProblem] = []
         self._people: dict[str, RawPerson] = {}
-        self._emails: dict[str, RawPerson] = {}
+        self._emails: dict[str, list[RawPerson]] = {}
         self._aliases: dict[str, str] = {}
         self._groups: dict[str, set[str]] = {}
         self._group_where: dict[str, str] = {}
         self._members: dict[str, set[str]] = {}
 
     def problem(self, where: str, message: str, key: str | None = None,
-                field: str | None = None) -> None:
-        self.problems.append(RecordProblem(where, message, record_key=key, field=field))
+                field: str | None = None, *, ids: tuple[str, ...] = ()) -> None:
+        self.problems.append(RecordProblem(where, message, record_key=key, field=field,
+                                           identifiers=ids))
 
     def __contains__(self, key: str) -> bool:
         return key in self._people
@@ -65,7 +71,7 @@ class SnapshotAssembly:
     def add_person(self, raw: RawPerson) -> bool:
         """Keep the person unless the record is unusable (then report it); True when kept."""
         if not raw.key:
-            self.problem(raw.where, "has no id; record skipped", field="id")
+            self.problem(raw.where, "has no id; record skipped", field="id", ids=_ids(raw))
             return False
         if raw.key in self._people:
             self.problem(raw.where, f"repeats the id {raw.key} of an earlier record; skipped",
@@ -73,25 +79,16 @@ class SnapshotAssembly:
             return False
         email = (raw.email or "").strip()
         if not email:
-            self.problem(raw.where, "has no e-mail address; record skipped", raw.key, "email")
+            self.problem(raw.where, "has no e-mail address; record skipped", raw.key, "email",
+                         ids=_ids(raw))
             return False
         if not _EMAIL.fullmatch(email):
             self.problem(raw.where, f"has an invalid e-mail address {email!r}; record skipped",
-                         raw.key, "email")
-            return False
-        folded = email.casefold()
-        first = self._emails.get(folded)
-        if first is not None:
-            self.problem(raw.where, f"uses the e-mail {email} of {first.where} (ignoring case); "
-                         "record skipped, the first one kept", raw.key, "email")
+                         raw.key, "email", ids=_ids(raw))
             return False
         raw = _cut_long_values(replace(raw, email=email), self)
-        self._emails[folded] = raw
+        self._emails.setdefault(email.casefold(), []).append(raw)
         self._people[raw.key] = raw
-        self._aliases.setdefault(raw.key, raw.key)
-        for alias in raw.aliases:
-            if alias:
-                self._aliases.setdefault(alias, raw.key)
         return True
 
     def add_group(self, name: str, where: str) -> bool:
@@ -115,7 +112,28 @@ class SnapshotAssembly:
     def add_member(self, person_key: str, group: str) -> None:
         self._members.setdefault(person_key, set()).add(group)
 
+    def _one_per_email(self) -> None:
+        for same in self._emails.values():
+            if len(same) < 2:
+                continue
+            ordered = sorted(same, key=lambda r: precedence.rank(r.status, None, r.key))
+            kept = ordered[0]
+            for other in ordered[1:]:
+                del self._people[other.key]
+                self.problem(kept.where, f"shares the e-mail {kept.email} with {other.where} "
+                             "(ignoring case); this record is kept", kept.key, "email")
+                self.problem(other.where, f"uses the e-mail {other.email} of {kept.where} "
+                             f"(ignoring case); record skipped, the other kept ({precedence.RULE})",
+                             other.key, "email", ids=_ids(other))
+
     def build(self, taken_at: datetime) -> Snapshot:
+        self._one_per_email()
+        for raw in self._people.values():
+            self._aliases.setdefault(raw.key, raw.key)
+        for raw in self._people.values():
+            for alias in raw.aliases:
+                if alias:
+                    self._aliases.setdefault(alias, raw.key)
         people: dict[str, Person] = {}
         for key, raw in self._people.items():
             manager_key = None
@@ -132,14 +150,20 @@ class SnapshotAssembly:
                 key=key, email=raw.email or "", first_name=raw.first_name,
                 last_name=raw.last_name, department=raw.department, title=raw.title,
                 manager_key=manager_key, status=raw.status, groups=groups,
+                identifiers=MappingProxyType({k: v for k, v in raw.identifiers if v}),
             )
         known = {n: Group(n, frozenset(p)) for n, p in sorted(self._groups.items())}
         snapshot = Snapshot(self.source, taken_at, MappingProxyType(people),
-                            MappingProxyType(known))
+                            MappingProxyType(known), membership=self.membership)
         cycles = snapshot.group_cycles()
         if cycles:
             self.problem(self.source, f"group nesting cycle among {', '.join(cycles)}")
         return replace(snapshot, problems=tuple(self.problems))
+
+
+def _ids(raw: RawPerson) -> tuple[str, ...]:
+    """The names an administrator may use for a skipped record."""
+    return tuple(v for v in (raw.key, raw.email or "", *(v for _, v in raw.identifiers)) if v)
 
 
 def _cut_long_values(raw: RawPerson, assembly: SnapshotAssembly) -> RawPerson:

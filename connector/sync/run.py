@@ -43,6 +43,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+BASELINE_LOOKBACK = 200  # runs searched for the last complete read before the last succeeded
+READ_FAILED = "directory.read_failed"  # the count a run whose directory read failed records
 
 
 def utcnow() -> datetime:
@@ -213,21 +215,39 @@ def checked_mappings(folder: Path) -> Mappings:
     return mappings
 
 
-def checked_read(settings: Settings, store: Store, *, accept_shrink: bool = False) -> Snapshot:
+def checked_read(
+    settings: Settings,
+    store: Store,
+    *,
+    accept_shrink: bool = False,
+    snapshot: Snapshot | None = None,
+) -> Snapshot:
     """Read the directory; stop (:class:`SafetyStop`) when the read is empty or shrank past
-    ``directory_guard.max_shrink`` against the last good sync, unless ``accept_shrink``."""
-    snapshot = build_source(settings).read()
-    last_good = store.last_run("sync")
+    ``directory_guard.max_shrink`` against the last complete read (the newest sync run that
+    read the directory in full, whatever happened after), unless ``accept_shrink``."""
+    if snapshot is None:
+        snapshot = build_source(settings).read()
     accepted = check_read(
         snapshot.source,
         len(snapshot),
-        last_good.people_read if last_good is not None else None,
+        last_complete_read(store),
         max_shrink=settings.directory_guard.max_shrink,
         accept_shrink=accept_shrink,
     )
     if accepted:
         log.warning("directory: %s", accepted)
     return snapshot
+
+
+def last_complete_read(store: Store) -> int | None:
+    """People in the newest complete directory read of a sync: a run records ``people_read``
+    only once its read was complete and passed the outage guard, so a run that failed later
+    (on the LMS side) still counts, and a read that failed or was stopped does not."""
+    for record in store.runs(BASELINE_LOOKBACK):
+        if record.kind == "sync" and record.people_read is not None:
+            return int(record.people_read)
+    last = store.last_run("sync")
+    return last.people_read if last is not None else None
 
 
 def prepare(
@@ -239,9 +259,12 @@ def prepare(
     mappings_folder: Path | None = None,
     accept_shrink: bool = False,
     retry_quarantined: bool = False,
+    snapshot: Snapshot | None = None,
 ) -> Prepared:
+    """Mappings, a checked directory read (``snapshot`` when the caller read it already; the
+    outage guard is applied to it either way), the state: the plan."""
     mappings = checked_mappings(mappings_folder or mappings_path(settings))
-    snapshot = checked_read(settings, store, accept_shrink=accept_shrink)
+    snapshot = checked_read(settings, store, accept_shrink=accept_shrink, snapshot=snapshot)
     return plan_with(
         settings,
         mappings,
@@ -279,14 +302,11 @@ def unseen_for(settings: Settings, snapshot: Snapshot) -> list[UnseenGroup]:
     return unseen_groups(mappings, snapshot)
 
 
-def record_unseen(store: Store, run_id: int, unseen: Sequence[UnseenGroup]) -> None:
-    """Log the groups the rules name that the read shows nobody in, and keep them with the run
-    (the admin summary and ``upskill runs --show`` list them)."""
+def warn_unseen(unseen: Sequence[UnseenGroup]) -> None:
+    """Log the groups the rules name that the read shows nobody in (the run's counts keep
+    how many: ``rules.unseen_groups``)."""
     for item in unseen:
         log.warning("mappings: %s", item)
-    store.record_problems(run_id, [
-        RecordProblem(item.where, item.message, None, "group") for item in unseen
-    ])
 
 
 def _counts(prepared: Prepared) -> dict[str, int]:
@@ -300,6 +320,8 @@ def _counts(prepared: Prepared) -> dict[str, int]:
         counts[name] = counts.get(name, 0) + 1
     for tier, n in prepared.tier_counts().items():
         counts[guards.TIER_COUNT_PREFIX + tier] = n
+    if prepared.unseen:
+        counts["rules.unseen_groups"] = len(prepared.unseen)
     return counts
 
 
@@ -364,6 +386,7 @@ def sync(
         raise
     failure: BaseException | None = None  # for the admin summary, sent whatever the outcome
     prepared: Prepared | None = None
+    read_failed = False
     try:
         now = clock()
         live: Mapping[str, LmsTarget] | None = targets
@@ -371,6 +394,11 @@ def sync(
         if reconcile and not dry_run:
             live = live if live is not None else build_targets(settings)
             reconciled = reconcile_targets(store, live, run_id, now)
+        try:
+            snapshot = build_source(settings).read()
+        except UpskillError:
+            read_failed = True
+            raise
         prepared = prepare(
             settings,
             store,
@@ -378,9 +406,10 @@ def sync(
             restore=restore,
             accept_shrink=accept_shrink,
             retry_quarantined=retry_quarantined,
+            snapshot=snapshot,
         )
         store.record_problems(run_id, prepared.snapshot.problems)
-        record_unseen(store, run_id, prepared.unseen)
+        warn_unseen(prepared.unseen)
         counts = _counts(prepared)
         if reconciled is not None:
             counts.update(reconciled.counts())
@@ -470,7 +499,7 @@ def sync(
         store.finish_run(
             run_id,
             "failed",
-            counts=_counts(prepared) if prepared else None,
+            counts=_counts(prepared) if prepared else {READ_FAILED: 1} if read_failed else None,
             people_read=len(prepared.snapshot) if prepared else None,
             message=exc.message,
         )

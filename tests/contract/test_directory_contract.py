@@ -17,7 +17,8 @@ import pytest
 from connector.config import CsvSource
 from connector.directory import DirectorySource
 from connector.directory.hrcsv import CsvDirectory
-from connector.model import Person, PersonStatus, Snapshot
+from connector.directory.show import find_people, membership_note, skipped_records
+from connector.model import Membership, Person, PersonStatus, Snapshot
 from tests.contract import org
 from tests.contract.org import LoadedOrg
 from tests.doubles.graph import GraphDouble, graph_reader
@@ -39,7 +40,7 @@ def csv_org(tmp_path: Path) -> LoadedOrg:
 def graph_org(graph_double: GraphDouble) -> LoadedOrg:
     key_of = load_graph(graph_double)
     return LoadedOrg(graph_reader(graph_double, page_size=3), key_of, reports_left=False,
-                     nesting=False)
+                     nesting=True)
 
 
 @pytest.fixture
@@ -181,3 +182,28 @@ def test_the_person_without_email_is_skipped_and_named(loaded: LoadedOrg,
     assert key not in snapshot.people
     named = [p for p in snapshot.problems if p.record_key == key]
     assert named and "e-mail" in named[0].message.replace("work_email", "e-mail")
+
+
+def test_anyone_is_found_by_employee_id_email_and_key(loaded: LoadedOrg,
+                                                      snapshot: Snapshot) -> None:
+    """`upskill explain <employee id>` and `directory show --person` on every source."""
+    for p in _expected(loaded):
+        key = loaded.key_of[p.key]
+        for ref in (p.key, p.key.lower(), p.email or "", key):
+            assert [f.key for f in find_people(snapshot, ref)] == [key], (p.key, ref)
+
+
+def test_a_skipped_person_is_found_by_employee_id_with_the_reason(loaded: LoadedOrg,
+                                                                  snapshot: Snapshot) -> None:
+    assert find_people(snapshot, org.NO_EMAIL_KEY) == []
+    why = skipped_records(snapshot, org.NO_EMAIL_KEY)
+    assert why and "e-mail" in why[0].message.replace("work_email", "e-mail")
+    assert why[0].where  # the file:line or the record
+
+
+def test_the_source_says_what_it_knows_of_nesting(loaded: LoadedOrg, snapshot: Snapshot) -> None:
+    if loaded.nesting:
+        assert snapshot.membership is Membership.NESTED and membership_note(snapshot) == ""
+    else:  # Okta: flattened by Okta itself, and explanations say so
+        assert snapshot.membership is Membership.FLATTENED
+        assert "flattens group memberships itself" in membership_note(snapshot)

@@ -5,7 +5,10 @@ shared/reference/directory-apis.md:
   access_token}``; a wrong secret -> 401 ``invalid_client``;
 * ``GET /v1.0/users`` (``$select``, ``$top`` 1–999, default 100, ``$expand=manager($select=id)``),
   ``/v1.0/groups``, ``/v1.0/groups/{id}/transitiveMembers/microsoft.graph.user`` (flat, nested
-  membership, cycles tolerated); ``@odata.nextLink`` with an opaque ``$skiptoken``;
+  membership, cycles tolerated), ``/v1.0/groups/{id}/members`` (direct members, users and
+  groups, each with its ``@odata.type``; with ``$count=true`` and the header
+  ``ConsistencyLevel: eventual`` the first page carries ``@odata.count``, the list's length);
+  ``@odata.nextLink`` with an opaque ``$skiptoken``;
 * ``/v1.0/users/delta`` and ``/v1.0/groups/delta?$select=displayName,members``: pages until an
   ``@odata.deltaLink``; removed users as ``{"id", "@removed": {"reason"}}``; member changes in
   ``members@delta``; an expired delta link -> 400 ``syncStateNotFound`` (or 410);
@@ -93,6 +96,7 @@ class GraphDouble(StrictDouble):
         self._skip_items: dict[str, tuple[list[dict[str, Any]], int, int | None]] = {}
         self._last_link: dict[str, str] = {}
         self._user_select: list[str] = []
+        self.cut_members: dict[str, int] = {}  # group id -> members served (count unchanged)
 
     @property
     def graph_url(self) -> str:
@@ -191,6 +195,13 @@ class GraphDouble(StrictDouble):
                 return Reply(404, {"error": {"code": "Request_ResourceNotFound",
                                              "message": f"Resource '{gid}' does not exist"}})
             return self._list(path, params, self._transitive(gid, params))
+        if path.startswith("/groups/") and path.endswith("/members"):
+            self._need(GROUP_READ)
+            gid = path.split("/")[2]
+            if gid not in self.groups:
+                return Reply(404, {"error": {"code": "Request_ResourceNotFound",
+                                             "message": f"Resource '{gid}' does not exist"}})
+            return self._members(path, params, gid, call)
         if path in ("/users/delta", "/groups/delta"):
             self._need(USER_READ if path == "/users/delta" else GROUP_READ)
             return self._delta(path, params)
@@ -275,6 +286,27 @@ class GraphDouble(StrictDouble):
                     users.append({"@odata.type": "#microsoft.graph.user"}
                                  | self.users[member].shaped(select))
         return users
+
+    def _members(self, path: str, params: dict[str, str], gid: str, call: Call) -> Reply:
+        counted = params.get("$count")
+        plain = {k: v for k, v in params.items() if k != "$count"}
+        self._check_params(plain, {"$select", "$top"}, frozenset({"id", "displayName"}))
+        if counted not in (None, "true"):
+            raise bad(f"$count={counted}")
+        if counted and call.headers.get("consistencylevel", "").lower() != "eventual":
+            return Reply(400, {"error": {"code": "Request_UnsupportedQuery",
+                                         "message": "$count requires ConsistencyLevel eventual"}})
+        items = []
+        for member, kind in self.groups[gid].members.items():
+            if (self.users if kind == "user" else self.groups).get(member) is None:
+                continue
+            items.append({"@odata.type": f"#microsoft.graph.{kind}", "id": member})
+        total = len(items)
+        items = items[:self.cut_members.get(gid, total)]
+        reply = self._list(path, params, items)
+        if counted and isinstance(reply.body, dict):
+            reply.body["@odata.count"] = total
+        return reply
 
     def _list(self, path: str, params: dict[str, str], items: list[dict[str, Any]]) -> Reply:
         top = int(params.get("$top", PAGE_DEFAULT))
