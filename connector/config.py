@@ -203,6 +203,8 @@ class GraphSource(_WebSource):
     authority_url: str = "https://login.microsoftonline.com"
     graph_url: str = "https://graph.microsoft.com/v1.0"
     page_size: int = Field(999, ge=1, le=999)
+    delta: bool = True  # nightly syncs read only what changed (delta queries)
+    full_read_days: float = Field(7.0, gt=0)  # and read everything again this often
 
     @field_validator("authority_url", "graph_url")
     @classmethod

@@ -38,6 +38,12 @@ class DirectorySource(Protocol):
 
 @runtime_checkable
 class DeltaSource(DirectorySource, Protocol):
+    """A source that can read only what changed since an earlier read."""
+
+    source_id: str  # the name its cursor is kept under (the snapshots' ``source``)
+    full_round: bool  # the last changes_since read everything (no usable token, or expired)
+
     def changes_since(self, token: str) -> tuple[Snapshot, str]:
-        """The snapshot updated by what changed since ``token``, and the next token."""
+        """The whole directory as of now, read through what changed since ``token`` (an empty
+        token reads everything), and the next token."""
         ...

@@ -14,18 +14,21 @@ followed as given.
 
 :meth:`GraphDirectory.changes_since` reads ``/users/delta`` and ``/groups/delta`` (direct
 membership and group-in-group edges from ``members@delta``). Cursor rules: the token is opaque
-to the caller (the two ``@odata.deltaLink`` URLs); an empty token, a token this reader has no
-base snapshot for (a new process), or an expired one (400 ``syncStateNotFound`` or 410) starts a
-full delta round, which returns the whole directory and a fresh token. A user in ``@removed``
+to the caller: the two ``@odata.deltaLink`` URLs and the snapshot they continue (compressed), so
+the next night's process resumes from it. An empty or unreadable token, or an expired one (400
+``syncStateNotFound`` or 410) starts a full delta round, which returns the whole directory and a
+fresh token (:attr:`GraphDirectory.full_round` says which it was). A user in ``@removed``
 (``changed``: soft-deleted, ``deleted``: gone) becomes LEFT. The caller saves the token only
 after the work the snapshot led to is durable.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import time
+import zlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -124,6 +127,7 @@ class GraphDirectory:
                         wording.secret, PERMISSIONS, "directory.authority_url")
         self.login = self._client(login, dict, verify)
         self._state: _DeltaState | None = None
+        self.full_round = False  # the last changes_since read everything
 
     def _client(self, wording: Wording, headers: Callable[[], Mapping[str, str]],
                 verify: bool | str) -> JsonClient:
@@ -140,6 +144,10 @@ class GraphDirectory:
         if source.verify_tls and source.ca_file is not None:
             verify = str(settings.path(source.ca_file))
         return cls(source, secret or "", verify=verify)
+
+    @property
+    def source_id(self) -> str:
+        return f"graph:{self.settings.tenant_id}"
 
     @property
     def requests_made(self) -> int:
@@ -199,7 +207,7 @@ class GraphDirectory:
             return self._read()
 
     def _read(self) -> Snapshot:
-        assembly = SnapshotAssembly(f"graph:{self.settings.tenant_id}")
+        assembly = SnapshotAssembly(self.source_id)
         top = str(self.settings.page_size)
         users = query_url(f"{self.base}/users", {
             "$select": USER_SELECT, "$expand": "manager($select=id)", "$top": top})
@@ -289,8 +297,11 @@ class GraphDirectory:
     def changes_since(self, token: str) -> tuple[Snapshot, str]:
         with whole_read("Microsoft Graph"):
             state = self._state
-            links = _parse_token(token)
-            if state is None or not links or links != state.links:
+            links, base = _parse_token(token)
+            if base is not None and (state is None or links != state.links):
+                state = base  # the token carries the snapshot its links continue
+            self.full_round = state is None or not links or links != state.links
+            if state is None or self.full_round:
                 if token:
                     log.info("graph: no base snapshot for this delta token; full delta round")
                 state = self._delta_round(_DeltaState(), None)
@@ -302,9 +313,10 @@ class GraphDirectory:
                         raise
                     log.warning("graph: the delta link expired (%s); reading everything again",
                                 exc.errorcode or exc.status)
+                    self.full_round = True
                     state = self._delta_round(_DeltaState(), None)
             self._state = state
-            return self._delta_snapshot(state), json.dumps(state.links, sort_keys=True)
+            return self._delta_snapshot(state), _token(state)
 
     def _delta_round(self, state: _DeltaState, links: Mapping[str, str] | None) -> _DeltaState:
         users_url = (links or {}).get("users") or query_url(
@@ -322,7 +334,7 @@ class GraphDirectory:
         return state
 
     def _delta_snapshot(self, state: _DeltaState) -> Snapshot:
-        assembly = SnapshotAssembly(f"graph:{self.settings.tenant_id}")
+        assembly = SnapshotAssembly(self.source_id)
         for user in state.users.values():
             self._add_user(assembly, user, user.get("_manager"), left=bool(user.get("_removed")))
         for gid, name in state.groups.items():
@@ -389,13 +401,41 @@ def _copy(state: _DeltaState) -> _DeltaState:
     )
 
 
-def _parse_token(token: str) -> dict[str, str]:
+DELTA_FORMAT = "graph-delta-1:"  # the saved cursor's format tag
+
+
+def _token(state: _DeltaState) -> str:
+    """The delta links and the snapshot they continue, compressed: a later process (the next
+    night's run) resumes from it without a full read."""
+    document = {"links": state.links, "users": state.users, "groups": state.groups,
+                "members": state.members}
+    packed = zlib.compress(json.dumps(document, separators=(",", ":")).encode(), 6)
+    return DELTA_FORMAT + base64.b64encode(packed).decode("ascii")
+
+
+def _parse_token(token: str) -> tuple[dict[str, str], _DeltaState | None]:
+    """(delta links, the base state when the token carries it); ({}, None) when unusable."""
     if not token:
-        return {}
+        return {}, None
+    base: _DeltaState | None = None
     try:
-        links = json.loads(token)
-    except ValueError:
-        return {}
+        if token.startswith(DELTA_FORMAT):
+            document = json.loads(zlib.decompress(base64.b64decode(token[len(DELTA_FORMAT):])))
+            links = document.get("links")
+            base = _DeltaState(
+                users={str(k): dict(v) for k, v in document["users"].items()},
+                groups={str(k): str(v) for k, v in document["groups"].items()},
+                members={str(k): {str(m): str(t) for m, t in v.items()}
+                         for k, v in document["members"].items()},
+            )
+        else:
+            links = json.loads(token)  # the links alone: resumable in the same process only
+    except (ValueError, KeyError, TypeError, AttributeError, zlib.error):
+        log.warning("graph: the saved delta token cannot be read; full delta round")
+        return {}, None
     if not isinstance(links, dict) or not all(isinstance(v, str) for v in links.values()):
-        return {}
-    return {str(k): str(v) for k, v in links.items()}
+        return {}, None
+    links = {str(k): str(v) for k, v in links.items()}
+    if base is not None:
+        base.links = links
+    return links, base

@@ -237,6 +237,17 @@ class LdapWire:
 
     # -- internals ----------------------------------------------------------------------------
 
+    def _check_span(self, dn: str, match: re.Match[str], got: int) -> None:
+        """A range ``low-high`` announces its number of values: fewer is an incomplete read."""
+        if match["high"] == "*":
+            return
+        announced = int(match["high"]) - int(match["low"]) + 1
+        if got < announced:
+            raise ProtocolError(self._incomplete(
+                f"the server returned {got} value(s) of {match['name']} of {dn} for the range "
+                f"{match['low']}-{match['high']}, which holds {announced}"
+            ))
+
     def _incomplete(self, what: str) -> str:
         return incomplete_read(f"the LDAP directory at {self.endpoint.where}", what)
 
@@ -286,6 +297,7 @@ class LdapWire:
         for match, key in ranged:
             name = match["name"].lower()
             collected = list(values.pop(key))
+            self._check_span(entry.dn, match, len(collected))
             high = match["high"]
             while high != "*":
                 low = int(high) + 1
@@ -316,6 +328,7 @@ class LdapWire:
                             f"{entry.dn}"
                         )
                     )
+                self._check_span(entry.dn, nxt[0], len(part.values[nxt[1]]))
                 collected.extend(part.values[nxt[1]])
                 high = nxt[0]["high"]
             values[name] = values.get(name, []) + collected

@@ -330,3 +330,13 @@ skillbuilder_imports = Table(  # every report file imported, by content
     Column("rows", Integer, nullable=False),
     Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),
 )
+
+directory_cursors = Table(  # where a delta directory source resumes (store/cursors.py)
+    "directory_cursors",
+    metadata,
+    Column("source", String(512), primary_key=True),
+    Column("token", Text, nullable=False),  # opaque to the connector; the reader's own format
+    Column("full_read_at", UtcDateTime, nullable=False),  # the last read of everything
+    Column("saved_at", UtcDateTime, nullable=False),
+    Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),
+)

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from connector.config import Settings
-from connector.directory.guard import check_read
 from connector.errors import ConfigError, SafetyStop, UpskillError
 from connector.lms import LmsTarget
 from connector.lms.reconcile import ReconcileResult, reconcile_targets
@@ -35,6 +34,7 @@ from connector.sync.executor import ApplyResult, Executor
 from connector.sync.planner import Policy, plan
 from connector.sync.policy import unwanted_after
 from connector.sync.preview import PopulationDiff, moved_people, people_subset, population_diff
+from connector.sync.reading import READ_FAILED, checked_read, read_directory, save_cursor
 from connector.sync.state import Refusal, State
 
 if TYPE_CHECKING:
@@ -43,8 +43,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
-BASELINE_LOOKBACK = 200  # runs searched for the last complete read before the last succeeded
-READ_FAILED = "directory.read_failed"  # the count a run whose directory read failed records
 
 
 def utcnow() -> datetime:
@@ -215,41 +213,6 @@ def checked_mappings(folder: Path) -> Mappings:
     return mappings
 
 
-def checked_read(
-    settings: Settings,
-    store: Store,
-    *,
-    accept_shrink: bool = False,
-    snapshot: Snapshot | None = None,
-) -> Snapshot:
-    """Read the directory; stop (:class:`SafetyStop`) when the read is empty or shrank past
-    ``directory_guard.max_shrink`` against the last complete read (the newest sync run that
-    read the directory in full, whatever happened after), unless ``accept_shrink``."""
-    if snapshot is None:
-        snapshot = build_source(settings).read()
-    accepted = check_read(
-        snapshot.source,
-        len(snapshot),
-        last_complete_read(store),
-        max_shrink=settings.directory_guard.max_shrink,
-        accept_shrink=accept_shrink,
-    )
-    if accepted:
-        log.warning("directory: %s", accepted)
-    return snapshot
-
-
-def last_complete_read(store: Store) -> int | None:
-    """People in the newest complete directory read of a sync: a run records ``people_read``
-    only once its read was complete and passed the outage guard, so a run that failed later
-    (on the LMS side) still counts, and a read that failed or was stopped does not."""
-    for record in store.runs(BASELINE_LOOKBACK):
-        if record.kind == "sync" and record.people_read is not None:
-            return int(record.people_read)
-    last = store.last_run("sync")
-    return last.people_read if last is not None else None
-
-
 def prepare(
     settings: Settings,
     store: Store,
@@ -395,7 +358,7 @@ def sync(
             live = live if live is not None else build_targets(settings)
             reconciled = reconcile_targets(store, live, run_id, now)
         try:
-            snapshot = build_source(settings).read()
+            read = read_directory(settings, store, now)
         except UpskillError:
             read_failed = True
             raise
@@ -406,11 +369,14 @@ def sync(
             restore=restore,
             accept_shrink=accept_shrink,
             retry_quarantined=retry_quarantined,
-            snapshot=snapshot,
+            snapshot=read.snapshot,
         )
+        save_cursor(store, read, run_id, clock())  # the read passed the outage guard
         store.record_problems(run_id, prepared.snapshot.problems)
         warn_unseen(prepared.unseen)
         counts = _counts(prepared)
+        if read.cursor is not None:
+            counts["directory.changes_only" if read.changes_only else "directory.full_read"] = 1
         if reconciled is not None:
             counts.update(reconciled.counts())
         if dry_run:

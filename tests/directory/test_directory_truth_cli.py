@@ -42,7 +42,8 @@ client_secret_file = "graph-secret"
 authority_url = "{graph_double.url}"
 graph_url = "{graph_double.graph_url}"
 page_size = 3
-retries = 0""", monkeypatch)
+retries = 0
+delta = false""", monkeypatch)
     (tmp_path / "graph-secret").write_text(graph_double.client_secret + "\n", encoding="utf-8")
     return path
 

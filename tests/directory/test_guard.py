@@ -114,7 +114,8 @@ client_id = "{graph_double.client_id}"
 authority_url = "{graph_double.url}"
 graph_url = "{graph_double.graph_url}"
 page_size = 3
-retries = 0"""
+retries = 0
+delta = false"""
     _settings(tmp_path, directory, monkeypatch)  # clears UPSKILL_* first
     monkeypatch.setenv("UPSKILL_DIRECTORY__CLIENT_SECRET", graph_double.client_secret)
     settings = load_settings(tmp_path / "upskill.toml")

@@ -54,3 +54,33 @@ def test_a_wrong_password_on_ad_names_the_bind_dn_only(samba: s.Samba) -> None:
         samba.reader(password=wrong).read()
     text = f"{caught.value} {caught.value.detail}"
     assert s.READER_DN in text and wrong not in text and s.READER_PASSWORD not in text
+
+
+def test_a_group_name_longer_than_a_cn_comes_from_the_description(samba: s.Samba) -> None:
+    """AD keeps at most 64 characters of a cn; the whole name of a longer group lives in its
+    description, which the reader uses (by default) when the cn was cut."""
+    long = ("Global Programme Office for the Responsible Adoption of Generative Artificial "
+            "Intelligence in Customer Operations, Finance, Human Resources and Regional Sales "
+            "Enablement across Europe, Middle East and Africa")
+    base = f"OU=Long Groups,{s.SUFFIX}"
+    ceo = next(p for p in org.people(include_left=False) if p.key == "E001")
+    conn = samba.admin()
+    try:
+        conn.add(base, "organizationalUnit")
+        conn.add(s.group_dn(long[:64], base), "group", {
+            "sAMAccountName": "long-group", "description": long, "member": [s.person_dn(ceo)]})
+    finally:
+        conn.unbind()
+    try:
+        snapshot = samba.reader(group_base=base).read()
+        assert set(snapshot.groups) == {long}
+        assert snapshot.people[samba.key_of["E001"]].groups == {long}
+        cut = samba.reader(group_base=base, attributes={"group_name": "cn"}).read()
+        assert set(cut.groups) == {long[:64]}
+    finally:
+        conn = samba.admin()
+        try:
+            conn.delete(s.group_dn(long[:64], base))
+            conn.delete(base)
+        finally:
+            conn.unbind()

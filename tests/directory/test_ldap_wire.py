@@ -85,12 +85,31 @@ def test_ranges_are_followed_and_merged() -> None:
 def test_a_range_the_server_does_not_return_is_an_incomplete_read() -> None:
     conn = ScriptedConnection(
         [
-            (0, [entry("cn=g", **{"member;range=0-1499": [b"cn=1"]})], b""),
+            (0, [entry("cn=g", **{"member;range=0-0": [b"cn=1"]})], b""),
             (0, [entry("cn=g")], b""),
         ]
     )
     with pytest.raises(ProtocolError, match="incomplete: the server did not return the range"):
         list(wire(conn).search("o=x", "(cn=*)", ["member"], 10))
+
+
+@pytest.mark.parametrize("chunk", [0, 1], ids=["first-range", "later-range"])
+def test_a_range_shorter_than_it_announces_is_an_incomplete_read(chunk: int) -> None:
+    """AD's ``member;range=0-1499`` holds 1,500 values: a range cut short is an incomplete read,
+    never a smaller group."""
+    first = [b"cn=1", b"cn=2"] if chunk else [b"cn=1"]
+    later = [b"cn=3"]
+    answers = [(0, [entry("cn=g", **{"member;range=0-1": first})], b"")]
+    if chunk:
+        answers.append((0, [entry("cn=g", **{"member;range=2-3": later})], b""))
+    conn = ScriptedConnection(answers)
+    with pytest.raises(ProtocolError) as caught:
+        list(wire(conn).search("o=x", "(cn=*)", ["member"], 10, range_size=2))
+    message = caught.value.message
+    assert message.startswith("the read of the LDAP directory at dir.example.org:1389 was "
+                              "incomplete: the server returned 1 value(s) of member of cn=g")
+    assert f"range {chunk * 2}-{chunk * 2 + 1}, which holds 2" in message
+    assert "nothing was changed" in message
 
 
 @pytest.mark.parametrize(
