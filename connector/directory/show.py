@@ -67,6 +67,9 @@ def summary(snapshot: Snapshot) -> str:
            if snapshot.group_cycles() else ""),
         f"Problems: {len(snapshot.problems)}",
     ]
+    note = membership_note(snapshot)
+    if note:
+        lines.insert(3, f"Membership: {note}")
     lines += [f"  - {p}" for p in snapshot.problems[:LISTED]]
     if len(snapshot.problems) > LISTED:
         lines.append(f"  ... and {len(snapshot.problems) - LISTED} more")

@@ -74,7 +74,9 @@ def test_directory_show_and_mappings_validate_warn_too(
     config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["--config", str(config), "directory", "show"]) == 0
-    assert "HR export lists direct groups only" in _executive_warning(capsys.readouterr().err)
+    shown = capsys.readouterr()
+    assert "HR export lists direct groups only" in _executive_warning(shown.err)
+    assert "Membership: the HR export lists direct groups only" in shown.out
     assert main(["--config", str(config), "mappings", "validate"]) == 0
     out = capsys.readouterr()
     assert "HR export lists direct groups only" in _executive_warning(out.err)
