@@ -7,9 +7,7 @@ BIN    := $(VENV)/bin
 HASH   := $(shell sha1sum pyproject.toml 2>/dev/null | cut -c1-12)
 RUN    := $(VENV)/.runtime-$(HASH)
 STAMP  := $(VENV)/.installed-$(HASH)
-# editable_mode=compat: a .pth file puts the checkout on sys.path (setuptools' default mode for
-# this layout prints an "Editable installation" warning that reads like an error).
-PIP    := $(BIN)/python -m pip install -q --config-settings editable_mode=compat
+PIP    := $(BIN)/python -m pip install -q
 LRS    := tests/servers/lrs/node_modules/.package-lock.json
 
 .PHONY: demo test test-moodle lint typecheck unit bench clean install

@@ -22,17 +22,48 @@ log = logging.getLogger("connector")
 
 
 class _Context:
-    def __init__(self, config: str | None) -> None:
+    def __init__(
+        self, config: str | None, log_level: str | None = None, log_format: str | None = None
+    ) -> None:
         self.config = config
+        self.log_level = log_level
+        self.log_format = log_format
         self._settings: Settings | None = None
 
     @property
     def settings(self) -> Settings:
         if self._settings is None:
             from connector.config import load_settings
+            from connector.monitoring import logs, stages
 
             self._settings = load_settings(self.config)
+            chosen = self._settings.logging
+            logs.configure(
+                self.log_level or chosen.level,
+                self.log_format or chosen.format,
+                libraries=chosen.libraries,
+            )
+            stages.show("bar" if sys.stderr.isatty() else "log")
+            if self._settings.monitoring.textfile is not None:
+                click.get_current_context().call_on_close(self._write_textfile)
         return self._settings
+
+    def _write_textfile(self) -> None:
+        """After a command: the metrics for node_exporter (``monitoring.textfile``)."""
+        from connector.monitoring.metrics import write_textfile
+        from connector.sync.run import open_store
+
+        settings = self.settings
+        assert settings.monitoring.textfile is not None
+        try:
+            store = open_store(settings)
+        except UpskillError as exc:
+            log.warning("metrics textfile not written: %s", exc.message)
+            return
+        try:
+            write_textfile(settings.path(settings.monitoring.textfile), lambda: store)
+        finally:
+            store.close()
 
 
 pass_ctx = click.make_pass_decorator(_Context)
@@ -48,16 +79,24 @@ pass_ctx = click.make_pass_decorator(_Context)
 )
 @click.option(
     "--log-level",
-    default="WARNING",
-    show_default=True,
     type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+    help="The connector's log level (default: logging.level, INFO).",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    help="Log lines as text or one JSON object a line (default: logging.format, text).",
 )
 @click.version_option(package_name="upskill-connector")
 @click.pass_context
-def cli(ctx: click.Context, config: str | None, log_level: str) -> None:
+def cli(
+    ctx: click.Context, config: str | None, log_level: str | None, log_format: str | None
+) -> None:
     """Put the right generative-AI training in front of every employee, every night."""
-    logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
-    ctx.obj = _Context(config)
+    from connector.monitoring import logs
+
+    logs.configure(log_level or "INFO", log_format or "text")
+    ctx.obj = _Context(config, log_level, log_format)
 
 
 @cli.command()
@@ -481,6 +520,40 @@ def _run_line(r: Any) -> str:
         f"planned {planned:>6} done {done:>6} failed {failed:>4} writes {r.writes_sent:>5} "
         f"skipped {r.counts.get('skipped', 0):>3} mappings {mappings}"
     )
+
+
+@cli.command()
+@click.option(
+    "--max-age",
+    "max_age",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="HOURS",
+    help="Alert when the last successful sync ended longer ago than this "
+    "(default: monitoring.max_sync_age_hours, 26).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@pass_ctx
+def status(c: _Context, max_age: float | None, as_json: bool) -> None:
+    """Each job's last run, outcome, counts and next time; exit 1 when the last sync failed or
+    is too old (for monitoring checks)."""
+    import json
+    from datetime import timedelta
+
+    from connector.monitoring.status import alerts, format_status, job_statuses, status_json
+    from connector.sync.run import open_store, utcnow
+
+    settings = c.settings
+    now = utcnow()
+    with open_store(settings) as store:
+        statuses = job_statuses(settings, store, now)
+    hours = max_age if max_age is not None else settings.monitoring.max_sync_age_hours
+    problems = alerts(statuses, now, timedelta(hours=hours))
+    if as_json:
+        click.echo(json.dumps(status_json(statuses, problems), indent=2))
+    else:
+        click.echo(format_status(statuses, problems, now))
+    if problems:
+        raise click.exceptions.Exit(1)
 
 
 @cli.group()

@@ -573,6 +573,34 @@ class ScheduleSettings(Section):
     timezone: str = "UTC"
 
 
+class MonitoringSettings(Section):
+    """What monitoring reads (README "Operating it"): the worker serves ``/metrics`` and
+    ``/healthz`` on ``listen`` (``""``: not at all); one-shot commands write the same metrics
+    to ``textfile`` for node_exporter (``""``: none); ``upskill status`` exits 1 when the last
+    real sync failed or finished more than ``max_sync_age_hours`` ago."""
+
+    listen: str = "127.0.0.1:9464"
+    textfile: Path | None = None
+    max_sync_age_hours: float = Field(26.0, gt=0)
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if value and (not sep or not host or not port.isdigit() or int(port) > 65535):
+            raise ValueError("must be HOST:PORT, e.g. 127.0.0.1:9464 (0.0.0.0:9464 in a pod)")
+        return value
+
+
+class LoggingSettings(Section):
+    """Log lines on standard error: ``text`` (timestamp, level, run id, logger, message) or
+    ``json`` (one object a line); ``level`` is the connector's, libraries stay at WARNING."""
+
+    format: Literal["text", "json"] = "text"
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    libraries: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
+
+
 class GuardSettings(Section):
     """Safety guards checked before every apply (connector/sync/guards.py): the run stops
     with nothing written when a plan removes enrollments from more than ``max_removals``
@@ -630,6 +658,8 @@ class Settings(BaseSettings):
     guards: GuardSettings = GuardSettings()
     removal: RemovalSettings = RemovalSettings()
     sync: SyncSettings = SyncSettings()
+    monitoring: MonitoringSettings = MonitoringSettings()
+    logging: LoggingSettings = LoggingSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -20,14 +20,22 @@ log = logging.getLogger(__name__)
 
 
 def nightly(settings: Settings, echo: Callable[[str], None]) -> None:
+    from connector.monitoring.logs import RUN_ID
     from connector.sync.run import open_store, sync
 
+    RUN_ID.set(None)
+    store = None
     try:
-        outcome = sync(settings, open_store(settings))
+        store = open_store(settings)
+        outcome = sync(settings, store)
     except UpskillError as exc:
         log.error("sync failed: %s", exc.message)
         echo(f"sync failed: {exc.message}")
         return
+    finally:
+        if store is not None:
+            _textfile(settings, store)
+            store.close()
     echo(
         f"run {outcome.run_id}: {len(outcome.prepared.plan.changes)} change(s) planned, "
         f"{outcome.writes_sent} write(s) sent"
@@ -38,21 +46,37 @@ def reports(settings: Settings, echo: Callable[[str], None]) -> None:
     """Send every leader the report of the period before the one holding now."""
     from datetime import UTC, datetime
 
+    from connector.monitoring.logs import RUN_ID
     from connector.report.assemble import last_complete_period
     from connector.report.run import send_reports
     from connector.sync.run import open_store
 
+    RUN_ID.set(None)
     period = last_complete_period(settings, datetime.now(UTC))
+    store = None
     try:
-        result = send_reports(settings, open_store(settings), period=period)
+        store = open_store(settings)
+        result = send_reports(settings, store, period=period)
     except UpskillError as exc:
         log.error("reports for %s not sent: %s", period, exc.message)
         echo(f"reports for {period} not sent: {exc.message}")
         return
+    finally:
+        if store is not None:
+            _textfile(settings, store)
+            store.close()
     echo(
         f"reports for {period}: {len(result.sent)} sent, {len(result.already)} already sent, "
         f"{len(result.skipped)} skipped, {len(result.failed)} failed"
     )
+
+
+def _textfile(settings: Settings, store: Any) -> None:
+    """The metrics for node_exporter after each job, when ``monitoring.textfile`` is set."""
+    if settings.monitoring.textfile is not None:
+        from connector.monitoring.metrics import write_textfile
+
+        write_textfile(settings.path(settings.monitoring.textfile), lambda: store)
 
 
 _DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
@@ -140,6 +164,23 @@ def run_worker(settings: Settings, *, once: bool, echo: Callable[[str], None]) -
         nightly(settings, echo)
         return
     scheduler = build_scheduler(settings, echo)
+    listen = settings.monitoring.listen
+    if not listen:
+        _schedule(settings, scheduler, echo)
+        return
+    from connector.monitoring.server import MonitoringServer
+    from connector.sync.run import open_store
+
+    store = open_store(settings)
+    try:
+        with MonitoringServer(listen, lambda: store, alive=lambda: bool(scheduler.running)) as srv:
+            echo(f"worker: metrics on {srv.url}/metrics, health on {srv.url}/healthz")
+            _schedule(settings, scheduler, echo)
+    finally:
+        store.close()
+
+
+def _schedule(settings: Settings, scheduler: Any, echo: Callable[[str], None]) -> None:
     schedule = settings.schedule
     if scheduler.get_job("leader-reports") is not None:
         reports_text = f"leaders' reports '{schedule.report_cron}'"

@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 
 from connector.lms import EnrollRow, LmsTarget
 from connector.model import EnrollmentStatus
+from connector.monitoring.stages import stage
 from connector.progress.xapi.collect import XapiResult
 from connector.store import Store
 
@@ -78,7 +79,9 @@ def collect(
         missing = len(open_rows) - len(rows)
         if missing:
             log.warning("%s: %d enrollment(s) skipped: account or course not found", name, missing)
-        completions = target.completions(rows)
+        with stage(f"collect {name}", total=len(rows), unit="enrollment") as shown:
+            completions = target.completions(rows)
+            shown.advance(len(rows))
         result.read[name] = len(rows)
         result.changed += store.record_completions(run_id, completions, at)
         if full:

@@ -27,6 +27,7 @@ from connector.model import (
     EnrollmentStatus,
     RecordProblem,
 )
+from connector.monitoring.logs import RUN_ID
 from connector.store import database, runlock
 from connector.store import policy as policy_q
 from connector.store import queries as q
@@ -194,6 +195,7 @@ class Store:
                     staleness=self.lock_staleness,
                     name=runlock.LOCK_NAME if lock is True else lock,
                 )
+        RUN_ID.set(run_id)  # the log lines from here on name this run
         return run_id
 
     def finish_run(

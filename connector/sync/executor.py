@@ -35,6 +35,7 @@ from connector.lms import (
     row_key,
 )
 from connector.model import Change, ChangeKind, EnrollmentStatus, Person, PersonStatus, Plan
+from connector.monitoring.stages import stage
 from connector.store import Store
 
 log = logging.getLogger(__name__)
@@ -162,30 +163,38 @@ class Executor:
 
         hint = getattr(target, "preferred_batch", None)
         size = min(self.batch_size, hint) if isinstance(hint, int) and hint > 0 else self.batch_size
-        for batch in _batches(by_kind.get(ChangeKind.CREATE_USER, []), size):
-            self.store.journal_mark(run_id, [c.ident for c in batch], "sent")
-            people = [self.people[c.person_key] for c in batch]
-            outcome = target.ensure_users(people)
-            accounts.update(outcome.done)
-            self._commit(
-                run_id,
-                name,
-                ChangeKind.CREATE_USER,
-                batch,
-                outcome,
-                result,
-                key=lambda c: c.person_key,
-                accounts=outcome.done,
-            )
+        creating = by_kind.get(ChangeKind.CREATE_USER, [])
+        with stage(f"apply {name} create_user", total=len(creating), unit="change") as shown:
+            for batch in _batches(creating, size):
+                self.store.journal_mark(run_id, [c.ident for c in batch], "sent")
+                people = [self.people[c.person_key] for c in batch]
+                outcome = target.ensure_users(people)
+                accounts.update(outcome.done)
+                self._commit(
+                    run_id,
+                    name,
+                    ChangeKind.CREATE_USER,
+                    batch,
+                    outcome,
+                    result,
+                    key=lambda c: c.person_key,
+                    accounts=outcome.done,
+                )
+                shown.advance(len(batch))
 
         removing = [*by_kind.get(ChangeKind.SUSPEND, []), *by_kind.get(ChangeKind.UNENROLL, [])]
         for kind in (ChangeKind.ENROLL, ChangeKind.REVIVE, ChangeKind.SUSPEND, ChangeKind.UNENROLL):
             if kind is ChangeKind.SUSPEND and removing and self.before_removals is not None:
                 self.before_removals(name, removing)
-            for batch in _batches(by_kind.get(kind, []), size):
-                self._apply_enrollments(
-                    run_id, name, target, kind, batch, accounts, course_ids, result
-                )
+            changes = by_kind.get(kind, [])
+            if not changes:
+                continue
+            with stage(f"apply {name} {kind.value}", total=len(changes), unit="change") as shown:
+                for batch in _batches(changes, size):
+                    self._apply_enrollments(
+                        run_id, name, target, kind, batch, accounts, course_ids, result
+                    )
+                    shown.advance(len(batch))
         if isinstance(target, VerifiedWrites):
             self._verify(run_id, name, target, plan, result)
         if isinstance(target, AccountLifecycle):

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from connector.config import Settings
 from connector.directory.guard import check_read
 from connector.model import Snapshot
+from connector.monitoring.stages import stage
 from connector.registry import build_source
 from connector.store import Store
 
@@ -30,7 +31,10 @@ def checked_read(
     ``directory_guard.max_shrink`` against the last complete read (the newest sync run that
     read the directory in full, whatever happened after), unless ``accept_shrink``."""
     if snapshot is None:
-        snapshot = build_source(settings).read()
+        with stage("read directory", unit="person") as reading:
+            snapshot = build_source(settings).read()
+            reading.set_total(len(snapshot))
+            reading.advance(len(snapshot))
     accepted = check_read(
         snapshot.source,
         len(snapshot),
@@ -53,6 +57,15 @@ class DirectoryRead:
 
 
 def read_directory(settings: Settings, store: Store, now: datetime) -> DirectoryRead:
+    """:func:`read_delta_or_full`, shown as the run's first stage."""
+    with stage("read directory", unit="person") as reading:
+        found = read_delta_or_full(settings, store, now)
+        reading.set_total(len(found.snapshot))
+        reading.advance(len(found.snapshot))
+    return found
+
+
+def read_delta_or_full(settings: Settings, store: Store, now: datetime) -> DirectoryRead:
     """The directory as of now. A delta-capable source with ``delta`` on (Microsoft Graph)
     reads everything the first time and every ``full_read_days``, else only what changed since
     the cursor saved in the state database (:mod:`connector.store.cursors`)."""

@@ -20,6 +20,7 @@ from connector.errors import ConfigError, SafetyStop, UpskillError
 from connector.lms import LmsTarget
 from connector.lms.reconcile import ReconcileResult, reconcile_targets
 from connector.model import Bundle, Change, Person, Persona, Plan, RecordProblem, Snapshot
+from connector.monitoring.stages import stage
 from connector.personas.analysis import rule_problems
 from connector.personas.engine import Assignment, assign, assign_each, expired_pins, untouched
 from connector.personas.loader import Mappings, Override, load_mappings
@@ -151,25 +152,29 @@ def plan_with(
     ``assignments``: those of ``mappings`` on ``snapshot`` today, when the caller has them."""
     today = now.date()
     if assignments is None:
-        assignments = assign(snapshot, mappings, today=today)
+        with stage("assign personas", total=len(snapshot), unit="person") as assigning:
+            assignments = assign(snapshot, mappings, today=today)
+            assigning.advance(len(snapshot))
     planned = snapshot
     if only is not None:
         planned, state = people_subset(snapshot, state, only)
         personas = {k: assignments[k].persona for k in planned.people if k in assignments}
     else:
         personas = {k: a.persona for k, a in assignments.items()}
-    the_plan = plan(
-        planned,
-        personas,
-        mappings.bundles,
-        state,
-        enabled_targets(settings),
-        policy_of(settings),
-        now=now,
-        untouched=untouched(planned, mappings, today=today),
-        restore=frozenset(restore),
-        retry_quarantined=retry_quarantined,
-    )
+    with stage("plan changes", total=len(planned), unit="person") as planning:
+        the_plan = plan(
+            planned,
+            personas,
+            mappings.bundles,
+            state,
+            enabled_targets(settings),
+            policy_of(settings),
+            now=now,
+            untouched=untouched(planned, mappings, today=today),
+            restore=frozenset(restore),
+            retry_quarantined=retry_quarantined,
+        )
+        planning.advance(len(planned))
     expired = tuple(expired_pins(mappings, today))
     unseen = tuple(unseen_groups(mappings, snapshot))
     return Prepared(mappings, snapshot, assignments, the_plan, state, expired, unseen)
