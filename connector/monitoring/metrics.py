@@ -10,6 +10,7 @@ the stages this process ran (the directory read among them).
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,11 +25,11 @@ from connector.monitoring.status import JOBS, duration
 
 if TYPE_CHECKING:
     from connector.store import Store
+    from connector.store.records import RunRecord
 
 log = logging.getLogger(__name__)
 
 OUTCOMES = ("succeeded", "failed", "crashed", "stopped", "running")
-CHANGE_STATES = {"planned": "planned.", "applied": "done.", "failed": "failed."}
 
 
 class StoreCollector(Collector):
@@ -37,6 +38,7 @@ class StoreCollector(Collector):
     def __init__(self, store: Callable[[], Store], clock: Callable[[], datetime] | None = None):
         self._store = store
         self._clock = clock or (lambda: datetime.now(UTC))
+        self._cached: tuple[int, dict[tuple[str, str, str], int]] | None = None
 
     def collect(self) -> Iterator[Metric]:
         store = self._store()
@@ -81,24 +83,39 @@ class StoreCollector(Collector):
         writes = _gauge("lms_write_requests", "Write requests the newest real sync sent")
         errors = GaugeMetricFamily(
             "upskill_lms_errors",
-            "Changes the LMS refused in the newest real sync, by change kind",
-            labels=["kind"],
+            "Changes a target refused in the newest real sync, by target and change kind",
+            labels=["target", "kind"],
         )
         last = store.last_run("sync", status=None, dry_run=False)
         if last is not None:
-            targets = {k.split(".")[1] for k in last.counts if k.startswith("planned.")}
-            target = next(iter(targets)) if len(targets) == 1 else "all"
             for key, value in sorted(last.counts.items()):
-                for state, prefix in CHANGE_STATES.items():
-                    if not key.startswith(prefix):
-                        continue
-                    rest = key.removeprefix(prefix).split(".")
-                    where, kind = (rest[0], rest[1]) if len(rest) == 2 else (target, rest[0])
-                    changes.add_metric([state, kind, where], float(value))
-                    if state == "failed":
-                        errors.add_metric([kind], float(value))
+                parts = key.split(".")
+                if len(parts) == 3 and parts[0] == "planned":
+                    changes.add_metric(["planned", parts[2], parts[1]], float(value))
+            for (state, target, kind), n in sorted(self._outcomes(store, last).items()):
+                changes.add_metric([state, kind, target], float(n))
+                if state == "failed":
+                    errors.add_metric([target, kind], float(n))
             writes.add_metric(["sync"], float(last.writes_sent))
         yield from (changes, writes, errors)
+
+    def _outcomes(self, store: Store, run: RunRecord) -> dict[tuple[str, str, str], int]:
+        """(applied or failed, target, kind) → changes, from the run's journal; kept once the
+        run has ended (its journal no longer changes), so a scrape reads it once."""
+        if self._cached is not None and self._cached[0] == run.id:
+            return self._cached[1]
+        found: Counter[tuple[str, str, str]] = Counter()
+        for entry in store.journal(run.id):
+            state = {"done": "applied", "failed": "failed"}.get(entry.state)
+            if state is not None:
+                found[(state, entry.target, entry.kind.value)] += 1
+        planned = {tuple(k.split(".")[1:]) for k in run.counts if k.startswith("planned.")}
+        for target, kind in planned:  # a kind planned and never applied counts 0
+            for state in ("applied", "failed"):
+                found.setdefault((state, target, kind), 0)
+        if run.status != "running":
+            self._cached = (run.id, dict(found))
+        return dict(found)
 
 
 def _stage_families() -> Iterator[Metric]:

@@ -17,6 +17,7 @@ from connector import worker
 from connector.cli import main
 from connector.config import Settings, load_settings
 from connector.demo import run_demo
+from connector.model import Change, ChangeKind
 from connector.monitoring.server import MonitoringServer
 from connector.store import Store
 from tests.monitoring.conftest import write_config
@@ -60,6 +61,8 @@ def test_the_endpoint_serves_the_last_runs_and_health(settings: Settings) -> Non
                          target="moodle") == 288
             assert value(found, "upskill_changes", state="failed", kind="enroll",
                          target="moodle") == 0
+            assert value(found, "upskill_changes", state="planned", kind="enroll",
+                         target="skillbuilder") > 0
             assert value(found, "upskill_lms_write_requests", job="sync") > 0
             assert value(found, "upskill_run_in_progress", job="sync") == 0
             ended = value(found, "upskill_last_success_timestamp_seconds", job="collect")
@@ -76,13 +79,19 @@ def test_a_failed_run_and_a_running_one_show_in_the_metrics(settings: Settings) 
     then = datetime.now(UTC) - timedelta(minutes=10)
     with Store.open(settings.state_url(), clock=lambda: then) as store:
         run = store.start_run("sync", dry_run=False, mappings_hash=None)
-        store.finish_run(run, "failed", counts={"planned.moodle.enroll": 5,
-                                                "failed.enroll": 2, "done.enroll": 3})
+        changes = [
+            Change(ChangeKind.ENROLL, "moodle", f"E{n}", "new in bundle", course_ref="GENAI-101")
+            for n in range(5)
+        ]
+        store.journal_plan(run, changes)
+        store.journal_mark(run, [c.ident for c in changes[:3]], "done")
+        store.journal_mark(run, [c.ident for c in changes[3:]], "failed")
+        store.finish_run(run, "failed", counts={"planned.moodle.enroll": 5})
         store.start_run("collect", dry_run=False, mappings_hash=None)
         with MonitoringServer("127.0.0.1:0", lambda: store) as server:
             found = samples(fetch(server.url + "/metrics")[1])
     assert value(found, "upskill_last_run_outcome", job="sync", outcome="failed") == 1
-    assert value(found, "upskill_lms_errors", kind="enroll") == 2
+    assert value(found, "upskill_lms_errors", target="moodle", kind="enroll") == 2
     assert value(found, "upskill_changes", state="applied", kind="enroll", target="moodle") == 3
     assert value(found, "upskill_run_in_progress", job="collect") == 1
     assert ("upskill_last_success_timestamp_seconds", (("job", "sync"),)) not in found
