@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed-$(HASH)
 PIP    := $(BIN)/python -m pip install -q
 LRS    := tests/servers/lrs/node_modules/.package-lock.json
 
-.PHONY: demo test test-moodle lint typecheck unit bench clean install
+.PHONY: demo test test-moodle lint typecheck unit bench clean install image
 
 install: $(STAMP)
 
@@ -64,6 +64,10 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.report
 	$(BIN)/python -m bench.xapi
 	$(BIN)/python -m bench.skillbuilder
+
+# The container image (needs Docker or Podman; make test checks its steps without one).
+image:
+	docker build -f deploy/container/Dockerfile -t upskill-connector:$(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml) .
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache .coverage

@@ -556,6 +556,38 @@ def status(c: _Context, max_age: float | None, as_json: bool) -> None:
         raise click.exceptions.Exit(1)
 
 
+@cli.command()
+@click.option(
+    "--serve",
+    is_flag=True,
+    help="Serve /metrics and /healthz on monitoring.listen until stopped (beside CronJobs).",
+)
+@pass_ctx
+def metrics(c: _Context, serve: bool) -> None:
+    """The Prometheus metrics of the state database: printed, or served with --serve."""
+    from connector.sync.run import open_store
+
+    settings = c.settings
+    with open_store(settings) as store:
+        if not serve:
+            from prometheus_client import generate_latest
+
+            from connector.monitoring.metrics import registry
+
+            click.echo(generate_latest(registry(lambda: store)).decode(), nl=False)
+            return
+        import threading
+
+        from connector.monitoring.server import MonitoringServer
+
+        if not settings.monitoring.listen:
+            raise click.UsageError('monitoring.listen is "": set an address such as 0.0.0.0:9464')
+        with MonitoringServer(settings.monitoring.listen, lambda: store) as server:
+            click.echo(f"metrics on {server.url}/metrics, health on {server.url}/healthz; "
+                       "Ctrl-C stops")
+            threading.Event().wait()
+
+
 @cli.group()
 def mappings() -> None:
     """The role mappings (mappings/)."""
