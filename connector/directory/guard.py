@@ -5,9 +5,11 @@ way already raises (every reader raises rather than return a partial snapshot); 
 catches the reads that came back whole but wrong:
 
 * an empty read: never accepted (an organisation of nobody is a broken read or scope);
-* a read smaller than the last good one (the ``people_read`` of the newest succeeded sync run)
-  by more than ``max_shrink`` (a share: 0.10 = 10 %), unless an administrator confirms a real
-  reorganisation with ``upskill sync --accept-shrink``.
+* a read smaller than the last complete one (the ``people_read`` of the newest sync run whose
+  read was complete and passed this guard, even if the run failed later:
+  :func:`connector.sync.reading.last_complete_read`) by more than ``max_shrink`` (a share:
+  0.10 = 10 %), unless an administrator confirms a real reorganisation with
+  ``upskill sync --accept-shrink`` (previewed by ``upskill plan --accept-shrink``).
 
 Pure: the caller passes the numbers.
 """
