@@ -465,16 +465,33 @@ def explain(c: _Context, person: str) -> None:
 @cli.command()
 @click.option("--limit", default=20, show_default=True)
 @click.option("--show", "show", type=int, metavar="RUN", help="Details of one run.")
+@click.option(
+    "--changes",
+    is_flag=True,
+    help="With --show: every change of the run (person, target, course, kind, outcome).",
+)
+@click.option("--csv", "as_csv", is_flag=True, help="With --changes: as CSV, for an audit.")
 @pass_ctx
-def runs(c: _Context, limit: int, show: int | None) -> None:
-    """History of runs with counts and outcome."""
+def runs(c: _Context, limit: int, show: int | None, changes: bool, as_csv: bool) -> None:
+    """History of runs with durations, counts, outcome and mappings version."""
+    from connector.monitoring import history
     from connector.sync.run import open_store
 
     store = open_store(c.settings)
+    if (changes or as_csv) and show is None:
+        raise click.UsageError("--changes and --csv go with --show RUN")
     if show is not None:
         record = store.run(show)
         if record is None:
             raise click.UsageError(f"no run {show}")
+        if changes or as_csv:
+            rows = history.change_rows(store.journal(show))
+            click.echo(
+                history.changes_csv(rows) if as_csv else history.format_changes(show, rows),
+                nl=not as_csv,
+            )
+            return
+        click.echo(history.HEADER)
         click.echo(_run_line(record))
         for k, v in sorted(record.counts.items()):
             click.echo(f"  {k}: {v}")
@@ -492,12 +509,16 @@ def runs(c: _Context, limit: int, show: int | None) -> None:
     records = store.runs(limit)
     if not records:
         click.echo("No runs yet.")
+    else:
+        click.echo(history.HEADER)
     for record in records:
         click.echo(_run_line(record))
 
 
 def _run_line(r: Any) -> str:
-    when = r.started_at.strftime("%Y-%m-%d %H:%M:%S")
+    from connector.monitoring.history import took
+
+    when = r.started_at.strftime("%Y-%m-%d %H:%M:%S") + f" {took(r):>8}"
     kind = r.kind + (" (dry run)" if r.dry_run else "")
     done = sum(v for k, v in r.counts.items() if k.startswith("done."))
     failed = sum(v for k, v in r.counts.items() if k.startswith("failed."))

@@ -203,7 +203,8 @@ def test_sync_runs_report_and_explain_against_the_sandbox(
     assert "Write requests sent: 0 (nothing to change)" in capsys.readouterr().out
 
     assert main(["--config", str(config), "runs"]) == 0
-    lines = capsys.readouterr().out.strip().splitlines()
+    header, *lines = capsys.readouterr().out.strip().splitlines()
+    assert header.startswith("Run ") and "Took" in header
     assert len(lines) == 2 and all("succeeded" in line for line in lines)
     assert main(["--config", str(config), "runs", "--show", "1"]) == 0
     shown = capsys.readouterr().out

@@ -89,7 +89,7 @@ def test_the_report_job_sends_last_weeks_reports_and_records_the_run(
     }
     assert runs[1].people_read == 300  # as the sync counts them: the rows kept
     assert main(["--config", str(tmp_path / "upskill.toml"), "runs"]) == 0
-    listed = capsys.readouterr().out.splitlines()
+    listed = capsys.readouterr().out.splitlines()[1:]  # under the header, newest first
     assert "report" in listed[1] and "succeeded" in listed[1]
     assert listed[1].endswith("reports sent 4, already sent 0, skipped 0, failed 0")
 

@@ -112,7 +112,7 @@ def test_an_incomplete_graph_read_is_said_plainly_and_runs_show_it(
     assert "HTTP 500 to the users (page 2)" in err
     assert "nothing was changed" in err
     assert _run(graph_config, "runs") == 0
-    newest = capsys.readouterr().out.splitlines()[0]
+    newest = capsys.readouterr().out.splitlines()[1]  # under the header
     assert "failed" in newest and "directory read failed" in newest and "people" not in newest
 
 
