@@ -1,0 +1,59 @@
+"""The commands around Skill Builder: import (exit 2 and no traceback for a bad file), plan and
+explain name what is not enabled, mappings validate warns."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from connector.cli import main
+
+
+def run(workdir: Path, *args: str) -> int:
+    return main(["--config", str(workdir / "upskill.toml"), *args])
+
+
+def test_import_refuses_a_bad_file_and_imports_the_good_one(
+        workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(workdir, "sync") == 0
+    capsys.readouterr()
+    bad = workdir / "learners.csv"
+    bad.write_text("Email,First name\nx@example.com,X\n", encoding="utf-8")
+    empty = workdir / "empty.csv"
+    empty.write_bytes(b"")
+    good = workdir / "good.csv"
+    good.write_text("Email;Item ID;Status\nnobody@example.com;20467;Completed\n",
+                    encoding="utf-8")
+    assert run(workdir, "skillbuilder", "import", str(bad), str(empty), str(good)) == 2
+    out, err = capsys.readouterr()
+    assert "not a progress report" in err and "empty" in err and "Traceback" not in err
+    assert "good.csv" in out and "1 unknown learner(s)" in out
+    assert "learner nobody@example.com is not in the directory" in out
+
+
+def test_plan_explain_and_validate_name_the_target_not_enabled(
+        workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(workdir, "plan") == 0
+    out = capsys.readouterr().out
+    assert "Not enabled: 1377 enrollment(s) of the bundles are on target moodle" in out
+    assert run(workdir, "mappings", "validate") == 0
+    err = capsys.readouterr().err
+    assert "warning: 21 course(s) of the bundles are on target 'moodle', which is not " in err
+    assert run(workdir, "sync") == 0
+    capsys.readouterr()
+    org = (workdir / "org.csv").read_text(encoding="utf-8").splitlines()
+    builder = next(line.split(",")[0] for line in org if "Data Scientist" in line)
+    assert run(workdir, "explain", builder) == 0
+    out = capsys.readouterr().out
+    assert "moodle GENAI-B301: not enabled" in out
+    assert "2205: requested in batch 1-" in out and "not yet confirmed" in out
+
+
+def test_skillbuilder_commands_need_the_target(
+        workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    toml = workdir / "upskill.toml"
+    toml.write_text(toml.read_text(encoding="utf-8").replace("enabled = true", "enabled = false"),
+                    encoding="utf-8")
+    assert run(workdir, "skillbuilder", "status") == 2
+    assert "Skill Builder is not enabled" in capsys.readouterr().err
