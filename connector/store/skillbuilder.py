@@ -13,12 +13,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, Table, delete, select, tuple_
-from sqlalchemy.sql.base import Executable
 
 from connector.model import Completion
-from connector.store import database
+from connector.skillbuilder import SKILLBUILDER
+from connector.store import database, rawbulk
+from connector.store.completions import merged
 from connector.store.queries import chunks, execute_many
-from connector.store.store import Store, record_completions_on
+from connector.store.store import Store
+from connector.store.tables import completions as completions_table
 from connector.store.tables import (
     skillbuilder_assignments,
     skillbuilder_batches,
@@ -97,19 +99,12 @@ class SkillBuilderLedger:
     # -- reads ------------------------------------------------------------------------------
 
     def assignments(self) -> dict[Pair, AssignmentRecord]:
-        a = skillbuilder_assignments.c
-        query = select(
-            a.person_key, a.item, a.email, a.kind, a.batch_id, a.requested_at, a.confirmed_at,
-            a.report_at, a.status,
-        )
         with self._tx("read Skill Builder assignments") as conn:
-            return {(r[0], r[1]): AssignmentRecord(*r) for r in conn.execute(query)}
+            return _assignments(conn)
 
     def learners(self) -> dict[str, LearnerRecord]:
-        c = skillbuilder_learners.c
-        query = select(c.person_key, c.email, c.batch_id, c.requested_at, c.confirmed_at)
         with self._tx("read Skill Builder learners") as conn:
-            return {r[0]: LearnerRecord(*r) for r in conn.execute(query)}
+            return _learners(conn)
 
     def removals(self) -> dict[Pair, RemovalRecord]:
         c = skillbuilder_removals.c
@@ -191,7 +186,7 @@ class SkillBuilderLedger:
         with self._tx("record a Skill Builder report") as conn:
             _replace_assignments(conn, assignments, run_id)
             _confirm_learners(conn, learners_confirmed, as_of)
-            changed = record_completions_on(conn, run_id, completions, at)
+            changed = _record_completions(conn, run_id, completions, at)
             conn.execute(skillbuilder_imports.insert().values(
                 sha256=sha256, name=name, as_of=as_of, imported_at=at, rows=rows, run_id=run_id
             ))
@@ -207,18 +202,63 @@ def _delete_pairs(conn: Connection, table: Table, pairs: Collection[Pair]) -> in
     return gone
 
 
-def _upsert(conn: Connection, table: Table, keys: Sequence[str]) -> Executable:
-    insert = database.dialect_insert(conn, table)
-    return insert.on_conflict_do_update(
-        index_elements=[table.c[k] for k in keys],
-        set_={c.name: insert.excluded[c.name] for c in table.columns if c.name not in keys},
-    )
+_ASSIGNMENT_COLUMNS = ("person_key", "item", "email", "kind", "batch_id", "requested_at",
+                       "confirmed_at", "report_at", "status")
+_LEARNER_COLUMNS = ("person_key", "email", "batch_id", "requested_at", "confirmed_at")
+
+
+def _assignments(conn: Connection) -> dict[Pair, AssignmentRecord]:
+    dt = rawbulk.from_db()
+    return {
+        (p, i): AssignmentRecord(p, i, e, k, b, dt(req), dt(conf), dt(rep), s)
+        for p, i, e, k, b, req, conf, rep, s in rawbulk.select_rows(
+            conn, skillbuilder_assignments, _ASSIGNMENT_COLUMNS)
+    }
+
+
+def _learners(conn: Connection) -> dict[str, LearnerRecord]:
+    dt = rawbulk.from_db()
+    return {
+        p: LearnerRecord(p, e, b, dt(req), dt(conf))
+        for p, e, b, req, conf in rawbulk.select_rows(conn, skillbuilder_learners,
+                                                      _LEARNER_COLUMNS)
+    }
+
+
+def _record_completions(
+    conn: Connection, run_id: int, read: Sequence[Completion], at: datetime
+) -> int:
+    """:meth:`Store.record_completions` for the Skill Builder target, in bulk: the stored
+    completions of the target are read once and every read one is merged by the same rules
+    (:func:`connector.store.completions.merged`). How many records changed."""
+    dt = rawbulk.from_db()
+    stored = {
+        (p, t, c): Completion(p, t, c, bool(done), dt(when), progress, source)
+        for p, t, c, done, when, progress, source in rawbulk.select_rows(
+            conn, completions_table,
+            ("person_key", "target", "course_ref", "completed", "completed_at", "progress",
+             "source"),
+            "target = ?", (SKILLBUILDER,))
+    }
+    current: dict[tuple[str, str, str], Completion] = dict(stored)
+    for c in read:
+        key = (c.person_key, c.target, c.course_ref)
+        new = merged(current.get(key), c)
+        if new is not None:
+            current[key] = new
+    return rawbulk.upsert(conn, completions_table, ("person_key", "target", "course_ref"), [
+        {"person_key": c.person_key, "target": c.target, "course_ref": c.course_ref,
+         "completed": c.completed, "completed_at": c.completed_at, "progress": c.progress,
+         "source": c.source, "collected_at": at, "run_id": run_id}
+        for key, c in current.items()
+        if key not in stored or merged(stored[key], c) is not None
+    ])
 
 
 def _replace_assignments(
     conn: Connection, rows: Sequence[AssignmentRecord], run_id: int
 ) -> None:
-    execute_many(conn, _upsert(conn, skillbuilder_assignments, ("person_key", "item")), [
+    rawbulk.upsert(conn, skillbuilder_assignments, ("person_key", "item"), [
         {"person_key": r.person_key, "item": r.item, "email": r.email, "kind": r.kind,
          "batch_id": r.batch_id, "requested_at": r.requested_at, "confirmed_at": r.confirmed_at,
          "report_at": r.report_at, "status": r.status, "run_id": run_id}
@@ -227,7 +267,7 @@ def _replace_assignments(
 
 
 def _replace_learners(conn: Connection, rows: Sequence[LearnerRecord]) -> None:
-    execute_many(conn, _upsert(conn, skillbuilder_learners, ("person_key",)), [
+    rawbulk.upsert(conn, skillbuilder_learners, ("person_key",), [
         {"person_key": r.person_key, "email": r.email, "batch_id": r.batch_id,
          "requested_at": r.requested_at, "confirmed_at": r.confirmed_at}
         for r in rows
@@ -238,13 +278,7 @@ def _confirm_learners(conn: Connection, found: Mapping[str, str], as_of: datetim
     """Learners a report lists: confirmed at its as-of time unless confirmed earlier."""
     if not found:
         return
-    c = skillbuilder_learners.c
-    known: dict[str, LearnerRecord] = {}
-    for chunk in chunks(sorted(found)):
-        query = select(c.person_key, c.email, c.batch_id, c.requested_at, c.confirmed_at).where(
-            c.person_key.in_(list(chunk))
-        )
-        known.update({r[0]: LearnerRecord(*r) for r in conn.execute(query)})
+    known = _learners(conn)
     rows = [
         LearnerRecord(key, email, None, None, as_of) if key not in known
         else LearnerRecord(key, known[key].email, known[key].batch_id, known[key].requested_at,
