@@ -118,6 +118,7 @@ def check_settings(settings: Settings) -> tuple[list[str], str]:
         problems.extend(
             _remote(settings, "targets.moodle", "url", moodle.url, moodle.ca_file, "the token")
         )
+    problems.extend(_skillbuilder_folders(settings))
     xapi = settings.progress.xapi
     if xapi is not None:
         try:
@@ -140,6 +141,30 @@ def check_settings(settings: Settings) -> tuple[list[str], str]:
         problems.append(exc.message)
     summary = json.dumps(_masked(settings.model_dump()), indent=2, sort_keys=True)
     return problems, summary
+
+
+def _skillbuilder_folders(settings: Settings) -> list[str]:
+    """The outbox and inbox are folders this user can write (created when missing); the drop
+    folder, another process's, must exist already."""
+    sb = settings.targets.skillbuilder
+    if not sb.enabled:
+        return []
+    import os
+
+    found: list[str] = []
+    for name, value, must_exist in (("outbox", sb.outbox, False), ("inbox", sb.inbox, False),
+                                    ("drop_dir", sb.drop_dir, True)):
+        if value is None:
+            continue
+        folder = settings.path(value)
+        if folder.exists() and not folder.is_dir():
+            found.append(f"targets.skillbuilder.{name}: {folder} is not a folder")
+        elif folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK):
+            found.append(f"targets.skillbuilder.{name}: {folder} is not writable by this user")
+        elif not folder.exists() and must_exist:
+            found.append(f"targets.skillbuilder.{name}: {folder} does not exist; create it (the "
+                         "upload job reads from it) or remove drop_dir")
+    return found
 
 
 def _remote(

@@ -23,6 +23,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from connector.config import SkillBuilderUpload
+from connector.errors import ConfigError
 from connector.model import Course, Enrollment, EnrollmentStatus, Person, RecordProblem
 from connector.skillbuilder import SKILLBUILDER
 from connector.skillbuilder.csvfiles import csv_bytes, formula_like, sha256, write_atomic
@@ -152,7 +153,13 @@ def write_batch(
     upload: SkillBuilderUpload,
     now: datetime,
 ) -> WrittenBatch:
-    """Write ``batch`` as one folder in ``outbox`` (and its copy in ``drop_dir``)."""
+    """Write ``batch`` as one folder in ``outbox`` (and its copy in ``drop_dir``, which must
+    exist: a missing upload share is an error, not a folder to create)."""
+    if drop_dir is not None and not drop_dir.is_dir():
+        raise ConfigError(
+            f"targets.skillbuilder.drop_dir: {drop_dir} does not exist or is not a folder (is "
+            "the upload share mounted?); create it or remove drop_dir; no batch was written"
+        )
     learners = sorted(batch.learners, key=lambda p: p.email.lower())
     assignments = sorted(batch.assignments, key=lambda a: (a.person.email.lower(), a.item))
     files = {

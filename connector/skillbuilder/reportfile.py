@@ -170,7 +170,6 @@ def parse_report(data: bytes, name: str, fmt: SkillBuilderReportFormat) -> Parse
         **{_norm(w): Status.COMPLETED for w in fmt.completed},
     }
     dates = _Dates(fmt.date_formats)
-    first_line: dict[tuple[str, str], int] = {}
     width = len(header)
 
     def skip(line: int, message: str, key: str | None = None, column: str | None = None) -> None:
@@ -222,12 +221,14 @@ def parse_report(data: bytes, name: str, fmt: SkillBuilderReportFormat) -> Parse
         before = report.rows.get(key)
         if before is None:
             report.rows[key] = row
-            first_line[key] = number
             continue
         kept = before.furthest(row)
+        if kept is row:  # keep the first line number: later duplicates name it
+            kept = ProgressRow(before.line, row.email, row.item, row.status, row.percent,
+                               row.completed_at, row.title)
         if (before.status, before.percent, before.completed_at) != (
                 row.status, row.percent, row.completed_at):
-            skip(number, f"{email} {item} is listed again (first on line {first_line[key]}) "
+            skip(number, f"{email} {item} is listed again (first on line {before.line}) "
                  f"with other progress; the furthest ({kept.status.value}"
                  f"{f', {kept.percent:g} %' if kept.percent is not None else ''}) counts",
                  email)

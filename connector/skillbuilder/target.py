@@ -38,10 +38,18 @@ class SkillBuilderTarget:
         return cls(settings.path(sb.outbox), settings.path_or_none(sb.drop_dir))
 
     def check(self, *, reconcile: bool = False) -> TargetInfo:
-        """The outbox (and drop folder) can be written; raises ConfigError saying which not."""
+        """The outbox (created when missing) and the drop folder (which must exist: another
+        process uploads from it, and a missing mount must not go unnoticed) can be written;
+        raises ConfigError saying which not."""
         for what, folder in (("outbox", self.outbox), ("drop_dir", self.drop_dir)):
             if folder is None:
                 continue
+            if what == "drop_dir" and not folder.is_dir():
+                raise ConfigError(
+                    f"targets.skillbuilder.drop_dir: {folder} does not exist or is not a "
+                    "folder (is the upload share mounted?); create it or remove drop_dir; "
+                    "nothing was written"
+                )
             try:
                 folder.mkdir(parents=True, exist_ok=True)
             except OSError as exc:

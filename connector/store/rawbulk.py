@@ -16,7 +16,6 @@ from typing import Any
 
 from sqlalchemy import Connection, Table
 
-from connector.store.queries import chunks
 from connector.store.tables import UtcDateTime
 
 ROWS_PER_CALL = 5000
@@ -77,15 +76,19 @@ def upsert(conn: Connection, table: Table, keys: Sequence[str],
     )
     convert = to_db(conn)
     stamps = [i for i, c in enumerate(table.columns) if isinstance(c.type, UtcDateTime)]
-    params: list[tuple[Any, ...]] = []
-    for row in rows:
+    done = 0
+    chunk: list[tuple[Any, ...]] = []
+    for row in rows:  # streamed: a chunk of parameters at a time is held
         values = [row[c] for c in columns]
         for i in stamps:
             values[i] = convert(values[i])
-        params.append(tuple(values))
-    for chunk in chunks(params, ROWS_PER_CALL):
-        conn.exec_driver_sql(sql, list(chunk))
-    return len(params)
+        chunk.append(tuple(values))
+        if len(chunk) == ROWS_PER_CALL:
+            conn.exec_driver_sql(sql, chunk)
+            done, chunk = done + len(chunk), []
+    if chunk:
+        conn.exec_driver_sql(sql, chunk)
+    return done + len(chunk)
 
 
 def select_rows(conn: Connection, table: Table, columns: Sequence[str],

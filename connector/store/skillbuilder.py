@@ -246,32 +246,32 @@ def _record_completions(
         new = merged(current.get(key), c)
         if new is not None:
             current[key] = new
-    return rawbulk.upsert(conn, completions_table, ("person_key", "target", "course_ref"), [
+    return rawbulk.upsert(conn, completions_table, ("person_key", "target", "course_ref"), (
         {"person_key": c.person_key, "target": c.target, "course_ref": c.course_ref,
          "completed": c.completed, "completed_at": c.completed_at, "progress": c.progress,
          "source": c.source, "collected_at": at, "run_id": run_id}
         for key, c in current.items()
         if key not in stored or merged(stored[key], c) is not None
-    ])
+    ))
 
 
 def _replace_assignments(
     conn: Connection, rows: Sequence[AssignmentRecord], run_id: int
 ) -> None:
-    rawbulk.upsert(conn, skillbuilder_assignments, ("person_key", "item"), [
+    rawbulk.upsert(conn, skillbuilder_assignments, ("person_key", "item"), (
         {"person_key": r.person_key, "item": r.item, "email": r.email, "kind": r.kind,
          "batch_id": r.batch_id, "requested_at": r.requested_at, "confirmed_at": r.confirmed_at,
          "report_at": r.report_at, "status": r.status, "run_id": run_id}
         for r in rows
-    ])
+    ))
 
 
 def _replace_learners(conn: Connection, rows: Sequence[LearnerRecord]) -> None:
-    rawbulk.upsert(conn, skillbuilder_learners, ("person_key",), [
+    rawbulk.upsert(conn, skillbuilder_learners, ("person_key",), (
         {"person_key": r.person_key, "email": r.email, "batch_id": r.batch_id,
          "requested_at": r.requested_at, "confirmed_at": r.confirmed_at}
         for r in rows
-    ])
+    ))
 
 
 def _confirm_learners(conn: Connection, found: Mapping[str, str], as_of: datetime) -> None:

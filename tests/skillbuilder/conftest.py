@@ -38,6 +38,7 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (tmp_path / "org.csv").write_text(org, encoding="utf-8")
     (tmp_path / "groups.csv").write_text(
         (ROOT / "examples" / "groups.csv").read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / "drop").mkdir()
     (tmp_path / "upskill.toml").write_text(
         f"""
 [directory]

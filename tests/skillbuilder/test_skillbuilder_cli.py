@@ -57,3 +57,15 @@ def test_skillbuilder_commands_need_the_target(
                     encoding="utf-8")
     assert run(workdir, "skillbuilder", "status") == 2
     assert "Skill Builder is not enabled" in capsys.readouterr().err
+
+
+def test_config_check_names_a_missing_drop_folder(
+        workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(workdir, "config", "check") == 0
+    (workdir / "drop").rmdir()
+    assert run(workdir, "config", "check") == 2
+    assert "targets.skillbuilder.drop_dir:" in capsys.readouterr().err
+    assert run(workdir, "sync") == 2  # the sync stops before writing anything
+    assert "is the upload share mounted?" in capsys.readouterr().err
+    assert not (workdir / "var" / "skillbuilder" / "outbox").exists() or not list(
+        (workdir / "var" / "skillbuilder" / "outbox").glob("batch-*"))
