@@ -170,25 +170,32 @@ def parse_report(data: bytes, name: str, fmt: SkillBuilderReportFormat) -> Parse
         **{_norm(w): Status.COMPLETED for w in fmt.completed},
     }
     dates = _Dates(fmt.date_formats)
+    statuses: dict[str, Status | None] = {}  # each word as written, looked up once
+    percents: dict[str, float | None] = {}
+    seen: dict[str, str] = {}  # one copy of each e-mail and item id (each repeats)
     width = len(header)
 
     def skip(line: int, message: str, key: str | None = None, column: str | None = None) -> None:
         report.problems.append(RecordProblem(f"{name}:{line}", message, key, column))
 
     for number, cells in enumerate(reader, start=2):
-        if not any(c.strip() for c in cells):
+        if not "".join(cells).strip():
             continue
         report.lines += 1
         if len(cells) < width:
             cells = cells + [""] * (width - len(cells))
         email = cells[cols["email"]].strip().lower()
+        email = seen.setdefault(email, email)
         item = cells[cols["item"]].strip()
+        item = seen.setdefault(item, item)
         if not email or not item:
             skip(number, "no learner e-mail" if not email else "no item id; row skipped",
                  email or None, fmt.email_column if not email else fmt.item_column)
             continue
         word = cells[cols["status"]].strip()
-        status = words.get(_norm(word))
+        status = statuses.get(word)
+        if status is None:
+            status = statuses.setdefault(word, words.get(_norm(word)))
         if status is None:
             skip(number, f"unknown status {word!r} for {email} {item}; row skipped (known: "
                  f"{', '.join(sorted(words))}; add the word to [targets.skillbuilder.report])",
@@ -198,7 +205,8 @@ def parse_report(data: bytes, name: str, fmt: SkillBuilderReportFormat) -> Parse
         if "percent" in cols and cells[cols["percent"]].strip():
             raw = cells[cols["percent"]]
             try:
-                percent = _percent(raw)
+                percent = percents[raw] if raw in percents else percents.setdefault(
+                    raw, _percent(raw))
             except ValueError:
                 skip(number, f"progress {raw!r} of {email} {item} is not a percentage "
                      "0-100; row skipped", email, fmt.percent_column)

@@ -107,3 +107,13 @@ def _known(table: Table, names: Sequence[str]) -> None:
     unknown = [n for n in names if n not in table.c]
     if unknown:
         raise ValueError(f"{table.name} has no column(s) {', '.join(unknown)}")
+
+
+def shared_text() -> Callable[[Any], Any]:
+    """One copy of each repeated value read (a string column repeats across rows)."""
+    seen: dict[Any, Any] = {}
+
+    def one(value: Any) -> Any:
+        return seen.setdefault(value, value)
+
+    return one

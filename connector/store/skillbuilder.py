@@ -209,8 +209,10 @@ _LEARNER_COLUMNS = ("person_key", "email", "batch_id", "requested_at", "confirme
 
 def _assignments(conn: Connection) -> dict[Pair, AssignmentRecord]:
     dt = rawbulk.from_db()
+    one = rawbulk.shared_text()  # people have several items, items many people: one copy each
     return {
-        (p, i): AssignmentRecord(p, i, e, k, b, dt(req), dt(conf), dt(rep), s)
+        (one(p), one(i)): AssignmentRecord(one(p), one(i), one(e), one(k), one(b), dt(req),
+                                           dt(conf), dt(rep), one(s))
         for p, i, e, k, b, req, conf, rep, s in rawbulk.select_rows(
             conn, skillbuilder_assignments, _ASSIGNMENT_COLUMNS)
     }
