@@ -69,3 +69,32 @@ def test_config_check_names_a_missing_drop_folder(
     assert "is the upload share mounted?" in capsys.readouterr().err
     assert not (workdir / "var" / "skillbuilder" / "outbox").exists() or not list(
         (workdir / "var" / "skillbuilder" / "outbox").glob("batch-*"))
+
+
+SAMPLE = Path(__file__).parent / "samples" / "progress-report.csv"
+
+
+def test_the_sample_report_confirms_and_records_completions(
+        workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from connector.config import load_settings
+    from connector.store import Store
+
+    toml = workdir / "upskill.toml"
+    toml.write_text(toml.read_text(encoding="utf-8")
+                    + '[targets.skillbuilder.report]\nemail_column = "Learner email"\n',
+                    encoding="utf-8")
+    assert run(workdir, "sync") == 0
+    capsys.readouterr()
+    assert run(workdir, "skillbuilder", "import", "--as-of", "2026-02-11", str(SAMPLE)) == 0
+    out = capsys.readouterr().out
+    assert "11 row(s); 9 counted, 9 request(s) confirmed, 9 completion record(s) changed" in out
+    assert "1 unknown learner(s), 1 unknown item(s), 0 unusable row(s)" in out
+    assert "note: columns not used: Learner name, Item type, Last activity" in out
+    assert "item 99999 (Machine Learning Terminology and Process) is in no bundle" in out
+    store = Store.open(load_settings(toml).state_url())
+    done = sorted((c.person_key, c.course_ref, c.completed_at.date().isoformat())
+                  for c in store.completions() if c.completed and c.completed_at)
+    assert sorted(d for _, _, d in done) == ["2026-01-20", "2026-01-28", "2026-02-02", "2026-02-10"]
+    assert run(workdir, "skillbuilder", "status") == 0
+    status = capsys.readouterr().out
+    assert "confirmed                9" in status and "requested              210" in status
