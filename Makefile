@@ -56,6 +56,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.startup
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.completions
+	$(BIN)/python -m bench.journal --postgres
 	$(BIN)/python -m bench.directory
 	$(BIN)/python -m bench.mappings
 	$(BIN)/python -m bench.moodle

@@ -1,7 +1,8 @@
 """The statements the store runs and the conversion of their rows into domain values.
 
-Bulk writes go through :func:`execute_many` (chunked executemany); upserts use the dialect's
-own ``INSERT ... ON CONFLICT``.
+The bulk writes of a run (journal, accounts, enrollments, completions) go through
+:mod:`connector.store.batch_writes`; the rarer ones through :func:`execute_many` (chunked
+executemany). Upserts use the dialect's own ``INSERT ... ON CONFLICT``.
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ from connector.model import (
     RecordProblem,
 )
 from connector.monitoring.logs import RUN_ID
-from connector.store import database, runlock
+from connector.store import batch_writes, database, runlock
 from connector.store import policy as policy_q
 from connector.store import queries as q
 from connector.store import xapi as xapi_q
@@ -307,7 +307,7 @@ class Store:
             for seq, change in enumerate(changes)
         ]
         with self._write("journal the plan") as conn:
-            q.execute_many(conn, journal.insert(), rows)
+            batch_writes.write_rows(conn, journal.insert(), rows)
             self._bulk_loaded(conn, journal, len(rows))
 
     def journal_mark(self, run_id: int, idents: Sequence[str], state: str) -> None:
@@ -315,10 +315,8 @@ class Store:
         if state not in JOURNAL_STATES:
             raise ValueError(f"journal state {state!r} is not one of {', '.join(JOURNAL_STATES)}")
         now = self._now()
-        rows = [{"b_run": run_id, "b_ident": ident} for ident in idents]
-        statement = q.mark_journal(state=state, updated_at=now)
         with self._write("update the journal") as conn:
-            q.execute_many(conn, statement, rows)
+            batch_writes.mark_entries(conn, run_id, idents, state=state, updated_at=now)
 
     def commit_batch(
         self,
@@ -338,7 +336,6 @@ class Store:
         changes; an enrollment recorded active or removed is no longer suspended by hand.
         Either all of it is written or none of it."""
         suspended = EnrollmentStatus.SUSPENDED
-        done_rows = [{"b_run": run_id, "b_ident": change.ident} for change in done]
         failed_rows = [
             {"b_run": run_id, "b_ident": ident, "b_code": code, "b_message": message}
             for ident, (code, message) in (failed or {}).items()
@@ -367,11 +364,15 @@ class Store:
             for person_key, course_ref, status, persona in enrollments
         ]
         with self._write("record a batch") as conn:
-            if done_rows:
-                statement = q.mark_journal(
-                    state="done", error_code=None, error_message=None, updated_at=at
-                )
-                q.execute_many(conn, statement, done_rows)
+            batch_writes.mark_entries(
+                conn,
+                run_id,
+                [change.ident for change in done],
+                state="done",
+                error_code=None,
+                error_message=None,
+                updated_at=at,
+            )
             if failed_rows:
                 statement = q.mark_journal(
                     state="failed",
@@ -379,12 +380,12 @@ class Store:
                     error_message=bindparam("b_message"),
                     updated_at=at,
                 )
-                q.execute_many(conn, statement, failed_rows)
+                batch_writes.write_rows(conn, statement, failed_rows)
             if account_rows:
-                q.execute_many(conn, q.upsert_accounts(conn), account_rows)
+                batch_writes.write_rows(conn, q.upsert_accounts(conn), account_rows)
                 self._bulk_loaded(conn, accounts_table, len(account_rows))
             if enrollment_rows:
-                q.execute_many(conn, q.upsert_enrollments(conn), enrollment_rows)
+                batch_writes.write_rows(conn, q.upsert_enrollments(conn), enrollment_rows)
                 self._bulk_loaded(conn, enrollments_table, len(enrollment_rows))
                 policy_q.forget_hand_suspended(
                     conn,
@@ -630,6 +631,6 @@ def _record_completions(
         for key, c in current.items()
         if key not in stored or merged(stored[key], c) is not None
     ]
-    q.execute_many(conn, q.upsert_completions(conn), rows)
+    batch_writes.write_rows(conn, q.upsert_completions(conn), rows)
     return len(rows)
 

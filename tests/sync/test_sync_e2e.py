@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -222,4 +222,59 @@ def test_crash_mid_apply_then_rerun_neither_duplicates_nor_loses(
     assert len(pairs) == len(set(pairs)) == total  # nothing duplicated, nothing lost
     usernames = [u["username"] for u in control.users()]
     assert len(usernames) == len(set(usernames))
+    assert sync(settings, store).prepared.plan.is_empty
+
+
+class KillPoint(BaseException):
+    """A crash inside a bulk write of the state database (BaseException, like a killed run)."""
+
+
+# (bulk write call that dies, whether its statement ran first): with three changes a batch the
+# calls go: 1 journal of the plan; per account batch 2 marked sent, 3 marked done, 4 accounts
+# upserted (3 and 4 in one transaction); then per enrolment batch sent, done, enrollments.
+KILL_POINTS = [(1, False), (1, True), (3, True), (4, True), (10, False), (12, True)]
+
+
+@pytest.mark.parametrize(("kill_at", "after"), KILL_POINTS)
+def test_a_crash_inside_a_bulk_state_write_neither_duplicates_nor_loses(
+    workdir: Path, sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch, kill_at: int,
+    after: bool,
+) -> None:
+    import connector.sync.executor as executor
+    from connector.store import batch_writes
+
+    monkeypatch.setattr(executor, "BATCH_SIZE", 3)
+    calls = 0
+
+    def dying(real: Callable[..., None]) -> Callable[..., None]:
+        def call(*args: object, **kwargs: object) -> None:
+            nonlocal calls
+            calls += 1
+            if calls == kill_at and not after:
+                raise KillPoint(f"killed before bulk write {calls}")
+            real(*args, **kwargs)
+            if calls == kill_at:
+                raise KillPoint(f"killed after bulk write {calls}")
+
+        return call
+
+    settings = settings_for(workdir)
+    store = Store.open(settings.state_url())
+    with monkeypatch.context() as patch:
+        patch.setattr(batch_writes, "write_rows", dying(batch_writes.write_rows))
+        patch.setattr(batch_writes, "mark_entries", dying(batch_writes.mark_entries))
+        with pytest.raises(KillPoint):
+            sync(settings, store)
+    assert store.runs()[0].status != "succeeded"
+
+    again = sync(settings, store)
+    assert again.applied is not None and again.applied.failed_total == 0
+    control = SandboxControl(sandbox.url)
+    pairs = [(e["username"], e["shortname"]) for e in control.enrolments()]
+    recorded = store.enrollments("moodle")
+    assert len(pairs) == len(set(pairs)) == len(recorded)  # nothing duplicated, nothing lost
+    assert all(e.status is EnrollmentStatus.ACTIVE for e in recorded)
+    people = [u["username"] for u in control.users() if "@" in u["username"]]  # not admin
+    assert len(people) == len(set(people)) == len(store.accounts("moodle"))
+    assert {e.state for e in store.journal(store.runs()[0].id)} <= {"done"}
     assert sync(settings, store).prepared.plan.is_empty
