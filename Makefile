@@ -57,6 +57,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.completions
 	$(BIN)/python -m bench.journal --postgres
+	$(BIN)/python -m bench.e2e
 	$(BIN)/python -m bench.directory
 	$(BIN)/python -m bench.mappings
 	$(BIN)/python -m bench.moodle

@@ -18,7 +18,9 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-SIZES = (10_000, 100_000)
+SIZES = (10_000, 100_000, 1_000_000)
+TARGETS = {100_000: (2.0, 300.0), 1_000_000: (15.0, 1500.0)}  # people → (CPU s, peak MB)
+"""Issue 17's targets for read + assign + plan on 2 cores."""
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -33,6 +35,7 @@ def measure(org: Path, groups: Path) -> dict[str, float]:
 
     figures: dict[str, float] = {}
     mappings = load_mappings(ROOT / "mappings")
+    cpu0 = time.process_time()
     t0 = time.perf_counter()
     snapshot = CsvDirectory(CsvSource(), org, groups).read()
     t1 = time.perf_counter()
@@ -41,6 +44,7 @@ def measure(org: Path, groups: Path) -> dict[str, float]:
     personas = {k: a.persona for k, a in assignments.items()}
     first = plan(snapshot, personas, mappings.bundles, State(), ["moodle"])
     t3 = time.perf_counter()
+    cpu3 = time.process_time()
     figures.update(
         people=len(snapshot),
         read_s=t1 - t0,
@@ -64,6 +68,7 @@ def measure(org: Path, groups: Path) -> dict[str, float]:
         plan_nightly_s=t5 - t4,
         changes_nightly=len(nightly.changes),
         read_assign_plan_s=t3 - t0,
+        read_assign_plan_cpu_s=cpu3 - cpu0,
         peak_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     )
     return figures
@@ -80,7 +85,8 @@ def main() -> None:
     print("Pure stages (read HR CSV, assign personas, plan) on this machine")
     header = (
         f"{'people':>8} {'read s':>7} {'assign s':>8} {'plan 1st s':>10} "
-        f"{'changes':>8} {'plan nightly s':>14} {'nightly':>7} {'total s':>8} {'peak MB':>8}"
+        f"{'changes':>8} {'plan nightly s':>14} {'nightly':>7} {'total s':>8} {'cpu s':>6} "
+        f"{'peak MB':>8}  target"
     )
     print(header)
     for size in args.sizes:
@@ -114,8 +120,16 @@ def main() -> None:
             f"{int(f['people']):>8} {f['read_s']:>7.2f} {f['assign_s']:>8.2f} "
             f"{f['plan_first_s']:>10.2f} {int(f['changes_first']):>8} "
             f"{f['plan_nightly_s']:>14.2f} {int(f['changes_nightly']):>7} "
-            f"{f['read_assign_plan_s']:>8.2f} {f['peak_mb']:>8.0f}"
+            f"{f['read_assign_plan_s']:>8.2f} {f['read_assign_plan_cpu_s']:>6.2f} "
+            f"{f['peak_mb']:>8.0f}  {target(int(f['people']))}"
         )
+
+
+def target(people: int) -> str:
+    if people not in TARGETS:
+        return ""
+    cpu, peak = TARGETS[people]
+    return f"read+assign+plan cpu s <= {cpu:g}, peak MB <= {peak:g}"
 
 
 if __name__ == "__main__":
