@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import io
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -172,7 +173,6 @@ def parse_report(data: bytes, name: str, fmt: SkillBuilderReportFormat) -> Parse
     dates = _Dates(fmt.date_formats)
     statuses: dict[str, Status | None] = {}  # each word as written, looked up once
     percents: dict[str, float | None] = {}
-    seen: dict[str, str] = {}  # one copy of each e-mail and item id (each repeats)
     width = len(header)
 
     def skip(line: int, message: str, key: str | None = None, column: str | None = None) -> None:
@@ -184,10 +184,8 @@ def parse_report(data: bytes, name: str, fmt: SkillBuilderReportFormat) -> Parse
         report.lines += 1
         if len(cells) < width:
             cells = cells + [""] * (width - len(cells))
-        email = cells[cols["email"]].strip().lower()
-        email = seen.setdefault(email, email)
-        item = cells[cols["item"]].strip()
-        item = seen.setdefault(item, item)
+        email = sys.intern(cells[cols["email"]].strip().lower())  # one copy: each repeats
+        item = sys.intern(cells[cols["item"]].strip())
         if not email or not item:
             skip(number, "no learner e-mail" if not email else "no item id; row skipped",
                  email or None, fmt.email_column if not email else fmt.item_column)

@@ -10,7 +10,7 @@ converted once (a batch shares one request time, a report one as-of time).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -63,8 +63,9 @@ def from_db() -> Callable[[Any], datetime | None]:
 
 
 def upsert(conn: Connection, table: Table, keys: Sequence[str],
-           rows: Iterable[Mapping[str, Any]]) -> int:
-    """Insert ``rows`` into ``table``, replacing the rows with the same ``keys``."""
+           rows: Iterable[Sequence[Any]]) -> int:
+    """Insert ``rows`` (values in the order of ``table.columns``) into ``table``, replacing
+    the rows with the same ``keys``."""
     columns = [c.name for c in table.columns]
     _known(table, keys)
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
@@ -78,8 +79,11 @@ def upsert(conn: Connection, table: Table, keys: Sequence[str],
     stamps = [i for i, c in enumerate(table.columns) if isinstance(c.type, UtcDateTime)]
     done = 0
     chunk: list[tuple[Any, ...]] = []
+    width = len(columns)
     for row in rows:  # streamed: a chunk of parameters at a time is held
-        values = [row[c] for c in columns]
+        if len(row) != width:
+            raise ValueError(f"{table.name}: {len(row)} values for {width} columns")
+        values = list(row)
         for i in stamps:
             values[i] = convert(values[i])
         chunk.append(tuple(values))
@@ -108,12 +112,3 @@ def _known(table: Table, names: Sequence[str]) -> None:
     if unknown:
         raise ValueError(f"{table.name} has no column(s) {', '.join(unknown)}")
 
-
-def shared_text() -> Callable[[Any], Any]:
-    """One copy of each repeated value read (a string column repeats across rows)."""
-    seen: dict[Any, Any] = {}
-
-    def one(value: Any) -> Any:
-        return seen.setdefault(value, value)
-
-    return one

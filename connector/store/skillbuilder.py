@@ -7,6 +7,7 @@ and confirmed by reports, the "remove by hand" list, and the report files import
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -209,13 +210,14 @@ _LEARNER_COLUMNS = ("person_key", "email", "batch_id", "requested_at", "confirme
 
 def _assignments(conn: Connection) -> dict[Pair, AssignmentRecord]:
     dt = rawbulk.from_db()
-    one = rawbulk.shared_text()  # people have several items, items many people: one copy each
-    return {
-        (one(p), one(i)): AssignmentRecord(one(p), one(i), one(e), one(k), one(b), dt(req),
-                                           dt(conf), dt(rep), one(s))
-        for p, i, e, k, b, req, conf, rep, s in rawbulk.select_rows(
-            conn, skillbuilder_assignments, _ASSIGNMENT_COLUMNS)
-    }
+    out: dict[Pair, AssignmentRecord] = {}
+    one = sys.intern  # people have several items, items many people: one copy of each text
+    for p, i, e, k, b, req, conf, rep, s in rawbulk.select_rows(
+            conn, skillbuilder_assignments, _ASSIGNMENT_COLUMNS):
+        p, i = one(p), one(i)
+        out[(p, i)] = AssignmentRecord(p, i, one(e), one(k), b and one(b), dt(req), dt(conf),
+                                       dt(rep), s and one(s))
+    return out
 
 
 def _learners(conn: Connection) -> dict[str, LearnerRecord]:
@@ -249,9 +251,8 @@ def _record_completions(
         if new is not None:
             current[key] = new
     return rawbulk.upsert(conn, completions_table, ("person_key", "target", "course_ref"), (
-        {"person_key": c.person_key, "target": c.target, "course_ref": c.course_ref,
-         "completed": c.completed, "completed_at": c.completed_at, "progress": c.progress,
-         "source": c.source, "collected_at": at, "run_id": run_id}
+        (c.person_key, c.target, c.course_ref, c.completed, c.completed_at, c.progress,
+         c.source, at, run_id)
         for key, c in current.items()
         if key not in stored or merged(stored[key], c) is not None
     ))
@@ -261,18 +262,15 @@ def _replace_assignments(
     conn: Connection, rows: Sequence[AssignmentRecord], run_id: int
 ) -> None:
     rawbulk.upsert(conn, skillbuilder_assignments, ("person_key", "item"), (
-        {"person_key": r.person_key, "item": r.item, "email": r.email, "kind": r.kind,
-         "batch_id": r.batch_id, "requested_at": r.requested_at, "confirmed_at": r.confirmed_at,
-         "report_at": r.report_at, "status": r.status, "run_id": run_id}
+        (r.person_key, r.item, r.email, r.kind, r.batch_id, r.requested_at, r.confirmed_at,
+         r.report_at, r.status, run_id)
         for r in rows
     ))
 
 
 def _replace_learners(conn: Connection, rows: Sequence[LearnerRecord]) -> None:
     rawbulk.upsert(conn, skillbuilder_learners, ("person_key",), (
-        {"person_key": r.person_key, "email": r.email, "batch_id": r.batch_id,
-         "requested_at": r.requested_at, "confirmed_at": r.confirmed_at}
-        for r in rows
+        (r.person_key, r.email, r.batch_id, r.requested_at, r.confirmed_at) for r in rows
     ))
 
 
