@@ -2,8 +2,10 @@
 
 :func:`outgoing` is pure: from the applied Skill Builder enrollments of the state database and
 what earlier batches requested, it finds the learners to add and the assignments to make (every
-active enrollment never requested), the enrollments the plan removed that the console still
-has (to remove by hand) and the listed removals that are wanted again (taken off the list).
+active enrollment never requested, and those of a person whose e-mail changed since: the
+console knows learners by e-mail, so the new address is added and assigned again), the
+enrollments the plan removed that the console still has (to remove by hand) and the listed
+removals that are wanted again (taken off the list).
 Deriving the batch from the state, rather than from the plan alone, makes it crash-safe: an
 enrollment applied by a run that died before writing its batch is requested by the next one.
 
@@ -93,9 +95,11 @@ def outgoing(
         if pair in listed:
             out.cancelled.append(pair)  # wanted again before anyone removed it
             continue
-        if record is not None and (record.batch_id or record.confirmed_at):
-            continue
         person = people.get(e.person_key)
+        moved = person is not None and record is not None and bool(person.email) and (
+            record.email != person.email.lower())  # Skill Builder knows the old address
+        if record is not None and (record.batch_id or record.confirmed_at) and not moved:
+            continue
         if person is None or not person.email:
             out.problems.append(RecordProblem(
                 "skillbuilder outbox", f"no e-mail for {e.person_key}: {e.course_ref} not "
@@ -114,7 +118,9 @@ def outgoing(
         due = now.date() + timedelta(days=course.due_days) if course and course.due_days else None
         title = course.title if course is not None else ""
         out.assignments.append(Assignment(person, e.course_ref, kind, title, due))
-        if e.person_key not in learners and e.person_key not in adding:
+        learner = learners.get(e.person_key)
+        if (learner is None or learner.email != person.email.lower()) and (
+                e.person_key not in adding):
             adding.add(e.person_key)
             out.learners.append(person)
     return out

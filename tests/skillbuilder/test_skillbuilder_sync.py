@@ -176,3 +176,23 @@ def test_formula_cells_are_neutralised(settings: Settings, clock: Clock, workdir
     for row in csv.reader(io.StringIO(learners)):
         assert not any(cell.startswith(("=", "+", "-", "@")) for cell in row), row
     assert "'=HYPERLINK(1)" in learners
+
+
+def test_a_changed_email_is_added_and_assigned_again(
+        settings: Settings, clock: Clock, workdir: Path) -> None:
+    store = Store.open(settings.state_url())
+    sync(settings, store, clock=clock)
+    first = rows(batches(settings)[0] / "assignments.csv")
+    email = first[0]["Email"]
+    org = workdir / "org.csv"
+    org.write_text(org.read_text(encoding="utf-8").replace(email, "renamed." + email),
+                   encoding="utf-8")
+    clock.advance(1)
+    sync(settings, store, clock=clock)
+    second = [b for b in batches(settings) if b != batches(settings)[0]]
+    (folder,) = second
+    assert [r["Email"] for r in rows(folder / "learners.csv")] == ["renamed." + email]
+    again = rows(folder / "assignments.csv")
+    assert {r["Email"] for r in again} == {"renamed." + email}
+    assert sorted(r["Item ID"] for r in again) == sorted(
+        r["Item ID"] for r in first if r["Email"] == email)
