@@ -13,7 +13,7 @@ from pathlib import Path
 from connector.config import Settings
 from connector.report.admin import collect_summary, render_summary
 from connector.report.assemble import build_report
-from connector.report.render import render_text
+from connector.report.render import render_html, render_text
 from connector.skillbuilder.publish import inbox_files
 from connector.store import Store
 from connector.store.skillbuilder import SkillBuilderLedger
@@ -81,6 +81,8 @@ def test_requested_is_not_enrolled_until_a_report_confirms(
     assert report.requested == (93, len(assigned))
     assert "Skill Builder: 219 request(s) of 93 people requested, not yet confirmed" in (
         render_text(report))
+    assert "Skill Builder: 219 request(s) of 93 people requested, not yet confirmed" in (
+        render_html(report))
     first = assigned[0]
     clock.advance(2)
     lines = [(r["Email"], r["Item ID"], "Not started", "0", "") for r in assigned]
