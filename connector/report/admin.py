@@ -51,6 +51,7 @@ class AdminSummary:
     failures: tuple[JournalEntry, ...] = ()
     stuck: tuple[tuple[str, str, datetime], ...] | None = None  # None: no Skill Builder target
     by_hand: tuple[tuple[str, str, str, datetime], ...] = ()  # Skill Builder: remove by hand
+    batches: tuple[str, ...] = ()  # Skill Builder batches this run wrote, one line each
     sticky: tuple[tuple[tuple[str, str, str], datetime], ...] = ()  # (person, target, course)
     suspended: tuple[tuple[tuple[str, str, str], datetime], ...] = ()  # suspended by hand
     quarantined: tuple[Refusal, ...] = ()
@@ -86,6 +87,15 @@ def _stuck(store: Store, after_days: int, now: datetime) -> tuple[tuple[str, str
                         key=lambda r: (r.person_key, r.item))
         if r.requested_at is not None and r.confirmed_at is None and r.requested_at < limit
         and (r.person_key, "skillbuilder", r.item) in active
+    )
+
+
+def _batches(store: Store, run_id: int | None) -> tuple[str, ...]:
+    from connector.store.skillbuilder import SkillBuilderLedger
+
+    return tuple(
+        f"{b.folder} ({b.learners} learner(s), {b.assignments} assignment(s))"
+        for b in SkillBuilderLedger(store).batches() if b.run_id == run_id
     )
 
 
@@ -134,6 +144,7 @@ def collect_summary(
         if run_id is not None else (),
         stuck=_stuck(store, settings.targets.skillbuilder.stuck_after_days, now) if sb else None,
         by_hand=_by_hand(store) if sb else (),
+        batches=_batches(store, run_id) if sb and run_id is not None else (),
         sticky=tuple(sorted(store.manual_removals().items())),
         suspended=tuple(sorted(store.hand_suspensions().items())),
         quarantined=tuple(
@@ -181,6 +192,13 @@ def render_summary(summary: AdminSummary) -> str:
         "none",
     )
     ref = summary.finished_at or summary.started_at
+    if summary.stuck is not None:
+        lines += _listed(
+            "Skill Builder batch written: upload learners.csv, then assignments.csv, in the "
+            "console",
+            list(summary.batches),
+            "none (nothing new to request)",
+        )
     if summary.stuck is None:
         lines += ["", "Stuck Skill Builder requests: not configured (no Skill Builder target)"]
     else:
