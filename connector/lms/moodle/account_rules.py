@@ -44,9 +44,11 @@ _USERNAME = re.compile(r"[-.@_a-z0-9]+")
 
 def username_from(value: str) -> str:
     """The username the rule above makes of ``value`` ("" when nothing usable is left)."""
-    text = "".join(_FOLDS.get(ch, ch) for ch in value.strip().lower())
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = value.strip().lower()
+    if not text.isascii():  # ASCII has nothing to fold or decompose (most values: skip it)
+        text = "".join(_FOLDS.get(ch, ch) for ch in text)
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(ch for ch in text if not unicodedata.combining(ch))
     text = _NOT_ALLOWED.sub("_", text.translate(_APOSTROPHES).lower())
     return text if re.search(r"[a-z0-9]", text) else ""
 

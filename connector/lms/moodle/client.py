@@ -106,7 +106,12 @@ def flatten(params: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]
 
 
 def _flatten_value(name: str, value: Any, pairs: list[tuple[str, str]]) -> None:
-    if isinstance(value, Mapping):
+    kind = type(value)  # the common scalars first: a request carries thousands of them
+    if kind is str:
+        pairs.append((name, value))
+    elif kind is int:
+        pairs.append((name, str(value)))
+    elif isinstance(value, Mapping):
         pairs.extend(flatten(value, name))
     elif isinstance(value, list | tuple):
         for index, item in enumerate(value):
@@ -127,8 +132,12 @@ _FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 def encode_form(pairs: Sequence[tuple[str, str]]) -> str:
     """``application/x-www-form-urlencoded`` of the pairs, as urlencode makes it, but fast for
-    the common case of plain keys and numbers (a 4000-pair enrolment request)."""
-    return "&".join(f"{_quote(k)}={_quote(v)}" for k, v in pairs)
+    the common case of plain keys and numbers (a 4000-pair enrolment request): when every key
+    and value is plain, one check and one pass over the whole body instead of one a pair."""
+    body = "&".join([f"{k}={v}" for k, v in pairs])
+    if _PLAIN.fullmatch("".join([k + v for k, v in pairs])):
+        return body.replace("[", "%5B").replace("]", "%5D")
+    return "&".join([f"{_quote(k)}={_quote(v)}" for k, v in pairs])
 
 
 def _quote(text: str) -> str:
