@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from datetime import datetime
@@ -813,12 +814,14 @@ def config() -> None:
 def config_check(c: _Context, show: bool) -> None:
     """Validate the configuration (and the files it names); secrets are never shown."""
     from connector.config import config_path
-    from connector.configcheck import check_settings
+    from connector.configcheck import check_settings, transport_warnings
 
     problems, summary = check_settings(c.settings)
     click.echo(f"Configuration: {config_path(c.config) or 'embedded defaults'}")
     if show:
         click.echo(summary)
+    for line in transport_warnings(c.settings):
+        click.echo(f"warning: {line}", err=True)
     if problems:
         click.echo(f"{len(problems)} problem(s):", err=True)
         for p in problems:
@@ -856,7 +859,13 @@ def _add_skillbuilder() -> None:
 _add_skillbuilder()
 
 
+PRIVATE_UMASK = 0o077
+"""Files and folders the command creates (state database, reports, .eml previews, admin
+summaries: every employee's name and e-mail) are the owner's only: 0600 and 0700."""
+
+
 def main(argv: list[str] | None = None) -> int:
+    os.umask(PRIVATE_UMASK | os.umask(PRIVATE_UMASK))  # tighten, never loosen, the umask
     try:
         code = cli.main(args=argv, prog_name="upskill", standalone_mode=False)
         if isinstance(code, int):

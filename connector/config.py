@@ -40,6 +40,7 @@ from pydantic_settings import (
 )
 
 from connector.errors import ConfigError
+from connector.transport import is_loopback_host, is_plaintext_remote, plaintext_refusal
 
 DEFAULT_CONFIG_NAME = "upskill.toml"
 ENV_PREFIX = "UPSKILL_"
@@ -158,6 +159,7 @@ class LdapSource(Section):
     timeout: float = Field(30.0, gt=0)
     attributes: LdapAttributes = LdapAttributes()
     disabled: LdapDisabledRule = LdapDisabledRule()
+    allow_plaintext: bool = False  # a bind password over ldap:// without TLS to a remote host
 
     @field_validator("url")
     @classmethod
@@ -172,6 +174,10 @@ class LdapSource(Section):
             raise ValueError("set either password (environment) or password_file, not both")
         if self.start_tls and self.url.startswith("ldaps://"):
             raise ValueError("start_tls is for ldap:// URLs; an ldaps:// URL is TLS already")
+        has_password = self.password is not None or self.password_file is not None
+        if (has_password and not self.start_tls and not self.allow_plaintext
+                and is_plaintext_remote(self.url)):
+            raise ValueError(plaintext_refusal("directory", self.url, "the bind password"))
         return self
 
 
@@ -189,6 +195,17 @@ class _WebSource(Section):
     max_wait: float = Field(120.0, ge=0)  # longest single wait a server may ask for (seconds)
     verify_tls: bool = True
     ca_file: Path | None = None
+    allow_plaintext: bool = False  # http:// to a host that is not loopback (never in production)
+
+    @model_validator(mode="after")
+    def _no_plaintext(self) -> _WebSource:
+        if not self.allow_plaintext:
+            for name in ("url", "graph_url", "authority_url"):
+                url = getattr(self, name, None)
+                if isinstance(url, str) and is_plaintext_remote(url):
+                    raise ValueError(f"{name}: " + plaintext_refusal(
+                        "directory", url, "the credentials and every person's record"))
+        return self
 
 
 class GraphSource(_WebSource):
@@ -321,6 +338,12 @@ class StateSettings(Section):
     url: SecretStr | None = None  # may hold a password: treated as a secret
     url_file: Path | None = None
 
+    @model_validator(mode="after")
+    def _one_url_source(self) -> StateSettings:
+        if self.url is not None and self.url_file is not None:
+            raise ValueError("set either url (environment) or url_file, not both")
+        return self
+
 
 class MappingsSettings(Section):
     path: Path = Path("mappings")
@@ -364,6 +387,7 @@ class MoodleSettings(Section):
     full_check_days: int = Field(7, ge=0)  # also re-read completed enrollments every N days
     requests_per_second: float = Field(0.0, ge=0)  # 0 = no limit
     pause_between_batches: float = Field(0.0, ge=0, le=60)  # seconds after each write batch
+    allow_plaintext: bool = False  # http:// to a host that is not loopback (never in production)
 
     @field_validator("url")
     @classmethod
@@ -376,6 +400,9 @@ class MoodleSettings(Section):
     def _one_token_source(self) -> MoodleSettings:
         if self.token is not None and self.token_file is not None:
             raise ValueError("set either token (environment) or token_file, not both")
+        if not self.allow_plaintext and is_plaintext_remote(self.url):
+            raise ValueError("url: " + plaintext_refusal(
+                "targets.moodle", self.url, "the web service token and every person's record"))
         return self
 
 
@@ -467,6 +494,7 @@ class SmtpSettings(Section):
     timeout: float = Field(30.0, gt=0)
     retries: int = Field(3, ge=0, le=10)  # per message, transient faults only
     local_hostname: str | None = None  # the EHLO name; default: this host's name
+    allow_plaintext: bool = False  # security = "none" to a host that is not loopback
 
     @model_validator(mode="after")
     def _one_password_source(self) -> SmtpSettings:
@@ -474,6 +502,13 @@ class SmtpSettings(Section):
             raise ValueError("set either password (environment) or password_file, not both")
         if (self.password is not None or self.password_file is not None) and not self.username:
             raise ValueError("a password needs a username")
+        if (self.security == "none" and not self.allow_plaintext
+                and not is_loopback_host(self.host)):
+            raise ValueError(
+                f'security = "none": {self.host} is not this machine, and SMTP without TLS '
+                "would carry the login and every report readable on the network; use "
+                '"starttls" or "tls", or set report.smtp.allow_plaintext = true to accept that '
+                "(every run then warns)")
         return self
 
     @property
@@ -512,6 +547,7 @@ class XapiSettings(Section):
     max_wait: float = Field(60.0, gt=0)  # the longest Retry-After honoured
     verify_tls: bool = True
     ca_file: Path | None = None
+    allow_plaintext: bool = False  # http:// to a host that is not loopback (never in production)
 
     @field_validator("endpoint")
     @classmethod
@@ -524,6 +560,9 @@ class XapiSettings(Section):
     def _one_password_source(self) -> XapiSettings:
         if self.password is not None and self.password_file is not None:
             raise ValueError("set either password (environment) or password_file, not both")
+        if not self.allow_plaintext and is_plaintext_remote(self.endpoint):
+            raise ValueError("endpoint: " + plaintext_refusal(
+                "progress.xapi", self.endpoint, "the LRS credentials"))
         return self
 
 
@@ -779,16 +818,24 @@ def _describe(err: Any) -> str:
     if err["type"] == "extra_forbidden":
         msg = "unknown setting; check its spelling against the README"
     quiet = ("extra_forbidden", "missing", "union_tag_invalid", "union_tag_not_found")
-    shown = "" if err["type"] in quiet else f" (got {_safe(err)})"  # a tag error shows the section
+    value = None if err["type"] in quiet else _safe(err)  # a tag error shows the section
+    shown = "" if value is None else f" (got {value})"
     return f"{loc}: {msg}{shown} [file key {loc} or variable {env}]"
 
 
-def _safe(err: Any) -> str:
-    if any(
-        any(word in str(p) for word in ("token", "password", "secret", "key"))
-        or str(p) == "url"
-        for p in err["loc"]
+SECRET_WORDS = ("token", "password", "secret", "key", "url", "endpoint", "credential")
+
+
+def _safe(err: Any) -> str | None:
+    """The input of a validation error as the message may quote it: a single plain value of a
+    field that cannot hold a secret; a secret field's value is masked, and a whole section (a
+    model validator's input holds every field, secrets included) is not shown at all."""
+    value = err.get("input")
+    if isinstance(value, dict | list | tuple):
+        return None
+    if not isinstance(value, str | int | float | bool) or any(
+        any(word in str(p).lower() for word in SECRET_WORDS) for p in err["loc"]
     ):
         return "**********"
-    text = repr(err.get("input"))
+    text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."

@@ -136,9 +136,14 @@ def check_settings(settings: Settings) -> tuple[list[str], str]:
             )
         )
     try:
-        settings.state_url()
+        from connector.store.database import parse_url
+
+        parse_url(settings.state_url())
     except UpskillError as exc:
         problems.append(exc.message)
+    from connector.worker import schedule_problems
+
+    problems.extend(schedule_problems(settings))
     summary = json.dumps(_masked(settings.model_dump()), indent=2, sort_keys=True)
     return problems, summary
 
@@ -170,14 +175,46 @@ def _skillbuilder_folders(settings: Settings) -> list[str]:
 def _remote(
     settings: Settings, section: str, key: str, url: str, ca_file: Path | None, secret: str
 ) -> list[str]:
-    """Problems of a service the connector sends a secret to: plain http to a remote host,
-    a CA file that is not there."""
+    """Problems of a service the connector sends a secret to: a CA file that is not there.
+    (Plain http to a remote host is refused when the settings load, unless allowed:
+    :func:`transport_warnings`.)"""
     found = []
-    if url.startswith("http://") and not url.startswith(("http://127.", "http://localhost")):
-        found.append(
-            f"{section}.{key}: plain http to a remote host sends {secret} in clear; use https://"
-        )
     if ca_file is not None and not settings.path(ca_file).is_file():
         found.append(f"{section}.ca_file: {settings.path(ca_file)} not found")
     return found
 
+
+
+def transport_warnings(settings: Settings) -> list[str]:
+    """One line per connection that ``allow_plaintext = true`` lets travel in clear to a host
+    that is not this machine (``config check`` and every run print them)."""
+    from connector.transport import (
+        is_loopback_host,
+        is_plaintext_remote,
+        plaintext_warning,
+        url_host,
+    )
+
+    found = []
+    source = settings.directory
+    if getattr(source, "allow_plaintext", False):
+        for name in ("url", "graph_url", "authority_url"):
+            url = getattr(source, name, None)
+            if isinstance(url, str) and is_plaintext_remote(url) and not (
+                source.type == "ldap" and getattr(source, "start_tls", False)
+            ):
+                found.append(plaintext_warning(
+                    "directory", url_host(url), "the credentials and every person's record"))
+    moodle = settings.targets.moodle
+    if moodle.enabled and moodle.allow_plaintext and is_plaintext_remote(moodle.url):
+        found.append(plaintext_warning(
+            "targets.moodle", url_host(moodle.url), "the token and every person's record"))
+    xapi = settings.progress.xapi
+    if xapi is not None and xapi.allow_plaintext and is_plaintext_remote(xapi.endpoint):
+        found.append(plaintext_warning(
+            "progress.xapi", url_host(xapi.endpoint), "the LRS credentials and statements"))
+    smtp = settings.report.smtp
+    if smtp is not None and smtp.security == "none" and not is_loopback_host(smtp.host):
+        found.append(plaintext_warning(
+            "report.smtp", smtp.host, "the login and every report"))
+    return found

@@ -6,7 +6,9 @@ client's retry policy."""
 from __future__ import annotations
 
 import email.utils
-from collections.abc import Mapping
+import threading
+import time
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
 
@@ -44,3 +46,50 @@ def rate_limit_reset_wait(headers: Mapping[str, str], now: datetime | None = Non
     return retry_after_wait(headers, now)
 
 
+
+
+class PauseGate:
+    """Every request of one client waits here while the server has asked the client to pause.
+
+    A 429 with ``Retry-After`` answers one request, but the server means the client:
+    :meth:`hold` records until when, and :meth:`wait`, called before each request by every
+    thread of the client, sleeps until then. Each pause is waited out once per thread: the
+    thread that got the 429 waits in its retry policy, the others here, and none twice (which
+    also keeps a test's recording sleep, under which no time passes, exact)."""
+
+    def __init__(
+        self,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        longest: float = 3600.0,
+    ) -> None:
+        self._sleep = sleep
+        self._clock = clock
+        self._longest = longest
+        self._until = 0.0
+        self._pause = 0  # the number of the latest pause
+        self._lock = threading.Lock()
+        self._served = threading.local()  # the last pause this thread has waited out
+        self.held = 0  # requests that waited at the gate (for tests and benchmarks)
+        self.pauses = 0  # pauses the server asked for
+
+    def hold(self, seconds: float | None) -> None:
+        """Pause every request for ``seconds``; the calling thread waits in its own retry."""
+        if not seconds or seconds <= 0:
+            return
+        with self._lock:
+            self._until = max(self._until, self._clock() + min(seconds, self._longest))
+            self._pause += 1
+            self.pauses = self._pause
+            self._served.pause = self._pause
+
+    def wait(self) -> None:
+        with self._lock:
+            if getattr(self._served, "pause", 0) >= self._pause:
+                return
+            self._served.pause = self._pause
+            left = self._until - self._clock()
+            if left <= 0:
+                return
+            self.held += 1
+        self._sleep(left)

@@ -125,6 +125,21 @@ def _trigger(setting: str, cron: str, timezone: str) -> Any:
         ) from exc
 
 
+def schedule_problems(settings: Settings) -> list[str]:
+    """Each cron expression and the time zone of ``[schedule]`` that the worker would refuse."""
+    schedule = settings.schedule
+    problems = []
+    for setting, cron in (("schedule.cron", schedule.cron),
+                          ("schedule.report_cron", schedule.report_cron)):
+        if setting == "schedule.report_cron" and not cron.strip():
+            continue
+        try:
+            _trigger(setting, cron, schedule.timezone)
+        except ConfigError as exc:
+            problems.append(exc.message)
+    return problems
+
+
 def build_scheduler(settings: Settings, echo: Callable[[str], None]) -> Any:
     """A blocking scheduler holding the nightly sync and, when the reports can be sent
     (``schedule.report_cron`` set and ``[report.smtp]`` configured), the report job (not

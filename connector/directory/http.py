@@ -10,7 +10,8 @@ the longest single wait, and at the end raises :class:`~connector.errors.Unavail
 
 HTTP status -> what the caller should do is the table :data:`STATUS_ACTIONS`. requests'
 exceptions are translated here, once; secrets (tokens, client secrets) are masked in every
-message, and no secret is ever put in a URL.
+message, and no secret is ever put in a URL. Redirects are not followed: a 3xx is an error that
+names the new location. A 429 pauses every request of the client until its wait is over.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from connector.errors import (
     TransientError,
     UnavailableError,
 )
-from connector.waits import retry_after_wait
+from connector.waits import PauseGate, retry_after_wait
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,7 @@ class RetryPolicy:
         self.backoff = backoff
         self.waits: list[float] = []  # every wait taken, for tests and benchmarks
         self._sleep = sleep
+        self.sleep = sleep  # also how the client's pause gate waits
         self._retrying = Retrying(
             retry=retry_if_exception(self._worth_retrying),
             stop=stop_after_attempt(self.attempts),
@@ -203,6 +205,7 @@ class JsonClient:
         self._wait_hint = wait_hint
         self._error_code = error_code
         self._on_answer = on_answer
+        self.gate = PauseGate(sleep=policy.sleep, longest=policy.max_wait)
 
     def redact(self, text: str) -> str:
         for secret in self._secrets:
@@ -235,6 +238,7 @@ class JsonClient:
         *,
         extra: Mapping[str, str] | None = None,
     ) -> Answer:
+        self.gate.wait()
         self.requests += 1
         started = time.monotonic()
         try:
@@ -242,6 +246,7 @@ class JsonClient:
                 method, url, params=params, data=form, json=document,
                 headers={**self._headers(), **(extra or {})}, timeout=self.timeout,
                 verify=self.verify,
+                allow_redirects=False,  # credentials are never sent on to another address
             )
             text = response.text  # a connection dropped mid-body fails here
         except requests.RequestException as exc:
@@ -251,6 +256,14 @@ class JsonClient:
             time.monotonic() - started,
         )
         status = response.status_code
+        if 300 <= status < 400:
+            location = self.redact(response.headers.get("Location") or "no Location header")
+            raise ProtocolError(
+                f"{self.wording.service} redirected {what} to {location} (HTTP {status}); "
+                "credentials are never sent on to a redirect: check "
+                f"{self.wording.url_setting}",
+                detail=location,
+            )
         if status >= 400:
             raise self._refusal(status, response.headers, text, what)
         try:
@@ -290,10 +303,11 @@ class JsonClient:
         detail = self.redact(text[:300])
         service = self.wording.service
         if status in TRANSIENT or status >= 500:
+            wait = self._wait_hint(headers) if status in (429, 503) else None
+            if status == 429:  # the server means the client: every request pauses
+                self.gate.hold(wait)
             return TransientError(
-                f"{service} answered HTTP {status} to {what}",
-                detail=detail,
-                retry_after=self._wait_hint(headers) if status in (429, 503) else None,
+                f"{service} answered HTTP {status} to {what}", detail=detail, retry_after=wait,
             )
         action = STATUS_ACTIONS.get(status)
         if action is not None:

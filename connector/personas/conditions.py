@@ -4,7 +4,7 @@ A condition is exactly one of::
 
     {group: NAME}                        member, directly or through nested groups
     {department: NAME or [NAMES]}        the person's department is one of them
-    {title: REGEX}                       Python regex, searched in the title, case-insensitive
+    {title: REGEX}                       RE2 regex, searched in the title, case-insensitive
     {attribute: {NAME: VALUE or [VALUES]}}   an extra directory column (several names: all)
     {manager_chain: PERSON_KEY}          that person is anywhere above in the manager chain
     {all: [conditions]}  {any: [conditions]}  {not: condition}
@@ -12,19 +12,18 @@ A condition is exactly one of::
 Group names, departments and attribute values compare case-insensitively (directories differ
 in how they spell them); attribute names compare exactly.
 
-Title patterns are bounded in cost twice: a pattern with a repeated group that itself repeats
-(``(a+)+``, ``(\w*\s?)*``, ``(x{1,9})+``), the shape behind catastrophic backtracking, is
-refused when the mappings are loaded, and the engine searches only the first
-:data:`TITLE_LIMIT` characters of a title. Patterns are limited to :data:`PATTERN_LIMIT`
-characters.
+Title patterns are bounded in cost: they are matched by RE2 in time linear in the title
+(:mod:`connector.personas.titles`; ``(a|a)*$`` or ``(a+)+$`` cannot backtrack), the engine
+searches only the first :data:`TITLE_LIMIT` characters of a title, and patterns are limited to
+:data:`PATTERN_LIMIT` characters.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 from connector.personas.marked_yaml import NodePath
+from connector.personas.titles import PatternError, TitlePattern
 
 TITLE_LIMIT = 256
 PATTERN_LIMIT = 500
@@ -53,7 +52,7 @@ class InDepartment:
 
 @dataclass(frozen=True, slots=True)
 class TitleMatches:
-    pattern: re.Pattern[str]
+    pattern: TitlePattern  # linear-time matching (connector.personas.titles)
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,22 +197,14 @@ class _Reader:
                 "split it into several title conditions under any:",
             )
             return None
-        nested = nested_repeat(source)
-        if nested is not None:
-            self.fail(
-                here,
-                f"title pattern '{source}' repeats a group that itself repeats ('{nested}'), "
-                "which can take exponential time on some titles; drop the inner or the outer "
-                "repetition (e.g. '(ab)+' or 'a+' instead of '(a+)+')",
-            )
-            return None
         try:
-            return TitleMatches(re.compile(source, re.IGNORECASE))
-        except re.error as exc:
+            return TitleMatches(TitlePattern(source))
+        except PatternError as exc:
             self.fail(
                 here,
-                f"invalid regular expression '{source}': {exc}; fix the pattern "
-                "(Python regex syntax, escape special characters with a backslash)",
+                f"invalid regular expression '{source}': {exc}; fix the pattern (RE2 syntax: "
+                "Python's without look-around and back-references; escape special characters "
+                "with a backslash)",
             )
             return None
 
@@ -247,72 +238,6 @@ class _Reader:
             return None
         found = tuple(part for part in parts if part is not None)
         return AllOf(found) if kind == "all" else AnyOf(found)
-
-
-_REPEATS = frozenset("*+{")
-
-
-def _repeat_at(pattern: str, index: int) -> bool:
-    """Whether a repetition that can match more than once starts at ``index``."""
-    if index >= len(pattern):
-        return False
-    char = pattern[index]
-    if char in "*+":
-        return True
-    if char != "{":
-        return False
-    end = pattern.find("}", index)
-    body = pattern[index + 1 : end] if end > 0 else ""
-    low, _, high = body.partition(",")
-    if not (low.strip().isdigit() or (not low.strip() and high.strip())):
-        return False  # a literal brace
-    if "," not in body:
-        return False  # an exact count repeats nothing ambiguously
-    return not high.strip() or (high.strip().isdigit() and int(high) > 1)
-
-
-def nested_repeat(pattern: str) -> str | None:
-    """The first repeated group of ``pattern`` that contains a repetition, or None.
-
-    A small scan of the pattern's text: escapes and character classes are skipped, groups are
-    tracked with a stack. It errs on the side of refusing (a lazy or bounded inner repeat is
-    refused too)."""
-    stack: list[tuple[int, bool]] = []  # (start, contains a repeat)
-    index = 0
-    while index < len(pattern):
-        char = pattern[index]
-        if char == "\\":
-            index += 2
-            if _repeat_at(pattern, index) and stack:
-                stack[-1] = (stack[-1][0], True)
-            continue
-        if char == "[":
-            end = index + 1
-            if end < len(pattern) and pattern[end] == "^":
-                end += 1
-            if end < len(pattern) and pattern[end] == "]":
-                end += 1
-            while end < len(pattern) and pattern[end] != "]":
-                end += 2 if pattern[end] == "\\" else 1
-            index = end + 1
-            if _repeat_at(pattern, index) and stack:
-                stack[-1] = (stack[-1][0], True)
-            continue
-        if char == "(":
-            stack.append((index, False))
-        elif char == ")" and stack:
-            start, inner = stack.pop()
-            if _repeat_at(pattern, index + 1):
-                if inner:
-                    return pattern[start : index + 2]
-                if stack:
-                    stack[-1] = (stack[-1][0], True)
-            elif inner and stack:
-                stack[-1] = (stack[-1][0], True)
-        elif _repeat_at(pattern, index + 1) and char not in "(|" and stack:
-            stack[-1] = (stack[-1][0], True)
-        index += 1
-    return None
 
 
 def _short(raw: object) -> str:

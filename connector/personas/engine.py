@@ -244,7 +244,7 @@ class _Evaluator:
                     return None
                 return f"department '{person.department}'"
             case TitleMatches(pattern=pattern):
-                if pattern.search(title_as_searched(person.title)) is None:
+                if not pattern.search(title_as_searched(person.title)):
                     return None
                 return f"title '{person.title}' matches '{pattern.pattern}'"
             case HasAttribute(name=name, folded=wanted):

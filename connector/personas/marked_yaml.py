@@ -5,6 +5,11 @@ type, an unknown persona) must point at the line that holds it. :func:`read_mark
 composes the node tree with a :class:`yaml.SafeLoader` subclass, records where each node
 starts under its path (``("rules", 3, "when")``), refuses duplicate keys (YAML itself keeps the
 last one silently) and tab indentation, and only then constructs the plain Python data.
+
+Aliases are bounded before anything is constructed: the tree as it reads with every alias and
+merge key expanded may hold at most :data:`MAX_EXPANDED_NODES` nodes, and an anchor may not
+contain an alias to itself. A few hundred bytes of nested aliases (a "billion laughs") would
+otherwise expand to gigabytes in whatever walks the data next.
 """
 
 from __future__ import annotations
@@ -17,6 +22,44 @@ import yaml
 NodePath = tuple[str | int, ...]
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+
+MAX_EXPANDED_NODES = 100_000
+"""Nodes of a file with its aliases expanded; the shipped mappings hold under 2,000."""
+
+
+class _AliasBomb(Exception):
+    def __init__(self, mark: yaml.Mark, message: str) -> None:
+        super().__init__(message)
+        self.problem = MarkedProblem(Position.of(mark), message)
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int], open_: set[int]) -> int:
+    """How many nodes ``node`` stands for with its aliases expanded (memoised per node, so the
+    count itself costs one visit per node); raises :class:`_AliasBomb` past the limit."""
+    known = sizes.get(id(node))
+    if known is not None:
+        return known
+    if id(node) in open_:
+        raise _AliasBomb(node.start_mark, "an anchor contains an alias to itself (a loop); "
+                                          "remove the alias")
+    open_.add(id(node))
+    total = 1
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            total += _expanded_size(key_node, sizes, open_)
+            total += _expanded_size(value_node, sizes, open_)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            total += _expanded_size(item, sizes, open_)
+    open_.discard(id(node))
+    if total > MAX_EXPANDED_NODES:
+        raise _AliasBomb(
+            node.start_mark,
+            f"with its aliases expanded this part stands for over {MAX_EXPANDED_NODES:,} "
+            "values (aliases of aliases multiply); write the values out or use fewer aliases",
+        )
+    sizes[id(node)] = total
+    return total
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,11 +195,16 @@ def _read(loader: Any) -> tuple[MarkedDocument | None, list[MarkedProblem]]:
         if node is None:
             return MarkedDocument(None), []
         problems: list[MarkedProblem] = []
+        _expanded_size(node, {}, set())
         doc = MarkedDocument(None)
         _index(node, (), doc, problems, set())
         doc.data = loader.construct_document(node)
         return doc, problems
     except yaml.YAMLError as exc:
         return None, [_yaml_problem(exc)]
+    except _AliasBomb as exc:
+        return None, [exc.problem]
+    except RecursionError:
+        return None, [MarkedProblem(Position(1, 1), "the YAML nests too deeply; flatten it")]
     finally:
         loader.dispose()

@@ -28,17 +28,30 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 BUSY_TIMEOUT_SECONDS = 30.0
 
 
+SUPPORTED_DRIVERS = frozenset({"sqlite", "sqlite+pysqlite", "postgresql+psycopg"})
+_EXAMPLES = "e.g. sqlite:///var/upskill.db or postgresql+psycopg://user@host:5432/dbname"
+
+
 def parse_url(url: str) -> URL:
-    """The URL as SQLAlchemy reads it; :class:`StateError` (without the URL) when it is not one."""
+    """The URL as SQLAlchemy reads it; :class:`StateError` (without the URL, which may hold a
+    password) when it is not one, names another database than SQLite or PostgreSQL, or has a
+    port that is not a number from 1 to 65535."""
     try:
         parsed = make_url(url)
-    except ArgumentError as exc:
+        port = parsed.port
+    except (ArgumentError, ValueError):
         raise StateError(
-            "state database URL is not valid: expected e.g. sqlite:///var/upskill.db or "
-            "postgresql+psycopg://user@host/dbname"
-        ) from exc
+            f"state database URL is not valid (check its form and port): expected {_EXAMPLES}"
+        ) from None  # the library's text may quote the URL, password included
+    if port is not None and not 1 <= port <= 65535:
+        raise StateError(f"state database URL: port {port} is not from 1 to 65535")
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.drivername not in SUPPORTED_DRIVERS:
+        raise StateError(
+            f"state database URL: {parsed.drivername} is not supported; the state database is "
+            f"SQLite or PostgreSQL (through psycopg 3): {_EXAMPLES}"
+        )
     return parsed
 
 

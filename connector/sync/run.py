@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from connector.config import Settings
-from connector.errors import ConfigError, SafetyStop, UpskillError
+from connector.errors import ConfigError, SafetyStop, UpskillError, UserError
 from connector.lms import LmsTarget
 from connector.lms.reconcile import ReconcileResult, reconcile_targets
 from connector.model import Bundle, Change, Person, Persona, Plan, RecordProblem, Snapshot
@@ -356,6 +356,7 @@ def sync(
     prepared: Prepared | None = None
     read_failed = False
     try:
+        _warn_plaintext(settings, store, run_id)
         now = clock()
         live: Mapping[str, LmsTarget] | None = targets
         reconciled: ReconcileResult | None = None
@@ -377,6 +378,7 @@ def sync(
             snapshot=read.snapshot,
         )
         save_cursor(store, read, run_id, clock())  # the read passed the outage guard
+        _check_restore(restore, prepared)
         store.record_problems(run_id, prepared.snapshot.problems)
         warn_unseen(prepared.unseen)
         counts = _counts(prepared)
@@ -500,6 +502,29 @@ def skillbuilder_files(
     import_inbox(settings, store, run_id, people, courses, at, done)
     store.record_problems(run_id, done.problems)
     return done
+
+
+def _check_restore(restore: Collection[str], prepared: Prepared) -> None:
+    """Every person named by ``--restore`` is a person of the directory read or the state."""
+    known = set(prepared.snapshot.people) | {i[0] for i in prepared.state.enrollments}
+    unknown = sorted(set(restore) - known)
+    if unknown:
+        raise UserError(
+            f"--restore: no person with the key {', '.join(unknown)} in "
+            f"{prepared.snapshot.source} or the state database; nothing was sent. Give the "
+            "person's directory key (as `upskill explain` and `upskill runs --show` print it)"
+        )
+
+
+def _warn_plaintext(settings: Settings, store: Store, run_id: int) -> None:
+    """Every run says which connections ``allow_plaintext`` lets travel in clear."""
+    from connector.configcheck import transport_warnings
+
+    lines = transport_warnings(settings)
+    for line in lines:
+        log.warning("security: %s", line)
+    if lines:
+        store.record_problems(run_id, [RecordProblem("security", line) for line in lines])
 
 
 def _update_refusals(

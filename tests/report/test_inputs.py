@@ -94,8 +94,18 @@ def test_smtp_settings_validation() -> None:
         SmtpSettings(host="h", password="p")  # type: ignore[arg-type]
     assert SmtpSettings(host="h").effective_port == 587
     assert SmtpSettings(host="h", security="tls").effective_port == 465
-    assert SmtpSettings(host="h", security="none", port=2525).effective_port == 2525
+    assert SmtpSettings(host="127.0.0.1", security="none", port=2525).effective_port == 2525
     assert SmtpSettings(host="h").verify_tls is True
+
+
+@pytest.mark.parametrize("host", ["mail.example.org", "127.attacker.example", "10.0.0.5"])
+def test_smtp_without_tls_to_a_remote_host_is_refused_unless_allowed(host: str) -> None:
+    with pytest.raises(ValueError, match=f"{host} is not this machine"):
+        SmtpSettings(host=host, security="none", username="u", password="p")  # type: ignore[arg-type]
+    allowed = SmtpSettings(host=host, security="none", allow_plaintext=True)
+    assert allowed.security == "none"
+    for loopback in ("127.0.0.1", "localhost", "::1", "127.9.9.9"):
+        assert SmtpSettings(host=loopback, security="none").host == loopback
 
 
 def test_subject_template_fields_are_checked() -> None:

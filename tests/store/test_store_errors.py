@@ -56,6 +56,23 @@ def test_a_file_that_is_no_database(tmp_path: Path) -> None:
 def test_invalid_and_unsupported_urls() -> None:
     with pytest.raises(StateError, match="URL is not valid"):
         Store.open("not a url")
-    with pytest.raises(StateError, match="unsupported database") as caught:
+    with pytest.raises(StateError, match=r"oracle\+nothing is not supported") as caught:
         Store.open(f"oracle+nothing://u:{SECRET}@h/db")
     assert SECRET not in str(caught.value) and SECRET not in (caught.value.detail or "")
+
+
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        (f"mysql://u:{SECRET}@h/db", "mysql is not supported"),
+        (f"oracle://u:{SECRET}@h/db", "oracle is not supported"),
+        (f"postgresql+psycopg2://u:{SECRET}@h/db", r"postgresql\+psycopg2 is not supported"),
+        (f"postgresql://u:{SECRET}@h:abc/db", "check its form and port"),
+        (f"postgresql://u:{SECRET}@h:99999/db", "port 99999 is not from 1 to 65535"),
+    ],
+)
+def test_every_state_url_error_is_named_without_the_password(url: str, said: str) -> None:
+    with pytest.raises(StateError, match=said) as caught:
+        Store.open(url)
+    assert SECRET not in str(caught.value) and SECRET not in (caught.value.detail or "")
+    assert caught.value.__cause__ is None  # the library's text, which quotes the URL, is dropped

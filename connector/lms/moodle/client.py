@@ -10,9 +10,12 @@ tenacity policy per client, then raised as :class:`~connector.errors.Unavailable
 Maintenance is never retried: maintenance switched on from Moodle's command line answers every
 request with HTTP 503, an HTML page titled "... under maintenance" and ``Retry-After: 300``
 (seen on 5.x and 4.5); switched on in the admin pages, it answers ``sitemaintenance``. Both stop
-the run at once with a message that says so. Refusals for a missing capability
-(``requireloginerror``, ``wsusercannotassign``, ``nopermissions``) stop it too, naming the
-capability (:mod:`connector.lms.moodle.setup`); they are not row problems to bisect.
+the run at once with a message that says so. A redirect is never followed (it would carry the
+token in the query string to the redirect's host): it is an error that names the new location.
+A 429 with ``Retry-After`` pauses every request of the client (:class:`~connector.waits.PauseGate`).
+Refusals for a missing capability (``requireloginerror``, ``wsusercannotassign``,
+``nopermissions``) stop it too, naming the capability (:mod:`connector.lms.moodle.setup`);
+they are not row problems to bisect.
 
 The token is never written into an exception message, a log line or a ``repr``: requests'
 exceptions carry the URL with its query string, so they are redacted before they are chained.
@@ -52,7 +55,7 @@ from connector.lms.moodle.errorcodes import (
     page_title,
     remote_error,
 )
-from connector.waits import retry_after_wait
+from connector.waits import PauseGate, retry_after_wait
 
 log = logging.getLogger(__name__)
 
@@ -218,6 +221,7 @@ class MoodleClient:
         self._sleep = sleep
         self._interval = 1.0 / requests_per_second if requests_per_second > 0 else 0.0
         self._next_slot = 0.0
+        self.gate = PauseGate(sleep=sleep, longest=MAX_RETRY_WAIT)
         self.timeout = timeout
         self.verify = verify
         self.retries = retries
@@ -318,6 +322,7 @@ class MoodleClient:
 
     def _send(self, function: str, body: list[tuple[str, str]], raw: bool = False) -> Any:
         self._count(function)
+        self.gate.wait()
         self._pace()
         query = {"wstoken": self._token, "wsfunction": function, "moodlewsrestformat": "json"}
         started = time.monotonic()
@@ -330,6 +335,7 @@ class MoodleClient:
                 headers=_FORM,
                 timeout=self.timeout,
                 verify=self.verify,
+                allow_redirects=False,  # a redirect would carry the token to its host
             )
         except requests.RequestException as exc:
             failure = exc
@@ -408,10 +414,21 @@ class MoodleClient:
                 maintenance_message(self.url, f"HTTP 503 to {function}{later}"),
                 detail=self.redact(page_title(text) or text[:200]),
             )
+        if 300 <= status < 400:
+            location = self.redact(response.headers.get("Location") or "no Location header")
+            raise ProtocolError(
+                f"Moodle at {self.url} redirected {function} to {_short(location)} (HTTP "
+                f"{status}); the token is never sent on to a redirect: set targets.moodle.url "
+                "to the address the site answers on itself (its $CFG->wwwroot)",
+                detail=location,
+            )
         if status in TRANSIENT_STATUSES or status >= 500:
+            wait = retry_after_wait(response.headers)
+            if status == 429:  # the site means the client: every thread pauses
+                self.gate.hold(wait)
             raise TransientError(
                 f"Moodle at {self.url} answered HTTP {status} to {function}",
-                retry_after=retry_after_wait(response.headers),
+                retry_after=wait,
             )
         if status == 401:
             raise AuthenticationError(
