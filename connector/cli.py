@@ -147,22 +147,25 @@ def sync(
 ) -> None:
     """Read the directory, assign personas, apply enrollments, collect progress."""
     from connector.sync.approval import read_approved
+    from connector.sync.interrupt import StopRequest, stop_on_signals
     from connector.sync.plan_text import format_plan
     from connector.sync.run import open_store
     from connector.sync.run import sync as run_sync
 
     approved = read_approved(approve) if approve is not None else None
     store = open_store(c.settings)
-    outcome = run_sync(
-        c.settings,
-        store,
-        dry_run=dry_run,
-        reconcile=reconcile,
-        restore=restore,
-        approved=approved,
-        accept_shrink=accept_shrink,
-        retry_quarantined=retry_quarantined,
-    )
+    with stop_on_signals(StopRequest()) as stop:  # SIGTERM / Ctrl-C: finish the batch, stop
+        outcome = run_sync(
+            c.settings,
+            store,
+            dry_run=dry_run,
+            reconcile=reconcile,
+            restore=restore,
+            approved=approved,
+            accept_shrink=accept_shrink,
+            retry_quarantined=retry_quarantined,
+            stop=stop,
+        )
     prepared = outcome.prepared
     if outcome.reconciled is not None:
         drift = outcome.reconciled.drift
@@ -485,6 +488,7 @@ def runs(c: _Context, limit: int, show: int | None, changes: bool, as_csv: bool)
         record = store.run(show)
         if record is None:
             raise click.UsageError(f"no run {show}")
+        record = _with_journal(store, record)
         if changes or as_csv:
             rows = history.change_rows(store.journal(show))
             click.echo(
@@ -513,7 +517,22 @@ def runs(c: _Context, limit: int, show: int | None, changes: bool, as_csv: bool)
     else:
         click.echo(history.HEADER)
     for record in records:
-        click.echo(_run_line(record))
+        click.echo(_run_line(_with_journal(store, record)))
+
+
+def _with_journal(store: Any, record: Any) -> Any:
+    """A run that did not succeed (failed, stopped, killed) with what its journal says it
+    applied, where its own counts do not say it (a killed run never counted)."""
+    import dataclasses
+
+    if record.kind != "sync" or record.status in ("succeeded", "running") or any(
+        k.startswith(("done.", "failed.")) for k in record.counts
+    ):
+        return record
+    tally = store.journal_tally(record.id)
+    if not tally:
+        return record
+    return dataclasses.replace(record, counts={**record.counts, **tally})
 
 
 def _run_line(r: Any) -> str:
@@ -541,6 +560,7 @@ def _run_line(r: Any) -> str:
         f"#{r.id:<5} {when} {kind:<16} {r.status:<10} people {r.people_read or 0:>6} "
         f"planned {planned:>6} done {done:>6} failed {failed:>4} writes {r.writes_sent:>5} "
         f"skipped {r.counts.get('skipped', 0):>3} mappings {mappings}"
+        + (f" left {r.counts['left']}" if r.counts.get("left") else "")
     )
 
 

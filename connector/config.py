@@ -670,6 +670,9 @@ class SyncSettings(Section):
     record changes or ``upskill sync --retry-quarantined``; 0 never quarantines."""
 
     quarantine_after: int = Field(3, ge=0, le=1000)
+    # the longest a sync may write: past it, the run stops between two batches, recorded as
+    # stopped with what it applied; the next run goes on from there (0: no limit)
+    max_minutes: float = Field(360.0, ge=0)
 
 
 class Settings(BaseSettings):

@@ -16,6 +16,7 @@
     │   └── RemoteError               the remote refused a request (errorcode, message)
     │       └── RecordRejected        skip this record, report it, go on with the others
     ├── SafetyStop                    stop for safety before writing (guards, outages)
+    ├── Interrupted                   stopped between batches: signal (130/143), time limit
     └── StateError                    the state database is unusable or locked by another run
 
 Library errors (requests, sqlalchemy, yaml, ...) are translated into this tree once, at the
@@ -116,6 +117,15 @@ class RecordRejected(RemoteError):
 
 class SafetyStop(UpskillError):
     """The run stopped before writing because going on could do harm."""
+
+
+class Interrupted(UpskillError):
+    """The run stopped between two batches (a signal, its time limit, a lost run lock); what it
+    applied is recorded and the rest is left for the next run."""
+
+    def __init__(self, message: str, *, exit_code: int = 1, detail: str | None = None) -> None:
+        super().__init__(message, detail=detail)
+        self.exit_code = exit_code
 
 
 class StateError(UpskillError):

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, bindparam, case, select
+from sqlalchemy import Connection, Engine, Table, bindparam, case, func, select
 from sqlalchemy import update as sql_update
 
 from connector.errors import StateError
@@ -33,6 +33,7 @@ from connector.store import policy as policy_q
 from connector.store import queries as q
 from connector.store import xapi as xapi_q
 from connector.store.completions import merged
+from connector.store.lease import LeaseKeeper
 from connector.store.records import JournalEntry, RunRecord
 from connector.store.tables import (
     JOURNAL_STATES,
@@ -72,6 +73,7 @@ class Store:
         self._clock = clock
         self._host = socket.gethostname()
         self._loaded: dict[str, int] = {}  # table → rows written since its statistics
+        self._leases: dict[int, LeaseKeeper] = {}
 
     @classmethod
     def open(
@@ -118,6 +120,9 @@ class Store:
             return database.current_revision(conn)
 
     def close(self) -> None:
+        for keeper in list(self._leases.values()):
+            keeper.stop()
+        self._leases.clear()
         self._engine.dispose()
 
     def __enter__(self) -> Store:
@@ -196,7 +201,20 @@ class Store:
                     name=runlock.LOCK_NAME if lock is True else lock,
                 )
         RUN_ID.set(run_id)  # the log lines from here on name this run
+        if lock:
+            self._leases[run_id] = LeaseKeeper(run_id, self.renew_lock, self.lock_staleness)
+            self._leases[run_id].start()
         return run_id
+
+    def renew_lock(self, run_id: int) -> bool:
+        """Renew the lease of the locks ``run_id`` holds; False when it holds none any more."""
+        with self._write("renew the run lock") as conn:
+            return runlock.renew(conn, run_id, self._now())
+
+    def lock_lost(self, run_id: int) -> bool:
+        """Whether another run took over the lock of ``run_id`` while it worked."""
+        keeper = self._leases.get(run_id)
+        return keeper is not None and keeper.lost
 
     def finish_run(
         self,
@@ -213,6 +231,9 @@ class Store:
         run has worked since, and the record says so."""
         if status not in RUN_STATUSES or status == "running":
             raise ValueError(f"a run cannot finish as {status!r}")
+        keeper = self._leases.pop(run_id, None)
+        if keeper is not None:
+            keeper.stop()
         still_running = runs.c.status == "running"
         with self._write("finish a run") as conn:
             done = conn.execute(
@@ -398,6 +419,22 @@ class Store:
         query = select(journal).where(journal.c.run_id == run_id).order_by(journal.c.seq)
         with self._read("read the journal") as conn:
             return [q.journal_entry(row) for row in conn.execute(query).mappings()]
+
+    def journal_tally(self, run_id: int) -> dict[str, int]:
+        """What the journal of ``run_id`` says was applied: ``done.<kind>`` and
+        ``failed.<kind>`` counts, and ``left`` (changes planned or sent, never confirmed).
+        The run history reads it for runs that failed or were killed before counting."""
+        query = (
+            select(journal.c.kind, journal.c.state, func.count())
+            .where(journal.c.run_id == run_id)
+            .group_by(journal.c.kind, journal.c.state)
+        )
+        tally: dict[str, int] = {}
+        with self._read("read the journal") as conn:
+            for kind, state, n in conn.execute(query):
+                name = "left" if state in ("planned", "sent") else f"{state}.{kind}"
+                tally[name] = tally.get(name, 0) + int(n)
+        return tally
 
     def unfinished(self) -> list[JournalEntry]:
         """Changes a rerun must redo: entries still ``planned`` or ``sent`` in runs that are no

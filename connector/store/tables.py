@@ -97,6 +97,7 @@ run_lock = Table(
     Column("host", String(255), nullable=False),
     Column("pid", Integer, nullable=False),
     Column("acquired_at", UtcDateTime, nullable=False),
+    Column("renewed_at", UtcDateTime, nullable=True),  # the lease (0013); None: acquired_at
 )
 
 accounts = Table(

@@ -4,8 +4,11 @@ apply exactly that plan later, or refuse when anything moved in between.
 The fingerprint covers the directory snapshot (people and groups), the state database's view
 (accounts, enrollments, grace periods, removals and suspensions by hand) and the mappings
 version. Applying a saved plan (``upskill sync --approve-plan FILE``) recomputes the plan and
-refuses when the fingerprint or the list of changes differs; an approved plan passes the
-safety guards, since a person has reviewed it.
+refuses when the fingerprint differs or when any field a reviewer reads in the file differs
+from the plan computed now: the counts, every change with its persona and reason, the rows
+skipped and the changes held. So the plan applied is always the one that was read, never a
+file edited after it was saved. An approved plan passes the safety guards, since a person has
+reviewed it.
 """
 
 from __future__ import annotations
@@ -111,6 +114,7 @@ class ApprovedPlan:
     path: str
     fingerprint: Fingerprint
     idents: tuple[str, ...]
+    reviewed: Mapping[str, Any] | None = None  # what the reviewer read: the plan's JSON body
 
 
 def read_approved(path: Path) -> ApprovedPlan:
@@ -141,7 +145,8 @@ def read_approved(path: Path) -> ApprovedPlan:
         )
     except (KeyError, TypeError) as exc:
         raise InputError(f"{where}: the saved plan is incomplete ({exc}); save it again") from exc
-    return ApprovedPlan(where, print_, idents)
+    reviewed = {k: v for k, v in document.items() if k not in ("format", "fingerprint")}
+    return ApprovedPlan(where, print_, idents, reviewed)
 
 
 def verify(approved: ApprovedPlan, plan: Plan, current: Fingerprint) -> None:
@@ -163,3 +168,44 @@ def verify(approved: ApprovedPlan, plan: Plan, current: Fingerprint) -> None:
             f"not in it, {missing} missing; a grace period or an override may have ended); "
             "nothing was written. Review and save the plan again."
         )
+    if approved.reviewed is not None:
+        from connector.sync.plan_text import plan_json
+
+        where = first_difference(approved.reviewed, json.loads(plan_json(plan)))
+        if where is not None:
+            field, saved, computed = where
+            raise SafetyStop(
+                f"the plan in {approved.path} does not say what the plan computed now says: "
+                f"{field} reads {_short(saved)} in the file but is {_short(computed)} now (the "
+                "file was edited after it was saved?); nothing was written. Review the plan and "
+                "save it again (`upskill plan --save FILE`)."
+            )
+
+
+def first_difference(saved: Any, computed: Any, path: str = "") -> tuple[str, Any, Any] | None:
+    """The first place (``changes[3].persona``) where two JSON documents differ, with both
+    values; None when they are equal."""
+    if isinstance(saved, dict) and isinstance(computed, dict):
+        for key in sorted(set(saved) | set(computed)):
+            found = first_difference(
+                saved.get(key), computed.get(key), f"{path}.{key}" if path else key
+            )
+            if found is not None:
+                return found
+        return None
+    if isinstance(saved, list) and isinstance(computed, list):
+        for index in range(max(len(saved), len(computed))):
+            found = first_difference(
+                saved[index] if index < len(saved) else None,
+                computed[index] if index < len(computed) else None,
+                f"{path}[{index}]",
+            )
+            if found is not None:
+                return found
+        return None
+    return None if saved == computed else (path or "the document", saved, computed)
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 80 else text[:77] + "..."

@@ -60,6 +60,7 @@ class ApplyResult:
     failed: dict[str, int] = field(default_factory=dict)
     failures: list[tuple[Change, str, str]] = field(default_factory=list)  # change, code, msg
     writes_sent: int = 0
+    stopped: str | None = None  # why the apply stopped between batches (None: it finished)
 
     def add(self, kind: ChangeKind, done: int, failed: int) -> None:
         self.done[kind.value] = self.done.get(kind.value, 0) + done
@@ -68,6 +69,12 @@ class ApplyResult:
     @property
     def failed_total(self) -> int:
         return sum(self.failed.values())
+
+
+class _Stop(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 def _batches(items: Sequence[Change], size: int) -> Iterator[Sequence[Change]]:
@@ -89,8 +96,11 @@ class Executor:
         due_days: Mapping[tuple[str, str], int] | None = None,
         reconcile: bool = False,
         before_removals: Callable[[str, Sequence[Change]], None] | None = None,
+        should_stop: Callable[[], str | None] | None = None,
     ) -> None:
         self.store = store
+        self.should_stop = should_stop  # asked before each batch: a reason stops the apply
+        self.last_result = ApplyResult()
         self.targets = targets
         self.people = people
         self.batch_size = batch_size or BATCH_SIZE
@@ -127,8 +137,15 @@ class Executor:
             course_ids[name] = found
         return course_ids
 
+    def _check_stop(self) -> None:
+        reason = self.should_stop() if self.should_stop is not None else None
+        if reason is not None:
+            raise _Stop(reason)
+
     def apply(self, run_id: int, plan: Plan) -> ApplyResult:
-        result = ApplyResult()
+        """Apply ``plan``; :attr:`last_result` holds what was applied even when it raises.
+        Between batches it asks ``should_stop``; a reason stops it (``result.stopped``)."""
+        result = self.last_result = ApplyResult()
         if plan.is_empty and not self.reconcile:
             return result
         course_ids = self.preflight(plan) if not plan.is_empty else {}
@@ -139,7 +156,10 @@ class Executor:
             for name in sorted(course_ids):
                 self._apply_target(run_id, name, plan, course_ids[name], result)
             if self.reconcile:
+                self._check_stop()
                 self._sync_profiles()
+        except _Stop as stop:
+            result.stopped = stop.reason
         finally:
             result.writes_sent = sum(
                 t.stats.writes - writes_before[n] for n, t in self.targets.items()
@@ -166,6 +186,7 @@ class Executor:
         creating = by_kind.get(ChangeKind.CREATE_USER, [])
         with stage(f"apply {name} create_user", total=len(creating), unit="change") as shown:
             for batch in _batches(creating, size):
+                self._check_stop()
                 self.store.journal_mark(run_id, [c.ident for c in batch], "sent")
                 people = [self.people[c.person_key] for c in batch]
                 outcome = target.ensure_users(people)
@@ -191,6 +212,7 @@ class Executor:
                 continue
             with stage(f"apply {name} {kind.value}", total=len(changes), unit="change") as shown:
                 for batch in _batches(changes, size):
+                    self._check_stop()
                     self._apply_enrollments(
                         run_id, name, target, kind, batch, accounts, course_ids, result
                     )

@@ -9,6 +9,7 @@ recorded as failed with its message, so a sync never fails silently.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from connector.config import Settings
-from connector.errors import ConfigError, SafetyStop, UpskillError, UserError
+from connector.errors import ConfigError, Interrupted, SafetyStop, UpskillError, UserError
 from connector.lms import LmsTarget
 from connector.lms.reconcile import ReconcileResult, reconcile_targets
 from connector.model import Bundle, Change, Person, Persona, Plan, RecordProblem, Snapshot
@@ -32,6 +33,7 @@ from connector.report.admin import after_sync
 from connector.store import Store
 from connector.sync import approval, guards, quarantine
 from connector.sync.executor import ApplyResult, Executor
+from connector.sync.interrupt import StopRequest
 from connector.sync.planner import Policy, plan
 from connector.sync.policy import unwanted_after
 from connector.sync.preview import PopulationDiff, moved_people, people_subset, population_diff
@@ -133,6 +135,21 @@ def policy_of(settings: Settings) -> Policy:
     )
 
 
+def skipped_keep(snapshot: Snapshot) -> dict[str, str]:
+    """The people whose directory row was skipped for a data problem (a mistyped e-mail, a
+    duplicate): they keep what they have (no grace period, no removal) until the row is fixed,
+    instead of being treated as gone. A pure function of the snapshot."""
+    out: dict[str, str] = {}
+    for problem in snapshot.problems:
+        key = problem.record_key
+        if key and key not in snapshot.people and key not in out:
+            out[key] = (
+                f"row skipped for a data problem ({problem}); keeps what they have until "
+                "the row is fixed"
+            )
+    return out
+
+
 def plan_with(
     settings: Settings,
     mappings: Mappings,
@@ -170,7 +187,7 @@ def plan_with(
             enabled_targets(settings),
             policy_of(settings),
             now=now,
-            untouched=untouched(planned, mappings, today=today),
+            untouched={**skipped_keep(planned), **untouched(planned, mappings, today=today)},
             restore=frozenset(restore),
             retry_quarantined=retry_quarantined,
         )
@@ -334,6 +351,7 @@ def sync(
     reconcile: bool = False,
     accept_shrink: bool = False,
     retry_quarantined: bool = False,
+    stop: StopRequest | None = None,
 ) -> SyncOutcome:
     """Run the sync once. With ``dry_run`` it plans and records the run, writing nothing.
 
@@ -345,7 +363,10 @@ def sync(
     plan is made. The completions of the enrollments the plan removes are collected before
     they are removed, the others after the writes. A change refused the same way in
     ``[sync] quarantine_after`` runs in a row is quarantined (:mod:`connector.sync.quarantine`):
-    held back, and its refusal does not fail the run; ``retry_quarantined`` sends it again."""
+    held back, and its refusal does not fail the run; ``retry_quarantined`` sends it again.
+    ``stop`` (set by signals, see :mod:`connector.sync.interrupt`), the time limit
+    ``[sync] max_minutes`` and a lost run lock stop the apply between two batches: the run is
+    recorded ``stopped`` with what it applied, and :class:`Interrupted` is raised."""
     try:
         mappings = load_mappings(mappings_path(settings))  # fail fast, before taking the lock
         run_id = store.start_run("sync", dry_run=dry_run, mappings_hash=mappings.content_hash)
@@ -355,6 +376,12 @@ def sync(
     failure: BaseException | None = None  # for the admin summary, sent whatever the outcome
     prepared: Prepared | None = None
     read_failed = False
+    executor: Executor | None = None
+    stop = stop if stop is not None else StopRequest()
+    if settings.sync.max_minutes:
+        stop.limit_minutes = settings.sync.max_minutes
+        stop.deadline = time.monotonic() + settings.sync.max_minutes * 60
+    stop.lock_lost = lambda: store.lock_lost(run_id)
     try:
         _warn_plaintext(settings, store, run_id)
         now = clock()
@@ -419,9 +446,13 @@ def sync(
             due_days=_due_days(settings, prepared.mappings),
             reconcile=reconcile,
             before_removals=before_removals,
+            should_stop=stop.check,
         )
         store.record_unwanted(run_id, unwanted_after(prepared.plan, prepared.state, now))
         applied = executor.apply(run_id, prepared.plan)
+        if applied.stopped is not None:
+            _update_refusals(settings, store, prepared, applied, run_id, clock())
+            raise _interrupted(store, run_id, applied, stop)
         held_now = _update_refusals(settings, store, prepared, applied, run_id, clock())
         files = skillbuilder_files(settings, store, run_id, prepared, clock())
         if files is not None:
@@ -471,15 +502,24 @@ def sync(
         failure = exc
         store.finish_run(
             run_id,
-            "failed",
-            counts=_counts(prepared) if prepared else {READ_FAILED: 1} if read_failed else None,
+            "stopped" if isinstance(exc, Interrupted) else "failed",
+            counts=_counts_so_far(store, run_id, prepared)
+            if prepared or not read_failed else {READ_FAILED: 1},
+            writes_sent=executor.last_result.writes_sent if executor is not None else 0,
             people_read=len(prepared.snapshot) if prepared else None,
             message=exc.message,
         )
         raise
     except BaseException as exc:
         failure = exc
-        store.finish_run(run_id, "failed", message=f"internal error: {type(exc).__name__}")
+        store.finish_run(
+            run_id,
+            "failed",
+            counts=_counts_so_far(store, run_id, prepared),
+            writes_sent=executor.last_result.writes_sent if executor is not None else 0,
+            people_read=len(prepared.snapshot) if prepared else None,
+            message=f"internal error: {type(exc).__name__}",
+        )
         raise
     finally:
         after_sync(settings, store, run_id, failure, clock)
@@ -502,6 +542,31 @@ def skillbuilder_files(
     import_inbox(settings, store, run_id, people, courses, at, done)
     store.record_problems(run_id, done.problems)
     return done
+
+
+def _counts_so_far(store: Store, run_id: int, prepared: Prepared | None) -> dict[str, int]:
+    """The counts of a run that did not finish: its plan's, and what its journal says was
+    applied (``done.*``, ``failed.*``) and ``left`` for the next run."""
+    counts = _counts(prepared) if prepared is not None else {}
+    counts.update(store.journal_tally(run_id))
+    return counts
+
+
+def _interrupted(
+    store: Store, run_id: int, applied: ApplyResult, stop: StopRequest
+) -> Interrupted:
+    """The error of a run stopped between two batches, saying what it did and what is left."""
+    tally = store.journal_tally(run_id)
+    done = sum(v for k, v in tally.items() if k.startswith("done."))
+    failed = sum(v for k, v in tally.items() if k.startswith("failed."))
+    left = tally.get("left", 0)
+    return Interrupted(
+        f"the sync stopped: {applied.stopped}. Before it stopped, {done} change(s) were applied"
+        + (f" and {failed} failed" if failed else "")
+        + f"; {left} planned change(s) were not sent and are planned again by the next run "
+        f"(`upskill runs --show {run_id}`)",
+        exit_code=stop.exit_code,
+    )
 
 
 def _check_restore(restore: Collection[str], prepared: Prepared) -> None:
