@@ -129,6 +129,12 @@ def cli(
     "refused when the directory, state or mappings changed since.",
 )
 @click.option(
+    "--accept-hand-removals",
+    is_flag=True,
+    help="With --reconcile: record enrollments missing on the target as removed by hand even "
+    "when they are more than [removal] max_hand_removal_share of a course.",
+)
+@click.option(
     "--accept-shrink",
     is_flag=True,
     help="Confirm a real reorganisation: go on although the directory read is smaller than "
@@ -143,6 +149,7 @@ def sync(
     restore: tuple[str, ...],
     retry_quarantined: bool,
     approve: Path | None,
+    accept_hand_removals: bool,
     accept_shrink: bool,
 ) -> None:
     """Read the directory, assign personas, apply enrollments, collect progress."""
@@ -165,6 +172,7 @@ def sync(
             accept_shrink=accept_shrink,
             retry_quarantined=retry_quarantined,
             stop=stop,
+            accept_hand_removals=accept_hand_removals,
         )
     prepared = outcome.prepared
     if outcome.reconciled is not None:
@@ -208,7 +216,9 @@ def sync(
         if outcome.collected.sources is not None:
             click.echo(_xapi_line(outcome.collected.sources))
     _warn_quarantined(outcome.quarantined)
-    if outcome.failed_open:
+    if outcome.guard_held:
+        click.echo(f"warning: {outcome.guard_held}", err=True)
+    if outcome.failed_open or outcome.guard_held:
         raise click.exceptions.Exit(1)
 
 

@@ -662,6 +662,11 @@ class RemovalSettings(Section):
 
     grace_days: int = Field(14, ge=0, le=3650)
     hand_suspensions: Literal["keep", "revive"] = "keep"
+    # reconcile stops rather than record more than this share (percent) of a course's
+    # enrollments as removed by hand, unless --accept-hand-removals; courses losing
+    # max_hand_removal_min people or fewer are never stopped
+    max_hand_removal_share: float = Field(50.0, ge=0, le=100)
+    max_hand_removal_min: int = Field(5, ge=0)
 
 
 class SyncSettings(Section):

@@ -19,6 +19,13 @@ nothing or removed          enrolled        enrolled by hand: reported only (it 
 ==========================  ==============  ==========================================
 
 :func:`drift` is pure; :func:`reconcile_targets` reads the target and writes the state.
+
+A reconcile that would record more than ``max_share`` percent of a course's enrollments (and
+more than ``min_people`` of them) as removed by hand stops before it records anything
+(:class:`~connector.errors.SafetyStop`): a course deleted and recreated, restored from a
+backup or emptied by an enrolment-method change looks like that, and recording hundreds of
+sticky hand removals would silently keep everyone out of it. ``--accept-hand-removals``
+confirms that the removals were meant.
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from connector.errors import AccessDenied
+from connector.errors import AccessDenied, SafetyStop
 from connector.lms import EnrollmentReader, LmsTarget
 from connector.model import Enrollment, EnrollmentStatus, RecordProblem
 from connector.store import Store
@@ -111,8 +118,41 @@ def drift(
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class HandRemovalLimit:
+    """How many of a course's enrollments a reconcile may record as removed by hand."""
+
+    max_share: float = 50.0  # percent of the course's enrollments the state holds
+    min_people: int = 5  # a course losing this many or fewer is never stopped
+    accepted: bool = False  # --accept-hand-removals
+
+
+def mass_hand_removals(
+    target: str, applied: Sequence[Enrollment], found: Sequence[Drift], limit: HandRemovalLimit
+) -> list[str]:
+    """The courses where ``found`` removes more by hand than ``limit`` allows, described."""
+    held: dict[str, int] = {}
+    for e in applied:
+        if e.status is not EnrollmentStatus.REMOVED:
+            held[e.course_ref] = held.get(e.course_ref, 0) + 1
+    removed: dict[str, int] = {}
+    for d in found:
+        if d.kind == REMOVED_BY_HAND:
+            removed[d.course_ref] = removed.get(d.course_ref, 0) + 1
+    out = []
+    for ref, n in sorted(removed.items()):
+        share = 100.0 * n / max(held.get(ref, 0), 1)
+        if n > limit.min_people and share > limit.max_share:
+            out.append(f"{target} {ref}: {n} of {held.get(ref, 0)} enrollments ({share:.0f} %)")
+    return out
+
+
 def reconcile_targets(
-    store: Store, targets: Mapping[str, LmsTarget], run_id: int, at: datetime
+    store: Store,
+    targets: Mapping[str, LmsTarget],
+    run_id: int,
+    at: datetime,
+    limit: HandRemovalLimit = HandRemovalLimit(),
 ) -> ReconcileResult:
     """Read every course the state knows from each target that can list enrolments, repair
     the state and record each drift as a problem of the run. Checks the connection first,
@@ -136,6 +176,17 @@ def reconcile_targets(
         actual = target.enrolled(course_ids)
         result.courses_read[name] = len(actual)
         found = drift(name, applied, store.accounts(name), actual)
+        mass = [] if limit.accepted else mass_hand_removals(name, applied, found, limit)
+        if mass:
+            raise SafetyStop(
+                "reconcile found enrollments missing on the target that it would record as "
+                "removed by hand (sticky: never enrolled again) for more than "
+                f"{limit.max_share:g} % of a course ([removal] max_hand_removal_share): "
+                + "; ".join(mass)
+                + ". Nothing was recorded or sent. A course deleted and recreated, or restored, "
+                "looks like this: check the course on the site; if the removals were meant, "
+                "run `upskill sync --reconcile --accept-hand-removals`"
+            )
         result.drift.extend(found)
         _repair(store, run_id, name, found, at)
     return result

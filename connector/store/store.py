@@ -29,6 +29,7 @@ from connector.model import (
 )
 from connector.monitoring.logs import RUN_ID
 from connector.store import batch_writes, database, runlock
+from connector.store import courses as courses_q
 from connector.store import policy as policy_q
 from connector.store import queries as q
 from connector.store import xapi as xapi_q
@@ -291,6 +292,29 @@ class Store:
         ]
         with self._write("record the problems of a run") as conn:
             q.execute_many(conn, run_problems.insert(), rows)
+
+    def course_identities(self, target: str) -> dict[str, str]:
+        """Course ref → the target's id of it, as last seen."""
+        with self._read("read course identities") as conn:
+            return courses_q.identities(conn, target)
+
+    def record_course_identities(self, target: str, ids: Mapping[str, str]) -> None:
+        with self._write("record course identities") as conn:
+            courses_q.record(conn, target, ids, self._now())
+
+    def forget_course(self, target: str, ref: str) -> int:
+        """Forget the enrollments of a course that was recreated; how many were dropped."""
+        with self._write("forget a recreated course") as conn:
+            return courses_q.forget(conn, target, ref)
+
+    def problem_keys(self, where: str) -> set[str]:
+        """The record keys of every run's problems recorded at ``where`` (e.g. the people a
+        run with ``--accept-shrink`` confirmed gone)."""
+        query = select(run_problems.c.record_key).distinct().where(
+            run_problems.c.where == where, run_problems.c.record_key.is_not(None)
+        )
+        with self._read("read the problems of runs") as conn:
+            return {str(key) for (key,) in conn.execute(query)}
 
     def problems(self, run_id: int) -> list[RecordProblem]:
         query = (

@@ -220,6 +220,15 @@ manual_removals = Table(
     Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),
 )
 
+course_identity = Table(  # the target's id of each course (0014): a new id = recreated course
+    "course_identity",
+    metadata,
+    Column("target", String(64), primary_key=True),
+    Column("course_ref", String(255), primary_key=True),
+    Column("remote_id", String(64), nullable=False),
+    Column("seen_at", UtcDateTime, nullable=False),
+)
+
 hand_suspensions = Table(  # enrollments suspended by hand on the target: not reactivated
     "hand_suspensions",
     metadata,

@@ -101,6 +101,7 @@ class Executor:
         self.store = store
         self.should_stop = should_stop  # asked before each batch: a reason stops the apply
         self.last_result = ApplyResult()
+        self.course_ids: dict[str, dict[str, str]] = {}  # per target, resolved by preflight
         self.targets = targets
         self.people = people
         self.batch_size = batch_size or BATCH_SIZE
@@ -149,6 +150,7 @@ class Executor:
         if plan.is_empty and not self.reconcile:
             return result
         course_ids = self.preflight(plan) if not plan.is_empty else {}
+        self.course_ids = course_ids
         if plan.changes:
             self.store.journal_plan(run_id, plan.changes)
         writes_before = {n: t.stats.writes for n, t in self.targets.items()}

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from connector.config import Settings
-from connector.errors import ConfigError, Interrupted, SafetyStop, UpskillError, UserError
+from connector.errors import ConfigError, Interrupted, UpskillError, UserError
 from connector.lms import LmsTarget
-from connector.lms.reconcile import ReconcileResult, reconcile_targets
+from connector.lms.reconcile import HandRemovalLimit, ReconcileResult, reconcile_targets
 from connector.model import Bundle, Change, Person, Persona, Plan, RecordProblem, Snapshot
 from connector.monitoring.stages import stage
 from connector.personas.analysis import rule_problems
@@ -31,7 +31,7 @@ from connector.progress.xapi.collect import XapiResult
 from connector.registry import build_source, build_targets, enabled_targets, mappings_path
 from connector.report.admin import after_sync
 from connector.store import Store
-from connector.sync import approval, guards, quarantine
+from connector.sync import approval, course_identity, guard_hold, guards, quarantine
 from connector.sync.executor import ApplyResult, Executor
 from connector.sync.interrupt import StopRequest
 from connector.sync.planner import Policy, plan
@@ -99,6 +99,7 @@ class SyncOutcome:
     reconciled: ReconcileResult | None = None
     quarantined: tuple[Refusal, ...] = ()  # every change quarantined after the run
     files: PublishResult | None = None  # Skill Builder: the batch written, reports imported
+    guard_held: str | None = None  # the removal guards held the plan's removals: why
 
     @property
     def writes_sent(self) -> int:
@@ -311,11 +312,12 @@ def _counts(prepared: Prepared) -> dict[str, int]:
 
 
 def check_guards(settings: Settings, store: Store, prepared: Prepared) -> list[guards.Violation]:
-    """The guards ``prepared`` trips, against the last applied sync's tier headcounts."""
+    """The guards ``prepared`` trips, against the last applied sync's tier headcounts; the
+    removals of people confirmed gone with ``--accept-shrink`` do not count."""
     last = store.last_run("sync", dry_run=False)
     limits = settings.guards
     return guards.check_plan(
-        prepared.plan,
+        guard_hold.without_accepted(prepared.plan, store.problem_keys(guard_hold.ACCEPTED)),
         population=prepared.population(),
         tiers_now=prepared.tier_counts(),
         tiers_before=guards.tier_counts_from(last.counts) if last is not None else None,
@@ -352,6 +354,7 @@ def sync(
     accept_shrink: bool = False,
     retry_quarantined: bool = False,
     stop: StopRequest | None = None,
+    accept_hand_removals: bool = False,
 ) -> SyncOutcome:
     """Run the sync once. With ``dry_run`` it plans and records the run, writing nothing.
 
@@ -387,9 +390,17 @@ def sync(
         now = clock()
         live: Mapping[str, LmsTarget] | None = targets
         reconciled: ReconcileResult | None = None
+        recreated: list[RecordProblem] = []
+        if not dry_run:
+            live = live if live is not None else build_targets(settings)
+            recreated = course_identity.check_courses(store, live)
+            store.record_problems(run_id, recreated)
         if reconcile and not dry_run:
             live = live if live is not None else build_targets(settings)
-            reconciled = reconcile_targets(store, live, run_id, now)
+            reconciled = reconcile_targets(store, live, run_id, now, HandRemovalLimit(
+                settings.removal.max_hand_removal_share, settings.removal.max_hand_removal_min,
+                accepted=accept_hand_removals,
+            ))
         try:
             read = read_directory(settings, store, now)
         except UpskillError:
@@ -411,6 +422,8 @@ def sync(
         counts = _counts(prepared)
         if read.cursor is not None:
             counts["directory.changes_only" if read.changes_only else "directory.full_read"] = 1
+        if recreated:
+            counts["courses_recreated"] = len(recreated)
         if reconciled is not None:
             counts.update(reconciled.counts())
         if dry_run:
@@ -422,12 +435,21 @@ def sync(
                 message="dry run: nothing sent",
             )
             return SyncOutcome(run_id, prepared, dry_run=True)
+        if accept_shrink:
+            store.record_problems(
+                run_id, guard_hold.accepted_gone(prepared.state, prepared.snapshot.people)
+            )
+        to_apply = prepared.plan
+        guard_note: str | None = None
         if approved is not None:
             approval.verify(approved, prepared.plan, prepared.fingerprint())
         else:
             violations = check_guards(settings, store, prepared)
             if violations:
-                raise SafetyStop(guards.stop_message(violations))
+                to_apply, held_back = guard_hold.hold_removals(prepared.plan, violations)
+                guard_note = guard_hold.held_message(violations, held_back)
+                counts["guard.removals_held"] = len(held_back)
+                log.warning("guards: %s", guard_note)
         live = live if live is not None else build_targets(settings)
         early = CollectResult()
         targets_now = live
@@ -449,7 +471,8 @@ def sync(
             should_stop=stop.check,
         )
         store.record_unwanted(run_id, unwanted_after(prepared.plan, prepared.state, now))
-        applied = executor.apply(run_id, prepared.plan)
+        applied = executor.apply(run_id, to_apply)
+        course_identity.remember(store, executor.course_ids)
         if applied.stopped is not None:
             _update_refusals(settings, store, prepared, applied, run_id, clock())
             raise _interrupted(store, run_id, applied, stop)
@@ -485,10 +508,11 @@ def sync(
         if held_now:
             counts["quarantined"] = len(held_now)
         outcome = SyncOutcome(
-            run_id, prepared, False, applied, collected, reconciled, tuple(held_now), files
+            run_id, prepared, False, applied, collected, reconciled, tuple(held_now), files,
+            guard_note,
         )
         status = "succeeded" if not outcome.failed_open else "failed"
-        message = _run_message(outcome)
+        message = "; ".join(m for m in (guard_note, _run_message(outcome)) if m) or None
         store.finish_run(
             run_id,
             status,
