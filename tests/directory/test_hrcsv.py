@@ -402,3 +402,21 @@ def test_missing_file_and_folder(tmp_path: Path) -> None:
         reader(tmp_path / "missing.csv").read()
     with pytest.raises(InputError, match="folder"):
         reader(tmp_path).check()
+
+
+def test_repeated_values_are_one_object_and_each_person_keeps_their_own(tmp_path: Path) -> None:
+    text = (
+        f"{HEADER},groups,cost_center\n"
+        "E1,a@example.com,A,One,Sales,Account Executive,,active,All Staff;sales,C1\n"
+        "E2,b@example.com,B,Two,Sales,Account Executive,E1,active,All Staff;sales,C1\n"
+        "E3,c@example.com,C,Three,Sales,Sales Manager,E1,active,sales;All Staff,C2\n"
+        "E4,d@example.com,D,Four,Finance,Accountant,E1,active,All Staff;finance,C2\n"
+    )
+    people = reader(export(tmp_path, text), columns={"extra": ["cost_center"]}).read().people
+    one, two, three, four = (people[k] for k in ("E1", "E2", "E3", "E4"))
+    assert one.department is two.department is three.department
+    assert one.title is two.title and three.title == "Sales Manager"
+    assert one.groups is two.groups and three.groups == one.groups == {"All Staff", "sales"}
+    assert four.groups == {"All Staff", "finance"}
+    assert one.attributes is two.attributes and dict(one.attributes)["cost_center"] == "C1"
+    assert dict(three.attributes)["cost_center"] == dict(four.attributes)["cost_center"] == "C2"
