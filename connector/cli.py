@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -178,8 +178,9 @@ def sync(
     if outcome.reconciled is not None:
         drift = outcome.reconciled.drift
         click.echo(f"Reconciled: {len(drift)} drift(s) between the targets and the state")
-        for item in drift[:20]:
+        for item in drift[:LISTED]:
             click.echo(f"  drift: {item}")
+        _more(len(drift), outcome.run_id)
     click.echo(
         f"Run {outcome.run_id}: read {len(prepared.snapshot)} people from "
         f"{prepared.snapshot.source}; mappings {prepared.mappings.content_hash[:12]}"
@@ -192,14 +193,14 @@ def sync(
     applied = outcome.applied
     if applied is not None:
         if applied.done or applied.failed:
-            done = ", ".join(f"{k} {v}" for k, v in sorted(applied.done.items())) or "none"
-            click.echo(f"Applied: {done}")
-        for change, code, message in applied.failures[:20]:
+            click.echo(f"Applied: {_applied_line(applied.done, applied.failed)}")
+        for change, code, message in applied.failures[:LISTED]:
             click.echo(
                 f"  failed: {change.target} {change.kind.value} {change.person_key} "
                 f"{change.course_ref or ''}: {code}: {message}",
                 err=True,
             )
+        _more(len(applied.failures), outcome.run_id, err=True)
         click.echo(
             f"Write requests sent: {applied.writes_sent}"
             + (" (nothing to change)" if not applied.done and not applied.failed_total else "")
@@ -226,6 +227,30 @@ def _warn_unseen(unseen: Sequence[UnseenGroup]) -> None:
     """Name the groups the rules name that the read shows nobody in."""
     for item in unseen:
         click.echo(f"warning: {item}", err=True)
+
+
+LISTED = 20
+"""Most drifts and failures a sync lists on the terminal; the run record keeps them all."""
+
+
+def _applied_line(done: Mapping[str, int], failed: Mapping[str, int]) -> str:
+    """``enroll 10, suspend 3 (4 failed); 4 change(s) failed``: per change kind what was
+    applied, with the failures beside it, and their total."""
+    parts = []
+    for kind in sorted(set(done) | set(failed)):
+        n_failed = failed.get(kind, 0)
+        parts.append(f"{kind} {done.get(kind, 0)}" + (f" ({n_failed} failed)" if n_failed else ""))
+    total = sum(failed.values())
+    return ", ".join(parts) + (f"; {total} change(s) failed" if total else "")
+
+
+def _more(total: int, run_id: int, *, err: bool = False) -> None:
+    """``… and N more`` under a list cut at :data:`LISTED`."""
+    if total > LISTED:
+        click.echo(
+            f"  … and {total - LISTED} more (`upskill runs --show {run_id}` lists them all)",
+            err=err,
+        )
 
 
 def _warn_quarantined(refusals: tuple[Refusal, ...]) -> None:

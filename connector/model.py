@@ -218,6 +218,7 @@ class ChangeKind(StrEnum):
     """What the executor does on a target. Order matters: users exist before enrolments."""
 
     CREATE_USER = "create_user"
+    MOVE = "move"  # an active enrollment into or out of cohort mode, before any other
     ENROLL = "enroll"
     REVIVE = "revive"
     SUSPEND = "suspend"

@@ -273,3 +273,23 @@ def test_config_check_names_invalid_report_addresses(
     assert main(["--config", str(config), "config", "check"]) == 2
     err = capsys.readouterr().err
     assert "report.sender" in err and "report.admins[1]" in err and "admins[0]" not in err
+
+
+def test_the_applied_line_counts_failures_beside_what_was_applied() -> None:
+    from connector.cli import _applied_line
+
+    assert _applied_line({"enroll": 10, "suspend": 0}, {"enroll": 0, "suspend": 4}) == (
+        "enroll 10, suspend 0 (4 failed); 4 change(s) failed"
+    )
+    assert _applied_line({"enroll": 3}, {"enroll": 0}) == "enroll 3"
+
+
+def test_a_cut_list_says_how_many_more(capsys: pytest.CaptureFixture[str]) -> None:
+    from connector.cli import LISTED, _more
+
+    _more(LISTED, 7)
+    assert capsys.readouterr().out == ""
+    _more(LISTED + 5, 7, err=True)
+    assert capsys.readouterr().err == (
+        "  … and 5 more (`upskill runs --show 7` lists them all)\n"
+    )

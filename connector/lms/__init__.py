@@ -165,4 +165,20 @@ class EnrollmentReader(Protocol):
         ...
 
 
+@runtime_checkable
+class CourseModes(Protocol):
+    """A target that enrolls some courses another way (Moodle: cohort sync) and can move a
+    learner's active enrollment between the two ways without losing access or grades."""
+
+    def move(self, rows: Sequence[EnrollRow]) -> BatchOutcome:
+        """Move each active enrollment to the way its course is configured now. Keys:
+        row_key()."""
+        ...
+
+    def course_problems(self, applied: Mapping[str, int]) -> list[str]:
+        """What in the set-up of these courses (course ref → active enrollments the state
+        holds there) stops a run before it writes, each naming the course and the fix."""
+        ...
+
+
 ENROLLMENT_STATUS_ACTIVE: Mapping[bool, str] = {True: "active", False: "suspended"}

@@ -16,7 +16,13 @@ suspended                   active          reactivated by hand: state ``active`
                                             suspension is forgotten)
 nothing or removed          enrolled        enrolled by hand: reported only (it may be another
                                             enrolment method; the connector does not own it)
+active                      ``outside``     not in the cohort (cohort mode: not a member and
+                                            not active; taken out by hand, or the cohort
+                                            deleted and made again): state ``removed``, not
+                                            sticky, so the same run enrolls them again
 ==========================  ==============  ==========================================
+
+``outside`` is otherwise read as suspended (a learner the connector took out of the cohort).
 
 :func:`drift` is pure; :func:`reconcile_targets` reads the target and writes the state.
 
@@ -46,12 +52,21 @@ REMOVED_BY_HAND = "removed by hand"
 SUSPENDED_BY_HAND = "suspended by hand"
 REACTIVATED_BY_HAND = "reactivated by hand"
 ENROLLED_BY_HAND = "enrolled by hand"
+NOT_IN_COHORT = "not in the cohort"
+OUTSIDE = "outside"  # EnrollmentReader: suspended, and not in the course's cohort
 
 _REPAIR: Mapping[str, EnrollmentStatus | None] = {
     REMOVED_BY_HAND: EnrollmentStatus.REMOVED,
     SUSPENDED_BY_HAND: EnrollmentStatus.SUSPENDED,
     REACTIVATED_BY_HAND: EnrollmentStatus.ACTIVE,
     ENROLLED_BY_HAND: None,
+    NOT_IN_COHORT: EnrollmentStatus.REMOVED,
+}
+
+_REMARK: Mapping[str, str] = {
+    ENROLLED_BY_HAND: "; left as it is",
+    NOT_IN_COHORT: " (taken out by hand, or the cohort deleted and made again); "
+    "added to the cohort again",
 }
 
 
@@ -100,6 +115,11 @@ def drift(
         known.add((e.person_key, e.course_ref))
         now = actual[e.course_ref].get(accounts[e.person_key])
         kind = None
+        if now == OUTSIDE:
+            now = "suspended"
+            if e.status is EnrollmentStatus.ACTIVE:
+                out.append(Drift(NOT_IN_COHORT, target, e.person_key, e.course_ref, e.persona))
+                continue
         if e.status is not EnrollmentStatus.REMOVED and now is None:
             kind = REMOVED_BY_HAND
         elif e.status is EnrollmentStatus.ACTIVE and now == "suspended":
@@ -209,8 +229,7 @@ def _repair(store: Store, run_id: int, target: str, found: Sequence[Drift], at: 
     problems = [
         RecordProblem(
             where=f"{target}:{item.course_ref}",
-            message=f"{item.kind} on {target.capitalize()}"
-            + ("" if _REPAIR[item.kind] is not None else "; left as it is"),
+            message=f"{item.kind} on {target.capitalize()}" + _REMARK.get(item.kind, ""),
             record_key=item.person_key,
         )
         for item in found

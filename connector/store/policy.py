@@ -1,6 +1,7 @@
 """The statements behind the removal policy's memory (tables ``removal_grace`` and
 ``manual_removals``, migration ``0003_policy``; ``hand_suspensions`` and ``refusals``,
-migration ``0007_holds``), and the trace of an enrollment to its run."""
+migration ``0007_holds``; ``course_modes``, migration ``0010_course_modes``), and the trace of
+an enrollment to its run."""
 
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ from sqlalchemy import Connection, and_, bindparam, delete, select
 
 from connector.model import ChangeKind
 from connector.store.queries import execute_many
+from connector.store.tables import (
+    course_modes as course_modes_table,
+)
 from connector.store.tables import (
     enrollments,
     hand_suspensions,
@@ -190,3 +194,24 @@ def traces(conn: Connection, person_key: str) -> list[EnrollmentTrace]:
         .order_by(e.target, e.course_ref)
     )
     return [EnrollmentTrace(*row) for row in conn.execute(query)]
+
+
+def course_modes(conn: Connection) -> dict[tuple[str, str], str]:
+    """(target, course ref) → how its enrollments were applied (``manual`` or ``cohort``)."""
+    m = course_modes_table.c
+    return {(t, c): mode for t, c, mode in conn.execute(select(m.target, m.course_ref, m.mode))}
+
+
+def record_course_modes(
+    conn: Connection, run_id: int, modes: Mapping[tuple[str, str], str], at: datetime
+) -> None:
+    """Record the mode of these (target, course ref), replacing what was recorded."""
+    m = course_modes_table.c
+    for target, ref in sorted(modes):
+        conn.execute(
+            delete(course_modes_table).where(and_(m.target == target, m.course_ref == ref))
+        )
+    execute_many(conn, course_modes_table.insert(), [
+        {"target": t, "course_ref": c, "mode": mode, "updated_at": at, "run_id": run_id}
+        for (t, c), mode in sorted(modes.items())
+    ])

@@ -478,6 +478,7 @@ class Store:
             withdrawn = policy_q.withdrawn(conn)
             hand_suspended = policy_q.hand_suspended(conn)
             refusals = policy_q.refusal_streaks(conn)
+            modes = policy_q.course_modes(conn)
         return State(
             accounts=account_map,
             enrollments=applied,
@@ -485,7 +486,17 @@ class Store:
             withdrawn=withdrawn,
             hand_suspended=hand_suspended,
             refusals=refusals,
+            course_modes=modes,
         )
+
+    def record_course_modes(
+        self, run_id: int, modes: Mapping[tuple[str, str], str], at: datetime
+    ) -> None:
+        """Record how the enrollments of these (target, course ref) are applied now
+        (``manual`` or ``cohort``)."""
+        if modes:
+            with self._write("record the course modes") as conn:
+                policy_q.record_course_modes(conn, run_id, modes, at)
 
     def record_unwanted(
         self,

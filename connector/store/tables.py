@@ -239,6 +239,16 @@ hand_suspensions = Table(  # enrollments suspended by hand on the target: not re
     Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),
 )
 
+course_modes = Table(  # how the enrollments of a course were applied: manual or cohort
+    "course_modes",
+    metadata,
+    Column("target", String(64), primary_key=True),
+    Column("course_ref", String(255), primary_key=True),
+    Column("mode", String(32), nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),
+)
+
 refusals = Table(  # the streak of refusals of one change (connector/sync/quarantine.py)
     "refusals",
     metadata,

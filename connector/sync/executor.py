@@ -28,6 +28,7 @@ from connector.errors import AccessDenied, UserError
 from connector.lms import (
     AccountLifecycle,
     BatchOutcome,
+    CourseModes,
     EnrollRow,
     LmsTarget,
     ProfileSync,
@@ -45,6 +46,7 @@ BATCH_SIZE = 4000
 the Moodle target asks for what one request's lookups can hold)."""
 
 _STATUS_AFTER: Mapping[ChangeKind, EnrollmentStatus] = {
+    ChangeKind.MOVE: EnrollmentStatus.ACTIVE,
     ChangeKind.ENROLL: EnrollmentStatus.ACTIVE,
     ChangeKind.REVIVE: EnrollmentStatus.ACTIVE,
     ChangeKind.SUSPEND: EnrollmentStatus.SUSPENDED,
@@ -75,6 +77,9 @@ class _Stop(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+_AS_STATUS: Mapping[str, EnrollmentStatus] = {s.value: s for s in EnrollmentStatus}
 
 
 def _batches(items: Sequence[Change], size: int) -> Iterator[Sequence[Change]]:
@@ -206,7 +211,9 @@ class Executor:
                 shown.advance(len(batch))
 
         removing = [*by_kind.get(ChangeKind.SUSPEND, []), *by_kind.get(ChangeKind.UNENROLL, [])]
-        for kind in (ChangeKind.ENROLL, ChangeKind.REVIVE, ChangeKind.SUSPEND, ChangeKind.UNENROLL):
+        kinds = (ChangeKind.MOVE, ChangeKind.ENROLL, ChangeKind.REVIVE, ChangeKind.SUSPEND,
+                 ChangeKind.UNENROLL)  # fmt: skip
+        for kind in kinds:
             if kind is ChangeKind.SUSPEND and removing and self.before_removals is not None:
                 self.before_removals(name, removing)
             changes = by_kind.get(kind, [])
@@ -323,7 +330,7 @@ class Executor:
                     f"no {name} account for {change.person_key} (its creation failed)",
                 )
                 continue
-            active = kind in (ChangeKind.ENROLL, ChangeKind.REVIVE)
+            active = kind in (ChangeKind.MOVE, ChangeKind.ENROLL, ChangeKind.REVIVE)
             days = self.due_days.get((name, ref)) if active else None
             timeend = int(self.clock().timestamp()) + days * 86_400 if days else 0
             rows.append(
@@ -331,19 +338,28 @@ class Executor:
             )
         self.store.journal_mark(run_id, [c.ident for c in batch], "sent")
         outcome = BatchOutcome()
-        if rows:
+        if rows and kind is ChangeKind.MOVE and not isinstance(target, CourseModes):
+            blocked.update((c.ident, ("nomodes", f"{name} cannot move enrollments")) for c in batch)
+        elif rows:
             send = {
+                ChangeKind.MOVE: target.move if isinstance(target, CourseModes) else target.enroll,
                 ChangeKind.ENROLL: target.enroll,
                 ChangeKind.REVIVE: target.enroll,
                 ChangeKind.SUSPEND: target.suspend,
                 ChangeKind.UNENROLL: target.unenroll,
             }[kind]
             outcome = send(rows)
-        status = _STATUS_AFTER[kind]
+        # the status the target reports (a removal through cohort sync may suspend), else
+        # the one the change asks for
         enrollments = [
-            (c.person_key, c.course_ref or "", status, c.persona)
+            (
+                c.person_key,
+                c.course_ref or "",
+                _AS_STATUS.get(outcome.done[key], _STATUS_AFTER[kind]),
+                c.persona,
+            )
             for c in batch
-            if row_key(c.person_key, c.course_ref or "") in outcome.done
+            if (key := row_key(c.person_key, c.course_ref or "")) in outcome.done
         ]
         self._commit(
             run_id,

@@ -22,8 +22,10 @@ Rules, per target:
   :mod:`connector.sync.quarantine`).
 - A course of a bundle on a target that is not enabled is not sent, and never silently: the
   plan counts those enrollments per target (``Plan.not_enabled``).
-- Changes are ordered: accounts first, then enrollments, then removals; within a kind by
-  person key and course, so the same inputs always give the same plan.
+- A course moved into or out of cohort mode (the policy's ``cohort_courses`` against the
+  state's ``course_modes``) gets a ``move`` of every active enrollment in it.
+- Changes are ordered: accounts first, then moves, then enrollments, then removals; within a
+  kind by person key and course, so the same inputs always give the same plan.
 """
 
 from __future__ import annotations
@@ -304,6 +306,19 @@ def _plan(
             continue
         add(kind, target, person_key, why, ref, was)
 
+    if policy.cohort_courses and state.course_modes:
+        for (person_key, target, ref), applied in sorted(enrollments.items()):
+            mode = policy.mode_of(target, ref)
+            was_mode = state.course_modes.get((target, ref))
+            if applied.status is not active or mode is None or was_mode in (None, mode):
+                continue
+            if target not in removal:
+                continue
+            if withdrawn and (person_key, target, ref) in withdrawn:
+                continue
+            add(ChangeKind.MOVE, target, person_key, ("move", ref, was_mode, mode), ref,
+                applied.persona)  # fmt: skip
+
     ordered: list[Change] = []
     for target, kind in sorted(buckets, key=lambda tk: (tk[0], CHANGE_ORDER[tk[1]])):
         ordered.extend(buckets[(target, kind)])
@@ -326,6 +341,7 @@ _REASONS: Mapping[str, str] = {
     "gone": "no longer in the directory",
     "left": "left the organisation",
     "changed": "persona changed from {0} to {1}",
+    "move": "{0} moves from {1} to {2} enrolment (targets.moodle.cohort_courses changed)",
 }
 
 

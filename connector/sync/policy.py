@@ -18,11 +18,14 @@
 - **Quarantine** (:mod:`connector.sync.quarantine`): a change refused the same way in
   ``quarantine_after`` runs in a row is held back (0, a bare policy's value: never).
 - **Leave alone.** A ``leave_alone`` override or an exclusion: nothing is sent for the person.
+- **Course modes.** On a target with modes (Moodle: manual or cohort sync, per course), the
+  state records how each course's enrollments were applied; a course whose configured mode
+  differs has each active enrollment moved (a ``move`` change) before anything else is sent.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
@@ -43,9 +46,17 @@ class Policy:
     grace: timedelta = timedelta(0)
     keep_hand_suspensions: bool = True
     quarantine_after: int = 0
+    cohort_courses: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    """Per target that has modes (Moodle): the courses enrolled through cohort sync."""
 
     def removal_for(self, target: str) -> RemovalMode:
         return self.removal.get(target, "suspend")
+
+    def mode_of(self, target: str, course_ref: str) -> str | None:
+        """``cohort`` or ``manual`` on a target that has modes, else None."""
+        if target not in self.cohort_courses:
+            return None
+        return "cohort" if course_ref in self.cohort_courses[target] else "manual"
 
     def in_grace(self, since: datetime, now: datetime | None) -> bool:
         """Whether an enrollment unwanted since ``since`` is still kept at ``now``."""
@@ -73,3 +84,27 @@ def unwanted_after(plan: Plan, state: State, now: datetime) -> dict[Ident, tuple
 def removals(plan: Plan) -> set[str]:
     """The people who lose at least one enrollment in ``plan``."""
     return {change.person_key for change in plan.changes if change.kind in _REMOVALS}
+
+
+def modes_after(
+    plan: Plan, state: State, policy: Policy, failed: Collection[str]
+) -> dict[tuple[str, str], str]:
+    """The course modes to record after applying ``plan`` (``failed``: idents of the changes
+    that failed): a course seen for the first time takes the configured mode (its
+    enrollments are taken to be applied that way), a moved course once none of its moves
+    failed."""
+    courses = {(t, c) for _p, t, c in state.enrollments}
+    courses |= {(c.target, c.course_ref) for c in plan.changes if c.course_ref}
+    stuck = {
+        (c.target, c.course_ref)
+        for c in plan.changes
+        if c.kind is ChangeKind.MOVE and c.ident in failed
+    }
+    out: dict[tuple[str, str], str] = {}
+    for target, ref in sorted(courses):
+        mode = policy.mode_of(target, ref)
+        if mode is None or state.course_modes.get((target, ref)) == mode:
+            continue
+        if (target, ref) not in stuck:
+            out[(target, ref)] = mode
+    return out

@@ -25,6 +25,7 @@ from connector.sync.state import State
 #: how a change kind counts in the preview
 EFFECT: Mapping[ChangeKind, str] = {
     ChangeKind.CREATE_USER: "accounts",
+    ChangeKind.MOVE: "moved",
     ChangeKind.ENROLL: "added",
     ChangeKind.REVIVE: "added",
     ChangeKind.SUSPEND: "suspended",

@@ -17,10 +17,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from connector.config import Settings
-from connector.errors import ConfigError, Interrupted, UpskillError, UserError
-from connector.lms import LmsTarget
+from connector.errors import ConfigError, Interrupted, SafetyStop, UpskillError, UserError
+from connector.lms import CourseModes, LmsTarget
 from connector.lms.reconcile import HandRemovalLimit, ReconcileResult, reconcile_targets
-from connector.model import Bundle, Change, Person, Persona, Plan, RecordProblem, Snapshot
+from connector.model import (
+    Bundle,
+    Change,
+    EnrollmentStatus,
+    Person,
+    Persona,
+    Plan,
+    RecordProblem,
+    Snapshot,
+)
 from connector.monitoring.stages import stage
 from connector.personas.analysis import rule_problems
 from connector.personas.engine import Assignment, assign, assign_each, expired_pins, untouched
@@ -35,7 +44,7 @@ from connector.sync import approval, course_identity, guard_hold, guards, quaran
 from connector.sync.executor import ApplyResult, Executor
 from connector.sync.interrupt import StopRequest
 from connector.sync.planner import Policy, plan
-from connector.sync.policy import unwanted_after
+from connector.sync.policy import modes_after, unwanted_after
 from connector.sync.preview import PopulationDiff, moved_people, people_subset, population_diff
 from connector.sync.reading import READ_FAILED, checked_read, read_directory, save_cursor
 from connector.sync.state import Refusal, State
@@ -133,6 +142,7 @@ def policy_of(settings: Settings) -> Policy:
         grace=timedelta(days=settings.removal.grace_days),
         keep_hand_suspensions=settings.removal.hand_suspensions == "keep",
         quarantine_after=settings.sync.quarantine_after,
+        cohort_courses={"moodle": frozenset(settings.targets.moodle.cohort_courses)},
     )
 
 
@@ -397,6 +407,7 @@ def sync(
             store.record_problems(run_id, recreated)
         if reconcile and not dry_run:
             live = live if live is not None else build_targets(settings)
+            stop_on_course_problems(store, live)
             reconciled = reconcile_targets(store, live, run_id, now, HandRemovalLimit(
                 settings.removal.max_hand_removal_share, settings.removal.max_hand_removal_min,
                 accepted=accept_hand_removals,
@@ -451,6 +462,8 @@ def sync(
                 counts["guard.removals_held"] = len(held_back)
                 log.warning("guards: %s", guard_note)
         live = live if live is not None else build_targets(settings)
+        if reconciled is None:
+            stop_on_course_problems(store, live)
         early = CollectResult()
         targets_now = live
 
@@ -476,6 +489,10 @@ def sync(
         if applied.stopped is not None:
             _update_refusals(settings, store, prepared, applied, run_id, clock())
             raise _interrupted(store, run_id, applied, stop)
+        store.record_course_modes(run_id, modes_after(
+            to_apply, prepared.state, policy_of(settings),
+            {change.ident for change, _c, _m in applied.failures},
+        ), clock())  # fmt: skip
         held_now = _update_refusals(settings, store, prepared, applied, run_id, clock())
         files = skillbuilder_files(settings, store, run_id, prepared, clock())
         if files is not None:
@@ -614,6 +631,23 @@ def _warn_plaintext(settings: Settings, store: Store, run_id: int) -> None:
         log.warning("security: %s", line)
     if lines:
         store.record_problems(run_id, [RecordProblem("security", line) for line in lines])
+
+
+def stop_on_course_problems(store: Store, targets: Mapping[str, LmsTarget]) -> None:
+    """Stop before any write when a target finds the set-up of a course the state holds
+    active enrollments in broken (a cohort deleted on Moodle): every message names the
+    course and the administrator's fix."""
+    problems: list[str] = []
+    for name, target in sorted(targets.items()):
+        if not isinstance(target, CourseModes):
+            continue
+        active: dict[str, int] = {}
+        for e in store.enrollments(name):
+            if e.status is EnrollmentStatus.ACTIVE:
+                active[e.course_ref] = active.get(e.course_ref, 0) + 1
+        problems += [f"{name}: {p}" for p in target.course_problems(active)] if active else []
+    if problems:
+        raise SafetyStop("; ".join(problems))
 
 
 def _update_refusals(

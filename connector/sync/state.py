@@ -49,7 +49,9 @@ class State:
     removed by hand on the target, with when that was detected; the planner does not
     re-enroll them (sticky removals) unless the person is restored. ``hand_suspended``: the
     same for enrollments an administrator suspended by hand (not reactivated).
-    ``refusals``: change ident → the streak of refusals of that change (quarantine)."""
+    ``refusals``: change ident → the streak of refusals of that change (quarantine).
+    ``course_modes``: (target, course ref) → how its enrollments were applied (``manual`` or
+    ``cohort``, Moodle's cohort mode); a course whose configured mode differs is moved."""
 
     accounts: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     enrollments: Mapping[Ident, AppliedEnrollment] = field(default_factory=dict)
@@ -57,3 +59,4 @@ class State:
     withdrawn: Mapping[Ident, datetime] = field(default_factory=dict)
     hand_suspended: Mapping[Ident, datetime] = field(default_factory=dict)
     refusals: Mapping[str, Refusal] = field(default_factory=dict)
+    course_modes: Mapping[tuple[str, str], str] = field(default_factory=dict)

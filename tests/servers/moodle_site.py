@@ -368,6 +368,9 @@ class SiteControl:
         result: list[dict[str, Any]] = self.site.admin("cohorts")
         return result
 
+    def delete_cohort(self, cohort_idnumber: str) -> None:
+        self.site.admin("delete_cohort", {"cohort": cohort_idnumber})
+
     def hand_enrolment(self, user: str | int, course: str | int, change: str, method: str = "manual") -> None:
         """``change``: suspend, activate, unenrol or enrol, as an administrator does by hand."""
         self.site.admin("hand_enrolment", {"user": user, "course": course, "change": change, "method": method})

@@ -31,7 +31,9 @@ a time (tests/lms/moodle/test_access.py), and the read-only probe that tells eac
 - ``core_cohort_search_cohorts``: a list / ``nopermissions``: no moodle/cohort:view.
 
 Creating cohorts and changing their members cannot be probed without a write: reported as not
-verified. The site's completion setting comes with the site info (``advancedfeatures``).
+verified here; in cohort mode the target probes each cohort course with its own account (a
+write, see :mod:`.cohort_setup`), which also shows whether changing members works. The
+site's completion setting comes with the site info (``advancedfeatures``).
 """
 
 from __future__ import annotations

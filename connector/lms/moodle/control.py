@@ -107,11 +107,15 @@ class SandboxControl:
     def config(self, **settings: Any) -> None:
         """Site settings by Moodle's name: showuseridentity, hiddenuserfields, enablecompletion,
         maintenance_enabled (the sandbox knows only these)."""
-        known = {"showuseridentity", "hiddenuserfields", "enablecompletion", "maintenance_enabled"}
-        unknown = sorted(set(settings) - known)
+        named = {k.replace("__", "/"): v for k, v in settings.items()}
+        known = {
+            "showuseridentity", "hiddenuserfields", "enablecompletion", "maintenance_enabled",
+            "enrol_cohort/unenrolaction",
+        }  # fmt: skip
+        unknown = sorted(set(named) - known)
         if unknown:
             raise SandboxControlError(f"the sandbox has no site setting {', '.join(unknown)}")
-        self.settings(**settings)
+        self._send("POST", "settings", named)
 
     def set_functions(self, functions: Sequence[str]) -> None:
         self.settings(functions=list(functions))
@@ -156,8 +160,8 @@ class SandboxControl:
         self._send("POST", "stats/reset", {})
 
     def enrolments(self, course: str | int | None = None) -> list[dict[str, Any]]:
-        """Enrolments (userid, username, courseid, shortname, status, timestart, timeend,
-        roles), optionally of one course by short name or id."""
+        """Enrolments, one per method (userid, username, courseid, shortname, method, status,
+        timestart, timeend, roles), optionally of one course by short name or id."""
         params = {"course": str(course)} if course is not None else None
         result: list[dict[str, Any]] = self._send("GET", "enrolments", params=params)
         return result
@@ -185,6 +189,21 @@ class SandboxControl:
     def link_cohort(self, cohort_idnumber: str, course: str | int) -> None:
         """Add a cohort sync enrolment method for the cohort to the course."""
         self._send("POST", "cohorts/link", {"cohort": cohort_idnumber, "course": course})
+
+    def delete_cohort(self, cohort_idnumber: str) -> None:
+        """Delete a cohort as an administrator does (Site administration > Users > Cohorts)."""
+        self._send("POST", "cohorts/delete", {"cohort": cohort_idnumber})
+
+    def hand_enrolment(
+        self, user: str | int, course: str | int, change: str, method: str = "manual"
+    ) -> None:
+        """``change``: suspend, activate, unenrol or enrol one enrolment of ``method`` (manual
+        or cohort), as an administrator does in the course's participants page."""
+        self._send(
+            "POST",
+            "enrolments/hand",
+            {"user": user, "course": course, "change": change, "method": method},
+        )
 
     def cohorts(self) -> list[dict[str, Any]]:
         """Every cohort with its member user ids."""

@@ -190,37 +190,66 @@ class ManualEnrolments:
         return found
 
     def verify(self) -> list[Shortfall]:
+        """Read each touched course back; a write not found done is a shortfall that says
+        what Moodle holds now (a course with one is read for suspended enrolments too, so
+        the state can record suspended apart from removed) and its likely cause."""
         shortfall: list[Shortfall] = []
         expected, self.expected = self.expected, {}
         for course_id, users in sorted(expected.items()):
-            need_suspended = any(s in ("suspended", REMOVED) for _k, _r, s in users.values())
             active = self.enrolled_ids(course_id, "onlyactive")
-            suspended = self.enrolled_ids(course_id, "onlysuspended") if need_suspended else set()
+            suspended: set[str] | None = None
             for user_id, (key, ref, status) in sorted(users.items()):
-                # an active-only read cannot tell suspended from removed: either way the
-                # enrolment is not active, and recording it removed makes the next run enrol
-                now = (
-                    "active"
-                    if user_id in active
-                    else "suspended"
-                    if user_id in suspended
-                    else REMOVED
-                )
-                if now == status or (status == INACTIVE and now != "active"):
-                    continue
+                if (user_id in active) == (status == "active"):
+                    if status == "active":
+                        continue
+                    if suspended is None:
+                        suspended = self.enrolled_ids(course_id, "onlysuspended")
+                    now = "suspended" if user_id in suspended else REMOVED
+                    if status in (now, INACTIVE):
+                        continue
+                elif user_id in active:
+                    now = "active"
+                else:
+                    if suspended is None:
+                        suspended = self.enrolled_ids(course_id, "onlysuspended")
+                    now = "suspended" if user_id in suspended else REMOVED
                 shortfall.append(
-                    Shortfall(
-                        key,
-                        now,
-                        RowFailure(
-                            "notapplied",
-                            f"Moodle accepted the write but the enrolment in {ref} is "
-                            f"{now}, not {status}, when read back: a request cut short by "
-                            "the site's max_input_vars (lower targets.moodle.max_input_vars)"
-                            " or, in cohort mode, a cohort not linked to its course",
-                        ),
-                    )
+                    Shortfall(key, now, RowFailure("notapplied", self._unapplied(ref, now, status)))
                 )
         if shortfall:
             log.error("moodle: %d enrolment write(s) not found when read back", len(shortfall))
         return shortfall
+
+    def _unapplied(self, ref: str, now: str, status: str) -> str:
+        """Why a write Moodle accepted may not be done: what the connector knows of the course."""
+        said = f"Moodle accepted the write but the enrolment in {ref} is {now}, not {status}, " \
+            "when read back"  # fmt: skip
+        if ref not in self.settings.cohort_courses:
+            return (
+                f"{said}: likely a request cut short by the site's max_input_vars (lower "
+                "targets.moodle.max_input_vars to what the site's PHP allows)"
+            )
+        cohort = self.settings.cohort_prefix + ref
+        if status == "active" and now == "suspended":
+            cause = (
+                f"the person is in cohort {cohort} but their Cohort sync enrolment in {ref} "
+                "is suspended (by hand, or the course's Cohort sync method is disabled): "
+                "reactivate it in the course's participants, or set the Cohort sync unenrol "
+                "action to 'Disable course enrolment' so the connector can"
+            )
+        elif status == "active":
+            cause = (
+                f"cohort {cohort} is likely not linked to {ref}: add a Cohort sync enrolment "
+                f"method for it to {ref} and enable the Cohort sync plugin"
+            )
+        elif now == "active":
+            cause = (
+                f"the person left cohort {cohort} but is still enrolled in {ref} by another "
+                "method (a manual enrolment, or the course not yet moved into cohort mode)"
+            )
+        else:
+            cause = (
+                "the Cohort sync unenrol action decided it ('Unenrol user from course' deletes "
+                "the enrolment and its grades; set 'Disable course enrolment' to keep them)"
+            )
+        return f"{said}: in cohort mode, {cause}"

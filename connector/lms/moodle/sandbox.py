@@ -39,6 +39,7 @@ from urllib.parse import parse_qs, parse_qsl
 from xml.sax.saxutils import escape
 
 from connector.lms.moodle.sandbox_access import Access
+from connector.lms.moodle.sandbox_admin import delete_cohort, hand_enrolment
 from connector.lms.moodle.sandbox_catalog import FUNCTIONS
 from connector.lms.moodle.sandbox_errors import WsError
 from connector.lms.moodle.sandbox_functions import WRITE_FUNCTIONS, Site, check
@@ -120,6 +121,7 @@ class SandboxState:
     maintenance: bool = False  # from the command line: HTTP 503 and an HTML page
     maintenance_enabled: bool = False  # from the admin pages: errorcode sitemaintenance
     enablecompletion: bool = True
+    cohort_unenrolaction: int = 2  # as the README sets it up (Moodle's own default is 0)
     access: Access = field(default_factory=Access)
     debug: bool = False  # like production: no debuginfo in errors (seen on real Moodle)
     functions: list[str] = field(default_factory=lambda: list(FUNCTIONS))
@@ -132,6 +134,7 @@ class SandboxState:
         self.max_input_vars = self.initial_max_input_vars
         self.ws_enabled, self.debug, self.maintenance = True, False, False
         self.maintenance_enabled, self.enablecompletion = False, True
+        self.cohort_unenrolaction = 2
         self.access = Access()
         self.functions = list(FUNCTIONS)
         self.faults = []
@@ -143,6 +146,7 @@ class SandboxState:
             "maintenance": self.maintenance,
             "maintenance_enabled": self.maintenance_enabled,
             "enablecompletion": self.enablecompletion,
+            "enrol_cohort/unenrolaction": self.cohort_unenrolaction,
             **self.access.settings(),
             "debug": self.debug,
             "functions": list(self.functions),
@@ -283,6 +287,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
             functions=list(state.functions),
             access=state.access,
             enablecompletion=state.enablecompletion,
+            cohort_unenrolaction=state.cohort_unenrolaction,
         )
         return spec.run(site, cleaned)
 
@@ -378,6 +383,8 @@ def control(
                 state.maintenance_enabled = bool(data["maintenance_enabled"])
             if "enablecompletion" in data:
                 state.enablecompletion = bool(data["enablecompletion"])
+            if "enrol_cohort/unenrolaction" in data:
+                state.cohort_unenrolaction = int(data["enrol_cohort/unenrolaction"])
             state.access.change(data)
             if "functions" in data:
                 state.functions = [str(f) for f in data["functions"]]
@@ -397,7 +404,7 @@ def control(
             if course is None:
                 raise ControlError(404, f"no such course {args['course']!r}")
             course_id = course["id"]
-        rows = store.enrolments(course_id)
+        rows = store.enrolment_rows(course_id)
         for row in rows:
             row["status"] = "suspended" if row["status"] else "active"
             row["roles"] = store.roles(row["userid"], row["courseid"])
@@ -441,8 +448,19 @@ def _more_control(state: SandboxState, method: str, action: str, data: dict[str,
             raise ControlError(404, f"no such cohort {data['cohort']!r} or course")
         store.link_cohort(cohort["id"], course["id"])
         for user_id in store.members(cohort["id"]):
-            store.put_enrolment(user_id, course["id"], 5, 0, 0, 0)
+            store.put_cohort_enrolment(user_id, course["id"], cohort["id"], 0, 5)
         return {"ok": True}
+    if (method, action) == ("POST", "cohorts/delete"):
+        cohort = store.cohort_where("idnumber", str(data["cohort"]))
+        if cohort is None:
+            raise ControlError(404, f"no such cohort {data['cohort']!r}")
+        delete_cohort(store, cohort["id"], state.cohort_unenrolaction)
+        return {"deleted": True}
+    if (method, action) == ("POST", "enrolments/hand"):
+        try:
+            return hand_enrolment(store, data)
+        except LookupError as exc:
+            raise ControlError(404, str(exc)) from None
     if action == "cohorts":
         return [{**c, "members": store.members(c["id"])} for c in store.cohorts()]
     raise ControlError(404, f"no control action {method} /_sandbox/{action}")

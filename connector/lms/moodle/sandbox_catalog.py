@@ -10,6 +10,7 @@ from connector.lms.moodle.sandbox_cohorts import (
     add_cohort_members,
     create_cohorts,
     delete_cohort_members,
+    get_cohort_members,
     get_cohorts,
     search_cohorts,
 )
@@ -167,4 +168,5 @@ FUNCTIONS: Mapping[str, Function] = {
         search_cohorts,
     ),
     "core_cohort_get_cohorts": Function({"cohortids": Opt(Many(INT), [])}, get_cohorts),
+    "core_cohort_get_cohort_members": Function({"cohortids": Many(INT)}, get_cohort_members),
 }

@@ -3,10 +3,20 @@
 As on Moodle: ``core_cohort_add_cohort_members`` works per item and answers warnings that carry
 no item id (code 1 bad type, 2 cohort or user missing, 3 already a member); deleting members is
 all-or-nothing. A cohort linked to a course (control action ``cohorts/link``, the sandbox's
-stand-in for adding a "Cohort sync" enrolment method) enrols its members there at once;
-removing a member suspends that enrolment, as the cohort sync does with its external unenrol
-action set to "Disable course enrolment" (the setting the README asks for, because it keeps
-grades).
+stand-in for adding a "Cohort sync" enrolment method) enrols its members there at once, in an
+enrolment of its own beside any manual one (the course counts a user active when one of them
+is). Adding a member again is warning 3 and changes nothing (a cohort enrolment suspended by
+hand stays suspended); removing a member and adding them again reactivates it.
+
+Removing a member does what the site's ``enrol_cohort/unenrolaction`` says (seen on Moodle
+4.5 and 5.x, ``enrol/cohort/locallib.php``): 0 "Unenrol user from course" (Moodle's own
+default) deletes the enrolment, and with the user's last enrolment their grades and completion;
+2 "Disable course enrolment" (the README's set-up, and the sandbox's default) and 3 (the same
+and remove roles) suspend it. Deleting a cohort disables its Cohort sync methods (their
+enrolments count as suspended) or, with action 0, deletes them with their enrolments.
+
+Laxer than Moodle: the hourly cohort sync task (which reactivates the suspended cohort
+enrolments of members, and enrols members a method missed) does not run; action 3 keeps roles.
 """
 
 from __future__ import annotations
@@ -14,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from connector.lms.moodle.sandbox_admin import UNENROL
 from connector.lms.moodle.sandbox_errors import invalid, missing_record
 from connector.lms.moodle.sandbox_functions import Site
 from connector.lms.moodle.sandbox_store import Record
@@ -61,16 +72,14 @@ def create_cohorts(site: Site, params: Mapping[str, Any]) -> Any:
 def _enrol_through(site: Site, cohort_id: int, user_id: int, active: bool) -> None:
     store = site.store
     for course_id in store.linked_courses(cohort_id):
-        existing = store.enrolment(user_id, course_id)
         if active:
-            start = existing["timestart"] if existing else 0
-            end = existing["timeend"] if existing else 0
-            store.put_enrolment(user_id, course_id, COHORT_ENROL_ROLE, start, end, 0)
-        elif existing is not None:
-            store.put_enrolment(
-                user_id, course_id, COHORT_ENROL_ROLE, existing["timestart"],
-                existing["timeend"], 1,
-            )  # fmt: skip
+            store.put_cohort_enrolment(user_id, course_id, cohort_id, 0, COHORT_ENROL_ROLE)
+        elif store.cohort_enrolment(user_id, course_id, cohort_id) is None:
+            continue
+        elif site.cohort_unenrolaction == UNENROL:
+            store.remove_cohort_enrolment(user_id, course_id, cohort_id)
+        else:
+            store.put_cohort_enrolment(user_id, course_id, cohort_id, 1, COHORT_ENROL_ROLE)
 
 
 def add_cohort_members(site: Site, params: Mapping[str, Any]) -> Any:
@@ -161,3 +170,17 @@ def get_cohorts(site: Site, params: Mapping[str, Any]) -> Any:
     if ids:
         cohorts = [c for c in cohorts if c["id"] in ids]
     return [_view(c, site) for c in cohorts]
+
+
+def get_cohort_members(site: Site, params: Mapping[str, Any]) -> Any:
+    """``core_cohort_get_cohort_members``: the member ids of each cohort; a missing cohort
+    fails the whole call (Moodle's MUST_EXIST), as does a missing moodle/cohort:view."""
+    out = []
+    for cohort_id in params["cohortids"]:
+        cohort = site.store.cohort_where("id", cohort_id)
+        if cohort is None:
+            raise missing_record("cohort")
+        if not site.access.has("moodle/cohort:manage"):
+            site.access.require("moodle/cohort:view", "View site-wide cohorts")
+        out.append({"cohortid": cohort_id, "userids": site.store.members(cohort_id)})
+    return out

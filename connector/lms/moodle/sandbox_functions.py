@@ -110,6 +110,7 @@ class Site:
     now: Callable[[], float] = time.time
     access: Access = dataclasses.field(default_factory=Access)  # capabilities, identity
     enablecompletion: bool = True  # the site's completion tracking
+    cohort_unenrolaction: int = 2  # enrol_cohort/unenrolaction: 2 disable course enrolment
 
     def view(self, user: Record, full: Mapping[str, Any]) -> dict[str, Any] | None:
         """What the web-service user is shown of an account (None: not shown at all)."""

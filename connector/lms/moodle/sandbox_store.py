@@ -47,6 +47,17 @@ CREATE TABLE IF NOT EXISTS cohort_members (
 CREATE TABLE IF NOT EXISTS cohort_links (
     cohortid INTEGER NOT NULL, courseid INTEGER NOT NULL, PRIMARY KEY (cohortid, courseid)
 );
+CREATE TABLE IF NOT EXISTS cohort_enrolments (
+    userid INTEGER NOT NULL, courseid INTEGER NOT NULL, cohortid INTEGER NOT NULL,
+    status INTEGER NOT NULL, PRIMARY KEY (userid, courseid, cohortid)
+);
+CREATE VIEW IF NOT EXISTS course_enrolments AS
+SELECT userid, courseid, MIN(timestart) AS timestart,
+       CASE WHEN MIN(timeend) = 0 THEN 0 ELSE MAX(timeend) END AS timeend,
+       MIN(status) AS status
+  FROM (SELECT userid, courseid, timestart, timeend, status FROM enrolments
+        UNION ALL SELECT userid, courseid, 0, 0, status FROM cohort_enrolments)
+ GROUP BY userid, courseid;
 CREATE INDEX IF NOT EXISTS ix_users_idnumber ON users (idnumber);
 CREATE INDEX IF NOT EXISTS ix_enrolments_course ON enrolments (courseid, userid);
 CREATE INDEX IF NOT EXISTS ix_users_email ON users (email);
@@ -56,7 +67,7 @@ CREATE INDEX IF NOT EXISTS ix_cohorts_idnumber ON cohorts (idnumber);
 
 TABLES = (
     "users", "courses", "enrolments", "role_assignments", "completions", "calls",
-    "cohorts", "cohort_members", "cohort_links",
+    "cohorts", "cohort_members", "cohort_links", "cohort_enrolments",
 )  # fmt: skip
 
 SEED_USERS = (
@@ -183,7 +194,7 @@ class SandboxStore:
             "UPDATE users SET deleted = 1, idnumber = '', username = ?, email = ? WHERE id = ?",
             (f"{user['email']}.{user_id}", f"deleted{user_id}", user_id),
         )
-        for table in ("enrolments", "role_assignments", "cohort_members"):
+        for table in ("enrolments", "role_assignments", "cohort_members", "cohort_enrolments"):
             self.conn.execute(f"DELETE FROM {table} WHERE userid = ?", (user_id,))  # noqa: S608
 
     # -- courses -----------------------------------------------------------------------
@@ -201,7 +212,9 @@ class SandboxStore:
 
     def delete_course(self, course_id: int) -> None:
         self.conn.execute("DELETE FROM courses WHERE id = ?", (course_id,))
-        for table in ("enrolments", "role_assignments", "completions", "cohort_links"):
+        for table in (
+            "enrolments", "role_assignments", "completions", "cohort_links", "cohort_enrolments"
+        ):
             self.conn.execute(f"DELETE FROM {table} WHERE courseid = ?", (course_id,))  # noqa: S608
 
     def set_manual(self, course_id: int, manual: bool) -> None:
@@ -235,6 +248,14 @@ class SandboxStore:
     # -- enrolments --------------------------------------------------------------------
 
     def enrolment(self, user_id: int, course_id: int) -> Record | None:
+        """The user's enrolment in the course as Moodle counts it: every method together
+        (active when one of them is)."""
+        return self._one(
+            "SELECT * FROM course_enrolments WHERE userid = ? AND courseid = ?",
+            (user_id, course_id),
+        )
+
+    def manual_enrolment(self, user_id: int, course_id: int) -> Record | None:
         return self._one(
             "SELECT * FROM enrolments WHERE userid = ? AND courseid = ?", (user_id, course_id)
         )
@@ -256,21 +277,78 @@ class SandboxStore:
         )
 
     def remove_enrolment(self, user_id: int, course_id: int) -> None:
-        """Unenrol; with the last enrolment go the roles and the completion record."""
-        for table in ("enrolments", "role_assignments", "completions"):
+        """Unenrol (the manual enrolment); with the last enrolment go the roles and the
+        completion record (Moodle's grades and progress)."""
+        self.conn.execute(
+            "DELETE FROM enrolments WHERE userid = ? AND courseid = ?", (user_id, course_id)
+        )
+        self._forget_unless_enrolled(user_id, course_id)
+
+    def _forget_unless_enrolled(self, user_id: int, course_id: int) -> None:
+        if self.enrolment(user_id, course_id) is not None:
+            return
+        for table in ("role_assignments", "completions"):
             self.conn.execute(
                 f"DELETE FROM {table} WHERE userid = ? AND courseid = ?",  # noqa: S608
                 (user_id, course_id),
             )
 
+    def put_cohort_enrolment(self, user_id: int, course_id: int, cohort_id: int, status: int,
+                             role_id: int) -> None:  # fmt: skip
+        """The cohort sync's own enrolment (one per linked cohort), beside any manual one."""
+        self.conn.execute(
+            "INSERT INTO cohort_enrolments (userid, courseid, cohortid, status) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (userid, courseid, cohortid) DO UPDATE SET status = excluded.status",
+            (user_id, course_id, cohort_id, status),
+        )
+        self.conn.execute(
+            "INSERT OR IGNORE INTO role_assignments (userid, courseid, roleid) VALUES (?, ?, ?)",
+            (user_id, course_id, role_id),
+        )
+
+    def cohort_enrolment(self, user_id: int, course_id: int, cohort_id: int) -> Record | None:
+        return self._one(
+            "SELECT * FROM cohort_enrolments WHERE userid = ? AND courseid = ? AND cohortid = ?",
+            (user_id, course_id, cohort_id),
+        )
+
+    def cohort_enrolments_of(self, cohort_id: int) -> list[Record]:
+        return self._all("SELECT * FROM cohort_enrolments WHERE cohortid = ?", (cohort_id,))
+
+    def remove_cohort_enrolment(self, user_id: int, course_id: int, cohort_id: int) -> None:
+        """Unenrol through the cohort sync; with the last enrolment go the roles and the
+        completion record."""
+        self.conn.execute(
+            "DELETE FROM cohort_enrolments WHERE userid = ? AND courseid = ? AND cohortid = ?",
+            (user_id, course_id, cohort_id),
+        )
+        self._forget_unless_enrolled(user_id, course_id)
+
     def enrolments(self, course_id: int | None = None) -> list[Record]:
+        """Enrolments as Moodle counts them (one per user and course, every method together)."""
         sql = (
-            "SELECT e.*, u.username, c.shortname FROM enrolments e"
+            "SELECT e.*, u.username, c.shortname FROM course_enrolments e"
             " JOIN users u ON u.id = e.userid JOIN courses c ON c.id = e.courseid"
         )
         if course_id is None:
             return self._all(sql + " ORDER BY e.courseid, e.userid")
         return self._all(sql + " WHERE e.courseid = ? ORDER BY e.userid", (course_id,))
+
+    def enrolment_rows(self, course_id: int | None = None) -> list[Record]:
+        """Every enrolment of each method apart (``method``: manual or cohort), as an
+        administrator sees them in a course's participants page."""
+        rows = (
+            "SELECT userid, courseid, timestart, timeend, status, 'manual' AS method"
+            " FROM enrolments UNION ALL SELECT userid, courseid, 0, 0, status, 'cohort'"
+            " FROM cohort_enrolments"
+        )
+        sql = (
+            f"SELECT e.*, u.username, c.shortname FROM ({rows}) e"  # noqa: S608 - fixed SQL
+            " JOIN users u ON u.id = e.userid JOIN courses c ON c.id = e.courseid"
+        )
+        if course_id is None:
+            return self._all(sql + " ORDER BY e.courseid, e.userid, e.method")
+        return self._all(sql + " WHERE e.courseid = ? ORDER BY e.userid, e.method", (course_id,))
 
     def enrolled_view(
         self,
@@ -290,7 +368,7 @@ class SandboxStore:
         where = {"active": f" AND {active}", "suspended": f" AND NOT {active}"}.get(only or "", "")
         page = " LIMIT :limit OFFSET :start" if limit else " LIMIT -1 OFFSET :start"
         sql = (
-            "SELECT e.timestart, e.timeend, e.status, u.* FROM enrolments e"  # noqa: S608
+            "SELECT e.timestart, e.timeend, e.status, u.* FROM course_enrolments e"  # noqa: S608
             " JOIN users u ON u.id = e.userid WHERE e.courseid = :course"
             f"{where} ORDER BY u.id{page}"  # fixed fragments only
         )
@@ -307,7 +385,8 @@ class SandboxStore:
 
     def user_enrolments(self, user_id: int) -> list[Record]:
         return self._all(
-            "SELECT e.*, c.shortname, c.fullname, c.criteria, k.timecompleted FROM enrolments e"
+            "SELECT e.*, c.shortname, c.fullname, c.criteria, k.timecompleted"
+            " FROM course_enrolments e"
             " JOIN courses c ON c.id = e.courseid LEFT JOIN completions k"
             " ON k.userid = e.userid AND k.courseid = e.courseid WHERE e.userid = ?"
             " ORDER BY e.courseid",
@@ -386,6 +465,11 @@ class SandboxStore:
             "INSERT OR IGNORE INTO cohort_links (cohortid, courseid) VALUES (?, ?)",
             (cohort_id, course_id),
         )
+
+    def delete_cohort(self, cohort_id: int) -> None:
+        for table in ("cohorts", "cohort_members", "cohort_links"):
+            column = "id" if table == "cohorts" else "cohortid"
+            self.conn.execute(f"DELETE FROM {table} WHERE {column} = ?", (cohort_id,))  # noqa: S608
 
     def linked_courses(self, cohort_id: int) -> list[int]:
         rows = self.conn.execute(

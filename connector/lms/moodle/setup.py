@@ -78,6 +78,7 @@ SERVICE_FUNCTIONS: tuple[str, ...] = (
     "core_cohort_add_cohort_members",
     "core_cohort_delete_cohort_members",
     "core_cohort_search_cohorts",
+    "core_cohort_get_cohort_members",
 )
 """Every function any feature calls; the service may hold exactly these."""
 

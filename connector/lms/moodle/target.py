@@ -18,12 +18,13 @@ import requests
 
 from connector.config import MoodleSettings, Settings
 from connector.errors import ConfigError, ProtocolError
-from connector.lms import BatchOutcome, EnrollRow, Shortfall, TargetInfo
+from connector.lms import BatchOutcome, EnrollRow, RowFailure, Shortfall, TargetInfo, row_key
 from connector.lms.moodle.access import AccessProbe, first_course, rest_use_refused
 from connector.lms.moodle.client import MoodleClient
-from connector.lms.moodle.cohorts import CohortEnrolments
+from connector.lms.moodle.cohort_setup import CohortSetup, SetupProbe
+from connector.lms.moodle.cohorts import CohortEnrolments, deleted_fix
 from connector.lms.moodle.completion import CompletionReader
-from connector.lms.moodle.enrolments import ManualEnrolments
+from connector.lms.moodle.enrolments import COURSE_LEVEL_CODES, ManualEnrolments
 from connector.lms.moodle.users import MoodleAccounts
 from connector.lms.permissions import Permission
 from connector.model import Completion, Person
@@ -51,6 +52,9 @@ FEATURE_FUNCTIONS: Mapping[str, tuple[str, ...]] = {
         "core_cohort_add_cohort_members",
         "core_cohort_delete_cohort_members",
         "core_cohort_search_cohorts",
+        "core_cohort_get_cohort_members",
+        "core_enrol_get_users_courses",
+        "core_enrol_get_enrolled_users",
     ),
 }
 """Functions each optional feature (a ``targets.moodle`` option, or ``--reconcile``) needs.
@@ -103,7 +107,10 @@ class MoodleTarget:
         self.accounts = MoodleAccounts(client, settings, self.budget)
         self.manual = ManualEnrolments(client, settings, self.budget)
         self.cohorts = CohortEnrolments(client, settings, self.budget, self.manual)
+        self.setup = SetupProbe(client, self.cohorts, self.manual, self._own_id)
+        self.cohorts.setup = self._probe
         self.reader = CompletionReader(client, settings, self.name)
+        self._own: str | None = None
 
     @classmethod
     def connect(
@@ -165,9 +172,62 @@ class MoodleTarget:
     ) -> list[Permission]:
         """What the token's user may do and see, by read-only probes (:mod:`.access`)."""
         course_id = first_course(course_refs, self.course_ids)
-        return AccessProbe(self.client, self.settings).run(
+        found = AccessProbe(self.client, self.settings).run(
             self._site_info(), course_id, reconcile=reconcile
         )
+        return found + self._cohort_permissions(course_refs)
+
+    def _cohort_permissions(self, course_refs: Sequence[str]) -> list[Permission]:
+        """Each cohort course (of the bundles, or configured): its cohort exists, a Cohort
+        sync method links it, leaving it keeps grades (:mod:`.cohort_setup`)."""
+        refs = [r for r in dict.fromkeys([*course_refs, *self.settings.cohort_courses])]
+        found = []
+        for setup in self.cohort_setup(refs):
+            problem = setup.problem()
+            found.append(
+                Permission(
+                    f"course {setup.course_ref} in cohort mode: cohort {setup.cohort} exists, "
+                    "a Cohort sync method links it, leaving it keeps grades",
+                    problem is None,
+                    problem or "",
+                    "probed with the token's own account: added to the cohort and taken out "
+                    "again (it stays a suspended participant of the course)",
+                )
+            )
+        return found
+
+    def _own_id(self) -> str:
+        """The id of the token's own account (from the site info, once)."""
+        if self._own is None:
+            self._own = str(self._site_info().get("userid", ""))
+        return self._own
+
+    def _probe(self, ref: str, course_id: str) -> CohortSetup:
+        return self.setup.probe(ref, course_id)
+
+    def cohort_setup(self, refs: Sequence[str]) -> list[CohortSetup]:
+        """The probe of each cohort course of ``refs`` that exists (:mod:`.cohort_setup`)."""
+        wanted = [r for r in dict.fromkeys(refs) if self.cohorts.covers(r)]
+        ids = self.course_ids(wanted) if wanted else {}
+        return [self._probe(ref, ids[ref]) for ref in wanted if ref in ids]
+
+    def course_problems(self, applied: Mapping[str, int]) -> list[str]:
+        """What stops a run before it writes, for the courses the state holds enrollments
+        in (course ref → how many are active): a cohort course whose cohort is gone."""
+        used = [r for r, n in sorted(applied.items()) if n and self.cohorts.covers(r)]
+        if not used:
+            return []
+        existing = self.cohorts.existing()
+        return [
+            f"the cohort {self.cohorts.idnumber(ref)} of course {ref} is gone from Moodle "
+            f"(deleted by an administrator?): the {applied[ref]} learner(s) the connector "
+            "enrolled through it are no longer active there (Moodle disabled its Cohort sync "
+            "method, or deleted it with their enrolments and grades if its unenrol action is "
+            f"'Unenrol user from course'). Nothing was changed. To repair: "
+            f"{deleted_fix(self.cohorts.idnumber(ref), ref)}"
+            for ref in used
+            if ref not in existing
+        ]
 
     def _site_info(self) -> dict[str, Any]:
         """The site info; an ``accessexception`` is told apart (missing webservice/rest:use, or
@@ -253,11 +313,91 @@ class MoodleTarget:
             _merge(outcome, self.cohorts.remove(cohort, "removed"))
         return outcome
 
+    def move(self, rows: Sequence[EnrollRow]) -> BatchOutcome:
+        """Move active enrollments into cohort mode (their course is in ``cohort_courses``)
+        or out of it, never leaving a learner without an active enrolment for longer than
+        two requests, and never unenrolling (see :meth:`_into_cohorts`)."""
+        manual, cohort = self._split(rows)
+        outcome = BatchOutcome()
+        if cohort:
+            _merge(outcome, self._into_cohorts(cohort))
+        if manual:
+            _merge(outcome, self._out_of_cohorts(manual))
+        return outcome
+
+    def _into_cohorts(self, rows: Sequence[EnrollRow]) -> BatchOutcome:
+        """Into the course's cohort (its Cohort sync method enrols them), then the manual
+        enrolment suspended (grades stay: the user is still enrolled), then read back: a
+        learner not active now gets the manual enrolment back and the move fails. A course
+        whose cohort is not linked is not touched."""
+        outcome = BatchOutcome()
+        self.cohorts.cohort_ids([r.course_ref for r in rows])
+        ready = []
+        for row in rows:
+            found = self._probe(row.course_ref, row.course_id)
+            if found.linked:
+                ready.append(row)
+                continue
+            outcome.failed[row_key(row.person_key, row.course_ref)] = RowFailure(
+                "cohortnotlinked",
+                f"not moved into cohort mode (the manual enrolment is kept, nothing was "
+                f"changed): {found.problem()}",
+            )
+        added = self.cohorts.add(ready)
+        outcome.failed.update(added.failed)
+        moved = [r for r in ready if row_key(r.person_key, r.course_ref) in added.done]
+        off = self.manual.write("enrol_manual_enrol_users", moved, lambda _r: False)
+        for key, failure in off.failed.items():
+            if failure.errorcode not in COURSE_LEVEL_CODES:  # no manual method: nothing to do
+                outcome.failed[key] = failure
+        lost: list[EnrollRow] = []
+        for course_id in sorted({r.course_id for r in moved}):
+            active = self.manual.enrolled_ids(course_id, "onlyactive")
+            lost += [r for r in moved if r.course_id == course_id and r.user_id not in active]
+        if lost:
+            self.manual.write("enrol_manual_enrol_users", lost, lambda _r: True)
+            for row in lost:
+                outcome.failed[row_key(row.person_key, row.course_ref)] = RowFailure(
+                    "notapplied",
+                    f"not moved into cohort mode: after joining cohort "
+                    f"{self.cohorts.idnumber(row.course_ref)} the enrolment in "
+                    f"{row.course_ref} was not active; the manual enrolment is active again",
+                )
+        for row in moved:
+            key = row_key(row.person_key, row.course_ref)
+            if key not in outcome.failed:
+                self.manual.done(row, "active", outcome)
+        return outcome
+
+    def _out_of_cohorts(self, rows: Sequence[EnrollRow]) -> BatchOutcome:
+        """An active manual enrolment first, then out of the cohort (whatever the unenrol
+        action: the manual enrolment holds the grades)."""
+        outcome = self.manual.write("enrol_manual_enrol_users", rows, lambda _r: True)
+        done = [r for r in rows if row_key(r.person_key, r.course_ref) in outcome.done]
+        left = self.cohorts.remove(done, "suspended", check=False, create=False)
+        outcome.failed.update(left.failed)
+        for row in done:
+            if row_key(row.person_key, row.course_ref) not in left.failed:
+                self.manual.done(row, "active", outcome)
+            else:
+                outcome.done.pop(row_key(row.person_key, row.course_ref), None)
+        return outcome
+
     def verify_writes(self) -> list[Shortfall]:
         return self.manual.verify() if self.settings.verify_writes else []
 
     def enrolled(self, course_ids: Mapping[str, str]) -> dict[str, dict[str, str]]:
-        return {ref: self.manual.actual(cid) for ref, cid in sorted(course_ids.items())}
+        """Every enrolment of these courses; in a cohort course a learner not in the cohort
+        and not active there is ``outside`` (taken out by hand, or the cohort deleted and
+        made again: the connector adds them back), unless suspended by the connector."""
+        found = {ref: self.manual.actual(cid) for ref, cid in sorted(course_ids.items())}
+        cohort = [ref for ref in found if self.cohorts.covers(ref)]
+        members = self.cohorts.members(cohort) if cohort else {}
+        for ref, users in members.items():
+            for uid, status in found[ref].items():
+                if status == "suspended" and uid not in users:
+                    found[ref][uid] = "outside"
+        return found
 
     # -- completion --------------------------------------------------------------------
 
