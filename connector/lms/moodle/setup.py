@@ -36,7 +36,7 @@ CAPABILITIES: Mapping[str, str] = {
     "moodle/role:assign": "give enrolled learners the student role (the role must also "
     "be allowed to assign the student role: `wsusercannotassign`)",
     "report/completion:view": "read course completion",
-    "moodle/cohort:view": "find the connector's cohorts (cohort mode)",
+    "moodle/cohort:view": "find the connector's cohorts and read their members (cohort mode)",
     "moodle/cohort:manage": "create the connector's cohorts (cohort mode)",
     "moodle/cohort:assign": "add and remove cohort members (cohort mode)",
 }

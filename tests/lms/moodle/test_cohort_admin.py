@@ -111,9 +111,6 @@ def test_the_grade_deleting_unenrol_action_refuses_a_suspension_before_writing(
     moodle.control.config(enrol_cohort__unenrolaction=0)  # Moodle's own default
     if moodle.real:
         moodle.control.grade(int(a.user_id), "cohort-x", 55.0)
-    [setup] = target.cohort_setup(["cohort-x"])
-    assert (setup.exists, setup.linked, setup.keeps_grades) == (True, True, False)
-    assert "deletes grades" in (setup.problem() or "")
     out = target.suspend([a])
     assert not out.done and out.failed[row_key("C0", "cohort-x")].errorcode == "cohortunenrols"
     message = out.failed[row_key("C0", "cohort-x")].message
@@ -122,6 +119,9 @@ def test_the_grade_deleting_unenrol_action_refuses_a_suspension_before_writing(
     assert int(a.user_id) in members(moodle, "upskill-cohort-x")
     if moodle.real:
         assert moodle.control.grade(int(a.user_id), "cohort-x") == 55.0
+    [setup] = target.cohort_setup(["cohort-x"])  # what `upskill target check` reports
+    assert (setup.exists, setup.linked, setup.keeps_grades) == (True, True, False)
+    assert "deletes grades" in (setup.problem() or "")
     # removal = "unenroll" asked for exactly that: it goes ahead, and says removed
     gone = target.unenroll([b])
     assert gone.done == {row_key("C1", "cohort-x"): "removed"}
