@@ -27,7 +27,7 @@ AVOIDABLE = ("alembic", "requests", "matplotlib", "jinja2", "ldap3", "sqlalchemy
 
 def cpu_seconds(argv: list[str], cwd: Path) -> float:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    subprocess.run(argv, cwd=cwd, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(argv, cwd=cwd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
