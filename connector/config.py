@@ -813,6 +813,15 @@ def load_settings(explicit: str | Path | None = None) -> Settings:
     return settings
 
 
+# Settings an earlier version read, and what took their place: the message says where to move
+# the value rather than calling a key the README once documented unknown.
+MOVED = {
+    "report.stuck_after_days": (
+        "moved: stuck is now about Skill Builder requests a report has not confirmed; set "
+        "[targets.skillbuilder] stuck_after_days (default 7) and delete this key"
+    ),
+}
+
 DIRECTORY_TYPES = frozenset({"csv", "ldap", "graph", "okta", "scim"})
 
 
@@ -824,7 +833,7 @@ def _describe(err: Any) -> str:
     env = ENV_PREFIX + "__".join(p.upper() for p in parts)
     msg = err["msg"]
     if err["type"] == "extra_forbidden":
-        msg = "unknown setting; check its spelling against the README"
+        msg = MOVED.get(loc, "unknown setting; check its spelling against the README")
     quiet = ("extra_forbidden", "missing", "union_tag_invalid", "union_tag_not_found")
     value = None if err["type"] in quiet else _safe(err)  # a tag error shows the section
     shown = "" if value is None else f" (got {value})"
