@@ -380,6 +380,12 @@ def _xapi_line(found: Any) -> str:
     help="Folder for the HTML and CSV files (default: report.out_dir).",
 )
 @click.option("--leaders", is_flag=True, help="Also write each leader's report, under leaders/.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print every figure as JSON (with --leaders, each leader's too); files only with --out.",
+)
 @click.option("--send", is_flag=True, help="E-mail each configured leader their report.")
 @click.option(
     "--preview",
@@ -398,6 +404,7 @@ def report(
     c: _Context,
     out_dir: Path | None,
     leaders: bool,
+    as_json: bool,
     send: bool,
     preview_dir: Path | None,
     period: str | None,
@@ -405,13 +412,15 @@ def report(
     """Print the progress report and write it as HTML and CSV; or e-mail it to leaders."""
     from connector.report.assemble import last_complete_period
     from connector.report.period import Period, parse_period
-    from connector.report.render import render_text
     from connector.report.run import send_reports, write_reports
+    from connector.report.text import render_text
     from connector.sync.run import open_store, utcnow
 
     chosen: Period | None = parse_period(period) if period and period != "last" else None
     if period == "last":
         chosen = last_complete_period(c.settings, utcnow())
+    if as_json and (send or preview_dir is not None):
+        raise click.UsageError("--json prints the figures; it does not go with --send or --preview")
     store = open_store(c.settings)
     if send or preview_dir is not None:
         result = send_reports(c.settings, store, period=chosen, preview_dir=preview_dir)
@@ -424,6 +433,12 @@ def report(
         )
         if result.failed:
             raise click.exceptions.Exit(1)
+        return
+    if as_json:
+        from connector.report.export import dumps
+
+        written = write_reports(c.settings, store, out_dir, period=chosen, leaders=leaders)
+        click.echo(dumps(written.report, written.leaders))
         return
     written = write_reports(
         c.settings,

@@ -583,6 +583,9 @@ class ReportSettings(Section):
     admins: tuple[str, ...] = ()  # e-mail addresses of the admin summary after each sync
     admin_dir: Path = Path("var/reports/admin")  # the summary as a file without smtp or admins
     empty_scope: Literal["send", "skip"] = "send"  # a leader with nobody in scope
+    # a leader's or department's report: the organisation's completion rate, overdue share
+    # and weekly trend beside its own ("organisation"), or only its own ("none")
+    compare_with: Literal["organisation", "none"] = "organisation"
     smtp: SmtpSettings | None = None
 
     @field_validator("subject")

@@ -33,7 +33,8 @@ from connector.model import EnrollmentStatus
 from connector.personas.loader import load_mappings
 from connector.registry import build_source, mappings_path
 from connector.report.assemble import build_report
-from connector.report.render import render_text, write_report
+from connector.report.render import write_report
+from connector.report.text import render_text
 from connector.store import Store
 from connector.sync.plan_text import format_plan
 from connector.sync.run import collect_only, sync

@@ -37,6 +37,14 @@ class Tier(StrEnum):
     BUILDERS = "builders"
 
 
+class Unusable(StrEnum):
+    """Why a directory row could not be used (the reason class a report may show)."""
+
+    NO_EMAIL = "no e-mail address"
+    BAD_EMAIL = "not an e-mail address"
+    SHARED_EMAIL = "e-mail address of another person"
+
+
 @dataclass(frozen=True, slots=True)
 class Person:
     """One person as the directory knows them.
@@ -63,8 +71,15 @@ class Person:
     ``object id``... (``upskill explain`` and ``directory show --person`` accept any of them)."""
 
     @property
+    def known_as(self) -> str:
+        """The first name the person goes by: the directory's preferred name when it gives
+        one (``preferred_name`` attribute), else the first name."""
+        return self.attributes.get("preferred_name", "").strip() or self.first_name
+
+    @property
     def display_name(self) -> str:
-        return f"{self.first_name} {self.last_name}".strip() or self.email
+        """How people and reports name the person: preferred first name and last name."""
+        return f"{self.known_as} {self.last_name}".strip() or self.email
 
     @property
     def is_active(self) -> bool:
@@ -114,6 +129,9 @@ class Snapshot:
     groups: Mapping[str, Group] = field(default_factory=dict)
     problems: tuple[RecordProblem, ...] = ()
     membership: Membership = Membership.NESTED
+    # people whose row could not be used (no e-mail, another person's e-mail), with the
+    # reason class: counted in reports with the persona their data gives, never enrolled
+    unusable: Mapping[str, tuple[Person, str]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.people)

@@ -42,7 +42,15 @@ from connector.config import CsvSource
 from connector.directory import precedence
 from connector.directory.hrdates import date_readings
 from connector.errors import InputError
-from connector.model import Group, Membership, Person, PersonStatus, RecordProblem, Snapshot
+from connector.model import (
+    Group,
+    Membership,
+    Person,
+    PersonStatus,
+    RecordProblem,
+    Snapshot,
+    Unusable,
+)
 
 DELIMITERS = (",", ";", "\t", "|")
 ALWAYS_ATTRIBUTES = ("division", "location", "employment_type", "preferred_name")
@@ -116,7 +124,11 @@ class CsvDirectory:
                 where=str(self.groups_path),
                 message=f"group nesting cycle among {', '.join(cycles)}; remove one edge",
             ))
-        return replace(snapshot, problems=tuple(problems)), reader.rows_seen
+        return (
+            replace(snapshot, problems=tuple(problems),
+                    unusable=MappingProxyType(dict(reader.unusable))),
+            reader.rows_seen,
+        )
 
 
 # -- the file ---------------------------------------------------------------------------------
@@ -235,6 +247,7 @@ class _PeopleReader:
         self.label = label
         self.today = today
         self.problems: list[RecordProblem] = []
+        self.unusable: dict[str, tuple[Person, str]] = {}
         self.rows_seen = 0
         self.statuses: dict[str, PersonStatus] = {}
         for status, values in (
@@ -249,6 +262,12 @@ class _PeopleReader:
         self, line: int, message: str, key: str | None = None, column: str | None = None
     ) -> None:
         self.problems.append(RecordProblem(f"{self.label}:{line}", message, key, column or None))
+
+    def set_aside(self, person: Person, why: Unusable) -> None:
+        """A row that names a person but cannot be used: reports count them (never enrolled).
+        Their e-mail is dropped: it is missing, broken or someone else's."""
+        if person.status is not PersonStatus.LEFT and person.key not in self.unusable:
+            self.unusable[person.key] = (replace(person, email=""), why.value)
 
     def read(self, text: str) -> tuple[dict[str, Person], list[RecordProblem]]:
         rows = csv_rows(text, _delimiter(text, self.settings.delimiter), self.label)
@@ -304,13 +323,6 @@ class _PeopleReader:
             if not key:
                 self.problem(line, f"no {cols.key}; row skipped", None, cols.key)
                 continue
-            if not email:
-                self.problem(line, f"{key} has no {cols.email}; row skipped", key, cols.email)
-                continue
-            if not _EMAIL.fullmatch(email):
-                self.problem(line, f"{key}: {email!r} is not an e-mail address; row skipped",
-                             key, cols.email)
-                continue
             status = statuses.get(cells[status_i].lower()) if statuses else active
             if status is None:
                 self.problem(line, f"{key}: unknown {cols.status} {cells[status_i]!r}; map it "
@@ -318,6 +330,9 @@ class _PeopleReader:
                              key, cols.status)
                 continue
             attributes = {name: cells[i] for name, i in extras}
+            hired = date_readings(cells[hire_i]) if cells[hire_i] else ()
+            if len(hired) == 1:
+                attributes[HIRE_COLUMN] = hired[0].isoformat()  # a report of a past period
             if cells[term_i]:
                 status = self._termination(line, key, cells[term_i], cells[hire_i], status,
                                            attributes)
@@ -340,12 +355,22 @@ class _PeopleReader:
                 groups=groups,
                 attributes=frozen,
             )
-            hire = date_readings(cells[hire_i]) if cells[hire_i] else ()
+            if not email:
+                self.problem(line, f"{key} has no {cols.email}; row skipped", key, cols.email)
+                self.set_aside(person, Unusable.NO_EMAIL)
+                continue
+            if not _EMAIL.fullmatch(email):
+                self.problem(line, f"{key}: {email!r} is not an e-mail address; row skipped",
+                             key, cols.email)
+                self.set_aside(person, Unusable.BAD_EMAIL)
+                continue
             rows_by_key.setdefault(key, []).append(
-                _Row(line, person, hire[0] if len(hire) == 1 else None, "\x1f".join(cells)))
+                _Row(line, person, hired[0] if len(hired) == 1 else None, "\x1f".join(cells)))
         kept = self._one_per_key(rows_by_key)
         kept = self._one_per_email(kept)
         people = {row.person.key: row.person for row in kept}
+        for key in people:
+            self.unusable.pop(key, None)  # another row of the same key was used
         self._check_managers(kept, people)
         self.problems.sort(key=_line_order)
         return people, self.problems
@@ -420,6 +445,7 @@ class _PeopleReader:
                 self.problem(row.line, f"{q.key}: e-mail {q.email} is already used by {p.key} "
                              f"on line {seen.line} (ignoring case); row skipped (line "
                              f"{seen.line} is kept: {precedence.RULE})", q.key, col)
+                self.set_aside(q, Unusable.SHARED_EMAIL)
         return [row for row in rows if id(row) not in skipped]
 
     def _check_managers(self, rows: list[_Row], people: Mapping[str, Person]) -> None:

@@ -32,11 +32,17 @@ DEFAULT_TOLERANCE = 5.0
 
 @dataclass(frozen=True)
 class TierTarget:
-    """A tier of the 70-20-10 model and its target share of people, in percent."""
+    """A tier of the 70-20-10 model, its target share of people and, separately, of training
+    hours, in percent (the hours target defaults to the people target)."""
 
     tier: Tier
     title: str
     share: float
+    hours_share: float | None = None
+
+    @property
+    def hours(self) -> float:
+        return self.share if self.hours_share is None else self.hours_share
 
 
 @dataclass(frozen=True)
@@ -135,7 +141,7 @@ def _known(keys: Mapping[str, object]) -> str:
 
 def _tier_targets(sections: Sections, problems: Problems, folder: str) -> dict[Tier, TierTarget]:
     targets = {
-        Tier(key): TierTarget(Tier(key), entry.title, entry.target_share)
+        Tier(key): TierTarget(Tier(key), entry.title, entry.target_share, entry.target_hours_share)
         for key, (entry, _) in sections.tiers.items()
     }
     if not sections.tier_sections:
@@ -155,13 +161,16 @@ def _tier_targets(sections: Sections, problems: Problems, folder: str) -> dict[T
             "consumers, leaders and builders (a target_share of 0 is allowed)",
         )
     elif not broken:
-        total = sum(target.share for target in targets.values())
-        if abs(total - SHARE_TOTAL) > 1e-6:
-            problems.at(
-                anchor,
-                f"the tiers' target_share values sum to {total:g}, not 100; adjust them so "
-                "they add up to 100 (the seed's model is 70, 20, 10)",
-            )
+        for name, total in (
+            ("target_share", sum(t.share for t in targets.values())),
+            ("target_hours_share", sum(t.hours for t in targets.values())),
+        ):
+            if abs(total - SHARE_TOTAL) > 1e-6:
+                problems.at(
+                    anchor,
+                    f"the tiers' {name} values sum to {total:g}, not 100; adjust them so "
+                    "they add up to 100 (the seed's model is 70, 20, 10)",
+                )
     return targets
 
 

@@ -3,7 +3,7 @@
 The folder holds several files whose top-level sections are merged; a section may appear in
 any file (the shipped defaults keep one per file)::
 
-    tiers:            {consumers|leaders|builders: {title, target_share}}
+    tiers:            {consumers|leaders|builders: {title, target_share, target_hours_share}}
     tolerance:        percentage points a tier may drift from its target share
     default_persona:  the persona of anyone no rule matches
     personas:         {<key>: {tier, title, role?, bundle}}
@@ -65,7 +65,8 @@ class Entry(BaseModel):
 
 class TierEntry(Entry):
     title: Name
-    target_share: float = Field(ge=0, le=100)
+    target_share: float = Field(ge=0, le=100)  # of people
+    target_hours_share: float | None = Field(None, ge=0, le=100)  # of hours; default: the same
 
 
 class PersonaEntry(Entry):

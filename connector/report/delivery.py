@@ -28,8 +28,8 @@ from connector.errors import TargetError, UserError
 from connector.report.address import header_text, parse_address
 from connector.report.allocation import flat_figures
 from connector.report.leaders import LeaderReport
-from connector.report.message import Attachment, Envelope, build_message, content_id
-from connector.report.render import chart_images, render_csv, render_html, render_plain
+from connector.report.message import Attachment, Envelope, build_message
+from connector.report.render import render_csv, render_figures_csv, render_html, render_plain
 from connector.store.sentlog import SentLog
 
 log = logging.getLogger(__name__)
@@ -117,14 +117,15 @@ class Composer:
     def compose(self, lr: LeaderReport, to: Address, now: datetime) -> EmailMessage:
         report = lr.report
         mid = self.message_id(lr.leader.key, report.period)
-        images = chart_images(report)
-        cids = {name: "cid:" + content_id(name, mid) for name in images}
-        html = render_html(report, images=cids, templates_dir=self.templates_dir)
+        html = render_html(report, templates_dir=self.templates_dir)
         text = render_plain(report, templates_dir=self.templates_dir)
         attachments = []
-        if report.people:
-            name = f"people-{report.period or report.generated_at.date().isoformat()}.csv"
-            attachments.append(Attachment(name, render_csv(report).encode("utf-8")))
+        if report.learners:
+            stamp = report.period or report.generated_at.date().isoformat()
+            attachments.append(Attachment(f"people-{stamp}.csv", render_csv(report).encode()))
+            attachments.append(
+                Attachment(f"figures-{stamp}.csv", render_figures_csv(report).encode())
+            )
         envelope = Envelope(
             sender=self.sender,
             to=to,
@@ -134,7 +135,7 @@ class Composer:
             reply_to=self.reply_to,
             headers={"X-Upskill-Period": report.period},
         )
-        return build_message(envelope, text=text, html=html, images=images, attachments=attachments)
+        return build_message(envelope, text=text, html=html, attachments=attachments)
 
 
 def recipient_of(lr: LeaderReport, directory_keys: frozenset[str] | None = None) -> Address:

@@ -3,13 +3,14 @@
 Structure (what common mail clients display best)::
 
     multipart/mixed
-    ├── multipart/related        (type="multipart/alternative")
-    │   ├── multipart/alternative
-    │   │   ├── text/plain       the fixed-width text version
-    │   │   └── text/html        the HTML report; charts as <img src="cid:...">
-    │   ├── image/png            inline, Content-ID <tiers.…>
-    │   └── image/png            inline, Content-ID <trend.…>
-    └── text/csv                 attachment: the people in scope
+    ├── multipart/alternative
+    │   ├── text/plain       the fixed-width text version
+    │   └── text/html        the HTML report (its charts are table cells, no images)
+    ├── text/csv             attachment: the people in scope
+    └── text/csv             attachment: every figure per group
+
+Inline images (``images``: a ``multipart/related`` around the alternative, referenced by
+``cid:``) are supported for custom templates; the shipped report uses none.
 
 Headers are set from :class:`~email.headerregistry.Address` objects and :func:`header_text`
 values only, so no value can start a header of its own.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,6 +18,7 @@ from connector.report.assemble import (
     organisation_report,
 )
 from connector.report.delivery import Composer, DeliveryResult, deliver
+from connector.report.leaders import LeaderReport
 from connector.report.period import Period
 from connector.report.render import write_report
 from connector.store import Store
@@ -34,6 +35,7 @@ def _now() -> datetime:
 class Written:
     report: Report
     paths: list[Path]
+    leaders: list[LeaderReport] = field(default_factory=list)
 
 
 def _assembled(settings: Settings, store: Store, period: Period | None, clock: Clock) -> Assembled:
@@ -43,29 +45,33 @@ def _assembled(settings: Settings, store: Store, period: Period | None, clock: C
 def write_reports(
     settings: Settings,
     store: Store,
-    out_dir: Path,
+    out_dir: Path | None,
     *,
     period: Period | None = None,
     leaders: bool = False,
     clock: Clock = _now,
 ) -> Written:
     """The organisation-wide report (and with ``leaders`` each leader's, under
-    ``leaders/<key>/``) as HTML with the charts inside and CSV; its figures are kept for the
-    next period's change column."""
+    ``leaders/<key>/``) as HTML, people CSV and figures CSV (nothing written without
+    ``out_dir``: ``--json`` prints only); its figures are kept for the next period's change
+    column."""
     assembled = _assembled(settings, store, period, clock)
     templates = settings.path_or_none(settings.report.templates_dir)
     report = organisation_report(assembled, store)
-    paths = write_report(report, out_dir, templates_dir=templates, stem=f"report-{report.period}")
-    if leaders:
-        for lr in all_leader_reports(assembled, store):
+    scoped = all_leader_reports(assembled, store) if leaders else []
+    paths: list[Path] = []
+    if out_dir is not None:
+        paths = write_report(report, out_dir, templates_dir=templates,
+                             stem=f"report-{report.period}")
+        for lr in scoped:
             safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in lr.leader.key)
             paths += write_report(
                 lr.report, out_dir / "leaders" / safe, templates_dir=templates,
                 stem=f"report-{lr.report.period}",
-            )[:2]
+            )[:3]
     SentLog(store.engine).keep_figures(ORGANISATION_KEY, report.period, flat_figures(report),
                                        clock())
-    return Written(report, paths)
+    return Written(report, paths, scoped)
 
 
 def send_reports(

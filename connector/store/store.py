@@ -669,6 +669,14 @@ class Store:
         with self._read("read completions") as conn:
             return [q.completion(row) for row in conn.execute(query)]
 
+    def completion_times(self) -> dict[tuple[str, str, str], datetime]:
+        """(person, target, course) → when its completion record last changed (a report of a
+        past period ignores what changed after it)."""
+        c = completions_table.c
+        query = select(c.person_key, c.target, c.course_ref, c.collected_at)
+        with self._read("read completion times") as conn:
+            return {(p, t, r): at for p, t, r, at in conn.execute(query)}
+
 
 def record_completions_on(
     conn: Connection, run_id: int, completions: Sequence[Completion], at: datetime

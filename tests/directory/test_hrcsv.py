@@ -263,8 +263,29 @@ def test_hire_after_termination_is_a_rehire(tmp_path: Path) -> None:
     people = reader(export(tmp_path, text)).read().people
     assert people["E1"].status is PersonStatus.ACTIVE
     assert people["E2"].status is PersonStatus.LEFT
-    assert people["E1"].attributes == {}
-    assert people["E2"].attributes == {"termination_date": "2023-02-28"}
+    # the hire date in ISO, for a report of a past period (who was there yet)
+    assert people["E1"].attributes == {"hire_date": "2024-06-01"}
+    assert people["E2"].attributes == {"hire_date": "2020-06-01",
+                                       "termination_date": "2023-02-28"}
+
+
+def test_rows_that_name_a_person_but_cannot_be_used_are_set_aside(tmp_path: Path) -> None:
+    text = (f"{STATUS_DATES}E1,a@example.com,active,,\n"
+            "E2,,active,,\n"
+            "E3,not-an-address,leave,,\n"
+            "E4,A@Example.com,active,,\n"
+            "E5,,active,,2020-01-01\n"
+            "E1,,active,,\n")
+    snapshot = reader(export(tmp_path, text)).read()
+    assert sorted(snapshot.people) == ["E1"]
+    aside = {k: (p.email, p.status, why) for k, (p, why) in snapshot.unusable.items()}
+    # reports count them with the reason class; their e-mail (missing, broken or someone
+    # else's) is dropped; a leaver is not set aside, nor a key another row already gives
+    assert aside == {
+        "E2": ("", PersonStatus.ACTIVE, "no e-mail address"),
+        "E3": ("", PersonStatus.DISABLED, "not an e-mail address"),
+        "E4": ("", PersonStatus.ACTIVE, "e-mail address of another person"),
+    }
 
 
 def test_date_readings() -> None:

@@ -1,335 +1,285 @@
 """Every figure of the report, checked against numbers computed by hand from the organisation
-in sample_org.py (see the table there), one test per definition of connector.report.allocation."""
+in sample_org.py (see the table there), and the half-up rounding rule."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import UTC, date, datetime
+from fractions import Fraction
+from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from connector.errors import ConfigError
-from connector.model import (
-    Completion,
-    Course,
-    Enrollment,
-    EnrollmentStatus,
-    Person,
-    Persona,
-    Tier,
-)
-from connector.report.allocation import (
-    DEFINITIONS,
-    TIER_ORDER,
-    PersonState,
-    ReportInput,
-    compute,
-)
-from tests.report.sample_org import CONSUMER, DEVELOPER, LEADER, M, build_input, done
+from connector.model import Tier
+from connector.report.allocation import TIER_ORDER, Figures, ReportInput, population, report_of
+from connector.report.definitions import FIGURES, as_tenths, pct, tenths_half_up
+from connector.report.learner import PersonState
+from tests.report.sample_org import M, at, build_input
 
 C, L, B = Tier.CONSUMERS, Tier.LEADERS, Tier.BUILDERS
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
-def test_definitions_table_has_one_sentence_per_figure() -> None:
-    names = [name for name, _ in DEFINITIONS]
-    for figure in (
-        "people in scope", "headcount", "unassigned", "headcount share", "target share",
-        "delta", "within band", "enrolled", "completed", "completion rate", "enrollments",
-        "courses completed", "hours assigned", "hours completed", "hours share",
-        "hours completed share", "state", "last completion",
-    ):
-        assert figure in names
-    for name, sentence in DEFINITIONS:
-        assert sentence.endswith("."), name
-        assert ". " not in sentence[:-1], f"{name}: more than one sentence"
+def tiers(report_input: ReportInput, name: str) -> list[object]:
+    report = report_of(report_input)
+    return [getattr(report.tier(t).figures, name) for t in TIER_ORDER] + [
+        getattr(report.unassigned, name), getattr(report.total, name)]
 
 
-def test_tiers_always_in_model_order(report_input: ReportInput) -> None:
-    report = compute(report_input)
-    assert [s.tier for s in report.tiers] == [C, L, B]
+# -- rounding ------------------------------------------------------------------------------
 
 
-def test_headcount_counts_active_people_in_scope_by_tier(report_input: ReportInput) -> None:
-    report = compute(report_input)
-    # p11 has left: out of scope although a consumer with an active enrollment
-    assert report.total.headcount == 10
-    assert [report.tier(t).figures.headcount for t in TIER_ORDER] == [6, 2, 1]
-    assert report.unassigned.headcount == 1
+@pytest.mark.parametrize(("part", "whole", "shown"), [
+    (1, 16, 6.3),  # 6.25: half-up, where round-half-even gives 6.2
+    (1, 8, 12.5),
+    (1, 80, 1.3),  # 1.25
+    (3, 80, 3.8),  # 3.75
+    (1, 2000, 0.1),  # 0.05
+    (1, 3, 33.3),
+    (2, 3, 66.7),
+    (0, 5, 0.0),
+    (5, 5, 100.0),
+    (-1, 16, -6.3),
+])
+def test_percentages_round_half_up_to_one_decimal(part: int, whole: int, shown: float) -> None:
+    assert pct(part, whole) == shown
+    assert f"{pct(part, whole):.1f}" == f"{shown:.1f}"
 
 
-def test_headcount_share_delta_and_band(report_input: ReportInput) -> None:
-    report = compute(report_input)
-    consumers = report.tier(C).figures.headcount_share
-    assert consumers.value == pytest.approx(60.0)
-    assert consumers.target == 70.0
-    assert consumers.delta == pytest.approx(-10.0)
-    assert consumers.within_band is False
-    leaders = report.tier(L).figures.headcount_share
-    assert (leaders.value, leaders.delta) == pytest.approx((20.0, 0.0))
-    assert leaders.within_band is True
-    builders = report.tier(B).figures.headcount_share
-    assert builders.value == pytest.approx(10.0) and builders.within_band is True
-    assert report.unassigned.headcount_share.value == pytest.approx(10.0)
-    assert report.unassigned.headcount_share.within_band is None
-    assert report.total.headcount_share.value == pytest.approx(100.0)
+def test_a_share_of_nothing_is_none() -> None:
+    assert pct(3, 0) is None
 
 
-def test_band_edge_is_inside() -> None:
-    # consumers are exactly 10 points under target: inside a 10-point band, outside 9.99
-    assert compute(build_input(tolerance=10.0)).tier(C).figures.headcount_share.within_band
-    assert not compute(build_input(tolerance=9.99)).tier(C).figures.headcount_share.within_band
+@given(st.integers(0, 10**6), st.integers(1, 10**6))
+def test_rounding_is_half_up_from_the_exact_ratio(part: int, whole: int) -> None:
+    exact = Fraction(100 * part, whole) * 10
+    floor = exact.numerator // exact.denominator
+    expected = floor + (1 if exact - floor >= Fraction(1, 2) else 0)
+    assert tenths_half_up(part, whole) == expected
 
 
-def test_enrolled_completed_and_rate(report_input: ReportInput) -> None:
-    report = compute(report_input)
-    c, lead, b = (report.tier(t).figures for t in TIER_ORDER)
-    # consumers: p01 p02 p03 p06 enrolled (p04 only suspended, p05 nothing); p01 p06 done all
-    assert (c.enrolled, c.completed, c.completion_rate) == pytest.approx((4, 2, 50.0))
-    # leaders: p07 done both, p08 at 50 % of one course
-    assert (lead.enrolled, lead.completed, lead.completion_rate) == pytest.approx((2, 1, 50.0))
-    assert (b.enrolled, b.completed, b.completion_rate) == pytest.approx((1, 1, 100.0))
-    u = report.unassigned
-    assert (u.enrolled, u.completed, u.completion_rate) == pytest.approx((1, 0, 0.0))
-    t = report.total
-    assert (t.enrolled, t.completed, t.completion_rate) == pytest.approx((8, 4, 50.0))
+def test_configured_targets_round_half_up_to_tenths() -> None:
+    assert as_tenths(12.25) == 123
+    assert as_tenths(70) == 700
+    assert as_tenths(33.35) == 334
 
 
-def test_enrollments_and_courses_completed(report_input: ReportInput) -> None:
-    report = compute(report_input)
-    got = [(s.figures.enrollments, s.figures.courses_completed) for s in report.tiers]
-    # consumers: 2+2+1+1 active, 2+1+1 completed; leaders 2+2 and 2; builders 1 and 1
-    assert got == [(6, 4), (4, 2), (1, 1)]
-    assert (report.unassigned.enrollments, report.unassigned.courses_completed) == (1, 0)
-    assert (report.total.enrollments, report.total.courses_completed) == (12, 7)
+# -- definitions -----------------------------------------------------------------------------
+
+
+def test_each_figure_has_one_sentence_and_the_readme_says_the_same() -> None:
+    readme = README.read_text(encoding="utf-8")
+    for d in FIGURES:
+        assert d.sentence.endswith("."), d.name
+        assert ". " not in d.sentence[:-1], f"{d.name}: more than one sentence"
+        assert f"| `{d.name}` | {d.label} | {d.sentence} |" in readme, d.name
+    names = [d.name for d in FIGURES]
+    assert len(names) == len(set(names))
+
+
+def test_every_figure_field_has_a_definition() -> None:
+    named = {d.name for d in FIGURES}
+    fields = set(Figures.__dataclass_fields__) - {
+        "key", "label", "not_enrollable_reasons", "people_within_band", "hours_within_band"}
+    assert fields <= named
+
+
+# -- who is counted --------------------------------------------------------------------------
+
+
+def test_everyone_active_or_on_leave_is_counted_and_leavers_never(
+    report_input: ReportInput,
+) -> None:
+    report = report_of(report_input)
+    keys = {x.key for x in report.learners}
+    # p11 left before W18, p14 was hired after it; p12 left after it; p13's row is unusable
+    assert keys == {f"p{i:02d}" for i in range(1, 19)} - {"p11", "p14"}
+    assert tiers(report_input, "headcount") == [12, 2, 1, 1, 16]
+    assert tiers(report_input, "active") == [11, 2, 1, 1, 15]
+    assert tiers(report_input, "on_leave") == [1, 0, 0, 0, 1]
+
+
+def test_a_leaver_after_the_period_is_active_in_it_and_gone_after(
+    report_input: ReportInput,
+) -> None:
+    later = report_of(replace(report_input, as_of=at("2024-06-03T00:00"), period="2024-W22"))
+    keys = {x.key for x in later.learners}
+    assert "p12" not in keys  # terminated 10 May
+    assert "p14" in keys  # hired 20 May
+
+
+def test_share_of_people_is_half_up_against_the_people_target(
+    report_input: ReportInput,
+) -> None:
+    assert tiers(report_input, "share_pct") == [75.0, 12.5, 6.3, 6.3, 100.0]
+    assert tiers(report_input, "target_pct") == [70.0, 20.0, 10.0, None, None]
+    assert tiers(report_input, "share_delta_pt") == [5.0, -7.5, -3.7, None, None]
+    # the delta of +5.0 is on the tolerance: within
+    assert tiers(report_input, "people_within_band") == [True, False, True, None, None]
+
+
+# -- enrollments and their states ------------------------------------------------------------
+
+
+def test_enrollments_are_the_bundle_courses_of_everyone_counted(
+    report_input: ReportInput,
+) -> None:
+    # consumers: 11 people × 2 courses + the analyst's 1; leaders 2 × 2; builders 1
+    assert tiers(report_input, "enrollments") == [23, 4, 1, 0, 28]
+
+
+def test_completed_counts_only_what_was_completed_by_the_end_of_the_period(
+    report_input: ReportInput,
+) -> None:
+    # consumers: p01 2, p02 1, p06 1 (p05's AI-101 was completed on 10 May, after W18)
+    assert tiers(report_input, "completed") == [4, 2, 1, 0, 7]
+
+
+def test_in_progress_comes_from_the_lms_progress(report_input: ReportInput) -> None:
+    # p02 PROMPT-1 40 %, p05 PROMPT-1 10 %; p08 LEAD-1 50 %; p03's 30 % changed after W18
+    assert tiers(report_input, "in_progress") == [2, 1, 0, 0, 3]
+
+
+def test_not_started_and_not_enrollable_complete_the_enrollments(
+    report_input: ReportInput,
+) -> None:
+    assert tiers(report_input, "not_started") == [15, 1, 0, 0, 16]
+    assert tiers(report_input, "not_enrollable") == [2, 0, 0, 0, 2]
+    report = report_of(report_input)
+    assert report.total.not_enrollable_reasons == (("no e-mail address", 2),)
+    for f in report.groups():
+        assert f.enrollments == f.completed + f.in_progress + f.not_started + f.not_enrollable
+
+
+def test_completion_rate_is_completed_over_enrollments(report_input: ReportInput) -> None:
+    # 4/23 = 17.39, 2/4, 1/1, none, 7/28
+    assert tiers(report_input, "completion_rate_pct") == [17.4, 50.0, 100.0, None, 25.0]
 
 
 def test_hours_assigned_and_completed(report_input: ReportInput) -> None:
-    report = compute(report_input)
-    got = [(s.figures.hours_assigned, s.figures.hours_completed) for s in report.tiers]
-    # consumers: (2+3)+(2+3)+2+2 = 14, done (2+3)+2+2 = 9; leaders (4+1.5)+(4+0) = 9.5, done 5.5
-    assert got == [(14.0, 9.0), (9.5, 5.5), (10.0, 10.0)]
-    assert (report.unassigned.hours_assigned, report.unassigned.hours_completed) == (2.0, 0.0)
-    assert (report.total.hours_assigned, report.total.hours_completed) == (35.5, 24.5)
+    assert tiers(report_input, "assigned_hours") == [57.0, 11.0, 10.0, 0.0, 78.0]
+    assert tiers(report_input, "completed_hours") == [9.0, 5.5, 10.0, 0.0, 24.5]
 
 
-def test_hours_share_against_target(report_input: ReportInput) -> None:
-    report = compute(report_input)
-    c, lead, b = (report.tier(t).figures.hours_share for t in TIER_ORDER)
-    assert c.value == pytest.approx(100 * 14 / 35.5)  # 39.4 %
-    assert c.delta == pytest.approx(100 * 14 / 35.5 - 70)
-    assert lead.value == pytest.approx(100 * 9.5 / 35.5)  # 26.8 %, +6.8 pt
-    assert b.value == pytest.approx(100 * 10 / 35.5)  # 28.2 %
-    assert (c.within_band, lead.within_band, b.within_band) == (False, False, False)
-    wide = compute(build_input(tolerance=20.0))
-    # |−30.6| > 20, |+6.8| ≤ 20, |+18.2| ≤ 20
-    assert [s.figures.hours_share.within_band for s in wide.tiers] == [False, True, True]
+def test_hours_shares_against_the_hours_target(report_input: ReportInput) -> None:
+    # 57/78, 11/78, 10/78; completed 9/24.5, 5.5/24.5, 10/24.5
+    assert tiers(report_input, "hours_share_pct") == [73.1, 14.1, 12.8, 0.0, 100.0]
+    assert tiers(report_input, "completed_hours_share_pct") == [36.7, 22.4, 40.8, 0.0, 100.0]
+    assert tiers(report_input, "hours_delta_pt") == [3.1, -5.9, 2.8, None, None]
+    assert tiers(report_input, "hours_within_band") == [True, False, True, None, None]
 
 
-def test_hours_completed_share(report_input: ReportInput) -> None:
-    report = compute(report_input)
-    got = [s.figures.hours_completed_share.value for s in report.tiers]
-    assert got == [
-        pytest.approx(100 * 9 / 24.5),
-        pytest.approx(100 * 5.5 / 24.5),
-        pytest.approx(100 * 10 / 24.5),
-    ]
-    assert report.tier(B).figures.hours_completed_share.target == 10.0
-
-
-def test_per_persona_rows(report_input: ReportInput) -> None:
-    report = compute(report_input)
-    consumers = report.tier(C).personas
-    assert [p.label for p in consumers] == ["Consumer", "Statistical analyst"]
-    plain, analyst = consumers
-    assert (plain.headcount, plain.enrolled, plain.completed) == (5, 3, 1)
-    assert plain.completion_rate == pytest.approx(100 / 3)
-    assert plain.headcount_share.value == pytest.approx(50.0)
-    assert plain.headcount_share.target is None and plain.headcount_share.within_band is None
-    assert (plain.enrollments, plain.courses_completed) == (5, 3)
-    assert (plain.hours_assigned, plain.hours_completed) == (12.0, 7.0)
-    assert (analyst.headcount, analyst.enrolled, analyst.completed) == (1, 1, 1)
-    assert (analyst.hours_assigned, analyst.hours_completed) == (2.0, 2.0)
-    assert [p.key for p in report.tier(L).personas] == ["leader"]
-    assert [p.key for p in report.tier(B).personas] == ["developer"]
-
-
-def test_course_missing_from_catalogue_counts_zero_hours_and_is_reported(
+def test_the_hours_target_is_set_apart_from_the_people_target(
     report_input: ReportInput,
 ) -> None:
-    report = compute(report_input)
-    assert [p.record_key for p in report.problems] == ["moodle:GHOST-9"]
-    assert "not in the catalogue" in report.problems[0].message
-    assert report.skipped == report_input.skipped
+    hours = {C: 55.0, L: 15.0, B: 30.0}
+    report = report_of(replace(report_input, hours_targets=hours))
+    builders = report.tier(B).figures
+    assert (builders.target_pct, builders.hours_target_pct) == (10.0, 30.0)
+    assert builders.hours_delta_pt == -17.2
+    assert builders.hours_within_band is False
+    assert builders.people_within_band is True
 
 
-def test_person_rows(report_input: ReportInput) -> None:
-    rows = {r.key: r for r in compute(report_input).people}
-    assert "p11" not in rows
-    expected = {
-        "p01": ("consumers", "Consumer", ("AI-101", "PROMPT-1"), 2, "completed", date(2024, 3, 5)),
-        "p02": ("consumers", "Consumer", ("AI-101", "PROMPT-1"), 1, "in progress",
-                date(2024, 2, 10)),
-        "p03": ("consumers", "Consumer", ("AI-101",), 0, "enrolled", None),
-        "p04": ("consumers", "Consumer", (), 0, "not enrolled", None),
-        "p05": ("consumers", "Consumer", (), 0, "not enrolled", None),
-        "p06": ("consumers", "Statistical analyst", ("AI-101",), 1, "completed",
-                date(2024, 4, 20)),
-        "p07": ("leaders", "Business decision maker", ("LEAD-1", "RISK-1"), 2, "completed",
-                date(2024, 4, 2)),
-        "p08": ("leaders", "Business decision maker", ("GHOST-9", "LEAD-1"), 0, "enrolled",
-                None),
-        # 2024-04-02 01:30 at +02:00 is 2024-04-01 in UTC
-        "p09": ("builders", "Developer", ("GENAI-ARCH",), 1, "completed", date(2024, 4, 1)),
-        "p10": ("unassigned", "", ("AI-101",), 0, "enrolled", None),
-    }
-    got = {
-        k: (r.tier, r.persona, r.courses, r.courses_completed, r.state.value, r.last_completion)
-        for k, r in rows.items()
-    }
-    assert got == expected
-    assert rows["p02"].name == "Zoë Brontë"
-    assert (rows["p01"].email, rows["p01"].department, rows["p01"].title) == (
-        "p01@example.org", "Finance", "Clerk"
-    )
+def test_people_who_finished_their_bundle(report_input: ReportInput) -> None:
+    assert tiers(report_input, "people_completed") == [2, 1, 1, 0, 4]
 
 
-def test_person_rows_sorted_by_last_then_first_name(report_input: ReportInput) -> None:
-    keys = [r.key for r in compute(report_input).people]
-    assert keys == ["p02", "p04", "p01", "p08", "p07", "p03", "p06", "p10", "p09", "p05"]
+def test_overdue_never_counts_people_on_leave(report_input: ReportInput) -> None:
+    # p03 (since 1 Mar) and p05 (AI-101 due 1 May, completed 10 May); p04 is on leave;
+    # p08's LEAD-1 is due at the very end of W18: not overdue yet
+    assert tiers(report_input, "overdue") == [2, 0, 0, 0, 2]
+    assert tiers(report_input, "overdue_pct") == [18.2, 0.0, 0.0, 0.0, 13.3]
 
 
-def test_suspended_and_removed_enrollments_do_not_count() -> None:
-    inp = build_input()
-    suspended = [
-        replace(e, status=EnrollmentStatus.SUSPENDED) if e.person_key == "p01" else e
-        for e in inp.enrollments
-    ]
-    report = compute(replace(inp, enrollments=suspended))
-    c = report.tier(C).figures
-    # p01's two enrollments (5 h, both completed) drop out of every figure
-    assert (c.enrolled, c.completed, c.enrollments, c.courses_completed) == (3, 1, 4, 2)
-    assert (c.hours_assigned, c.hours_completed) == (9.0, 4.0)
-    p01 = next(r for r in report.people if r.key == "p01")
-    assert (p01.state, p01.courses, p01.last_completion) == (PersonState.NOT_ENROLLED, (), None)
-
-
-def test_empty_tier_is_present_with_zeros() -> None:
-    inp = build_input()
-    people = {k: p for k, p in inp.people.items() if k != "p09"}
-    report = compute(replace(inp, people=people))
-    builders = report.tier(B)
-    f = builders.figures
-    assert builders.personas == ()
-    assert (f.headcount, f.enrolled, f.completed, f.enrollments) == (0, 0, 0, 0)
-    assert f.completion_rate is None
-    assert f.headcount_share.value == pytest.approx(0.0)
-    assert f.headcount_share.delta == pytest.approx(-10.0)
-    assert f.hours_share.value == pytest.approx(0.0)
-
-
-def test_nobody_enrolled_divides_by_nothing() -> None:
-    report = compute(build_input(enrollments=[], completions=[]))
-    for f in [*(s.figures for s in report.tiers), report.unassigned, report.total]:
-        assert f.enrolled == 0 and f.completion_rate is None
-        assert f.hours_share.value is None and f.hours_share.within_band is None
-        assert f.hours_completed_share.value is None
-    assert report.tier(C).figures.headcount_share.value == pytest.approx(60.0)
-    assert {r.state for r in report.people} == {PersonState.NOT_ENROLLED}
-
-
-def test_nobody_in_scope() -> None:
-    report = compute(build_input(people={}))
-    assert report.total.headcount == 0 and report.people == ()
-    for s in report.tiers:
-        assert s.figures.headcount_share.value is None
-        assert s.figures.headcount_share.within_band is None
-
-
-def test_unassigned_counts_in_total_but_no_tier() -> None:
-    inp = build_input()
-    personas = {k: p for k, p in inp.personas.items() if k not in ("p07", "p08")}
-    report = compute(replace(inp, personas=personas))
-    assert report.tier(L).figures.headcount == 0
-    assert report.unassigned.headcount == 3
-    assert report.total.headcount == 10
-    assert report.unassigned.headcount_share.value == pytest.approx(30.0)
-    assert report.unassigned.hours_assigned == 2.0 + 9.5
-
-
-def test_duplicate_completions_merge_and_duplicate_enrollments_are_reported() -> None:
-    inp = build_input()
-    completions = [
-        *inp.completions,
-        Completion("p03", M, "AI-101", False, None, 10.0, "xapi"),
-        done("p03", "AI-101", datetime(2024, 4, 9, tzinfo=UTC)),
-        done("p03", "AI-101", datetime(2024, 4, 3, tzinfo=UTC)),
-    ]
-    enrollments = [*inp.enrollments, Enrollment("p05", M, "AI-101")]
-    enrollments += [Enrollment("p05", M, "AI-101", EnrollmentStatus.SUSPENDED)]
-    report = compute(replace(inp, completions=completions, enrollments=enrollments))
-    p03 = next(r for r in report.people if r.key == "p03")
-    assert (p03.state, p03.last_completion) == (PersonState.COMPLETED, date(2024, 4, 9))
-    p05 = next(r for r in report.people if r.key == "p05")
-    assert p05.state is PersonState.NOT_ENROLLED  # the later (suspended) row counts
-    assert any(p.record_key == "p05" and "twice" in p.message for p in report.problems)
-
-
-def test_bad_settings_are_named() -> None:
-    with pytest.raises(ConfigError) as caught:
-        compute(build_input(tier_targets={C: 70.0, L: 120.0}, tolerance=-1.0))
-    text = str(caught.value)
-    assert "'builders' is missing" in text
-    assert "'leaders' is 120.0" in text
-    assert "tolerance is -1.0" in text
-    with pytest.raises(ValueError, match="timezone-aware"):
-        compute(build_input(generated_at=datetime(2024, 5, 1)))
-
-
-PERSONAS = [CONSUMER, LEADER, DEVELOPER, None]
-
-
-@settings(max_examples=60, deadline=None)
-@given(
-    assignment=st.lists(st.sampled_from(PERSONAS), max_size=25),
-    enrolls=st.lists(
-        st.tuples(
-            st.integers(0, 30),
-            st.sampled_from(["A", "B", "C"]),
-            st.sampled_from(list(EnrollmentStatus)),
-            st.booleans(),
-        ),
-        max_size=40,
-    ),
-)
-def test_figures_add_up(
-    assignment: list[Persona | None],
-    enrolls: list[tuple[int, str, EnrollmentStatus, bool]],
+def test_stuck_is_not_configured_without_a_target_that_can_stick(
+    report_input: ReportInput,
 ) -> None:
-    people = {f"k{i}": Person(f"k{i}", f"k{i}@x.org", "F", f"L{i}") for i in range(len(assignment))}
-    personas = {f"k{i}": p for i, p in enumerate(assignment) if p is not None}
-    courses = {(M, r): Course(M, r, r, h) for r, h in (("A", 1.0), ("B", 2.5), ("C", 0.0))}
-    enrollments = [Enrollment(f"k{i}", M, ref, status) for i, ref, status, _ in enrolls]
-    completions = [done(f"k{i}", ref, None) for i, ref, _, ok in enrolls if ok]
-    report = compute(
-        ReportInput(
-            "t", datetime(2024, 1, 1, tzinfo=UTC), people, personas, courses, enrollments,
-            completions, {C: 70.0, L: 20.0, B: 10.0}, 5.0,
-        )
-    )
-    groups = [*(s.figures for s in report.tiers), report.unassigned]
-    total = report.total
-    for name in ("headcount", "enrolled", "completed", "enrollments", "courses_completed"):
-        assert sum(getattr(f, name) for f in groups) == getattr(total, name)
-    assert sum(f.hours_assigned for f in groups) == pytest.approx(total.hours_assigned)
-    for f in [*groups, total]:
-        assert 0 <= f.completed <= f.enrolled <= f.headcount
-        assert 0 <= f.courses_completed <= f.enrollments
-        assert 0 <= f.hours_completed <= f.hours_assigned
-    if total.headcount:
-        shares = [f.headcount_share.value or 0.0 for f in groups]
-        assert sum(shares) == pytest.approx(100.0)
-    for s in report.tiers:
-        assert sum(p.headcount for p in s.personas) == s.figures.headcount
-    assert len(report.people) == total.headcount
+    assert tiers(report_input, "stuck") == [None] * 5
+    assert tiers(report_input, "requested") == [None] * 5
+
+
+def test_requested_and_stuck_come_from_unconfirmed_requests(report_input: ReportInput) -> None:
+    asked = ("p09", "skillbuilder", "GENAI-ARCH")
+    fresh = replace(report_input, completions=[c for c in report_input.completions
+                                               if c.target != "skillbuilder"],
+                    stuck_after_days=14, unconfirmed=frozenset({asked}))
+    # requested on 1 April, unconfirmed for more than 14 days by the end of W18
+    assert tiers(fresh, "requested") == [0, 0, 1, 0, 1]
+    assert tiers(fresh, "stuck") == [0, 0, 1, 0, 1]
+    assert tiers(fresh, "not_started") == [15, 1, 1, 0, 17]  # a request is not started
+    assert tiers(fresh, "overdue") == [2, 0, 0, 0, 2]  # and never overdue
+    assert report_of(fresh).requested_people == 1
+    patient = replace(fresh, stuck_after_days=60)
+    assert tiers(patient, "stuck") == [0, 0, 0, 0, 0]
+
+
+def test_person_states(report_input: ReportInput) -> None:
+    pop = population(report_input)
+    states = {k: x.state for k, x in pop.learners.items()}
+    assert states["p01"] is PersonState.COMPLETED
+    assert states["p02"] is PersonState.IN_PROGRESS
+    assert states["p03"] is PersonState.NOT_STARTED
+    assert states["p05"] is PersonState.IN_PROGRESS
+    assert states["p10"] is PersonState.NO_COURSES
+    assert states["p13"] is PersonState.NOT_ENROLLABLE
+    assert pop.learners["p09"].last_completion == date(2024, 4, 1)  # 01:30 at +02:00
+
+
+def test_persona_rows_sum_to_their_tier(report_input: ReportInput) -> None:
+    report = report_of(report_input)
+    consumers = report.tier(C)
+    assert [p.label for p in consumers.personas] == ["Consumer", "Statistical analyst"]
+    assert [p.headcount for p in consumers.personas] == [11, 1]
+    assert sum(p.enrollments for p in consumers.personas) == consumers.figures.enrollments
+    assert [p.share_pct for p in consumers.personas] == [68.8, 6.3]  # 11/16, 1/16
+
+
+# -- a past period as it was -----------------------------------------------------------------
+
+
+def test_a_later_period_counts_what_happened_since(report_input: ReportInput) -> None:
+    w19 = report_of(replace(report_input, as_of=at("2024-05-13T00:00"), period="2024-W19"))
+    consumers = w19.tier(C).figures
+    # p05's AI-101 (10 May) is completed now, p03's 30 % (8 May) is in progress
+    assert consumers.completed == 5
+    assert consumers.in_progress == 3
+
+
+def test_rerunning_a_past_period_gives_the_same_figures(report_input: ReportInput) -> None:
+    first = report_of(report_input)
+    again = report_of(replace(report_input, generated_at=datetime(2024, 9, 1, tzinfo=UTC)))
+    assert first.groups() == again.groups()
+    assert first.trend == again.trend
+
+
+def test_the_weekly_trend_ends_with_the_period(report_input: ReportInput) -> None:
+    trend = report_of(report_input).trend
+    assert len(trend) == 12
+    assert trend[-1].label == "2024-W18"
+    by_week = {w.label: w.completed for w in trend if w.completed}
+    assert by_week == {"2024-W09": 1, "2024-W10": 1, "2024-W14": 2, "2024-W16": 1}
+    # 6 dated completions by the end of W18 (one in W06, before the window) of 28
+    assert trend[-1].cumulative == 6
+    assert trend[-1].cumulative_rate == 21.4
+
+
+# -- settings ----------------------------------------------------------------------------
+
+
+def test_a_missing_or_out_of_range_target_is_a_config_error(report_input: ReportInput) -> None:
+    with pytest.raises(ConfigError) as caught:
+        population(replace(report_input, hours_targets={C: 70.0, L: 120.0}))
+    text = str(caught.value) + " ".join(caught.value.problems)
+    assert re.search(r"builders.*target_hours_share", text)
+    assert "120" in text
+
+
+def test_the_hand_computed_sample_has_every_tier() -> None:
+    report = report_of(build_input())
+    assert [s.tier for s in report.tiers] == [C, L, B]
+    assert M == "moodle"

@@ -1,11 +1,11 @@
-"""Leaders' reports e-mailed over a real SMTP server and parsed back: MIME structure, inline
-charts by cid, the CSV attachment, headers, no injection, at most once per (leader, period)."""
+"""Leaders' reports e-mailed over a real SMTP server and parsed back: MIME structure (no
+images: the charts are table cells), the CSV attachments, headers, no injection, at most once
+per (leader, period)."""
 
 from __future__ import annotations
 
 import csv
 import io
-import re
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -18,6 +18,7 @@ import pytest
 from connector.config import ReportSettings, SmtpSettings
 from connector.errors import UserError
 from connector.model import Leader, Person, ScopeKind
+from connector.report.allocation import population
 from connector.report.delivery import Composer, deliver
 from connector.report.leaders import leader_reports
 from connector.report.mail import SendPolicy, SmtpMailer
@@ -57,8 +58,7 @@ LEADERS = [
 
 def reports(leaders: list[Leader] = LEADERS):  # type: ignore[no-untyped-def]
     people = directory()
-    base = replace(build_input(), people={k: p for k, p in people.items() if p.is_active})
-    return leader_reports(base, leaders, people)
+    return leader_reports(population(replace(build_input(), people=people)), leaders, people)
 
 
 def composer(**kw: object) -> Composer:
@@ -105,28 +105,22 @@ def test_each_leader_gets_one_message_with_the_mime_structure(
                            "sales.lead@example.org"]
     msg = got["p07@example.org"]
     assert msg.get_content_type() == "multipart/mixed"
-    related, attachment = msg.iter_parts()
-    assert related.get_content_type() == "multipart/related"
-    assert related.get_param("type") == "multipart/alternative"
-    alternative, *images = related.iter_parts()
+    alternative, people, figures = msg.iter_parts()
     assert alternative.get_content_type() == "multipart/alternative"
     plain, html = alternative.iter_parts()
     assert (plain.get_content_type(), html.get_content_type()) == ("text/plain", "text/html")
-    # every image is inline, PNG, and referenced by its cid from the HTML
     html_text = html.get_content()
-    cids = set(re.findall(r'src="cid:([^"]+)"', html_text))
-    assert len(images) == 2 and len(cids) == 2
-    for image in images:
-        assert image.get_content_type() == "image/png"
-        assert image.get_content_disposition() == "inline"
-        assert image.get_content().startswith(b"\x89PNG\r\n\x1a\n")
-        assert image["Content-ID"].strip("<>") in cids
-    assert "<script" not in html_text.lower()
-    # the attachment: the people in scope only (p07's reports p01..p04, active, no p07)
-    assert attachment.get_content_type() == "text/csv"
-    assert attachment.get_filename() == "people-2024-W18.csv"
-    rows = list(csv.reader(io.StringIO(attachment.get_content(), newline="")))
+    assert "<img" not in html_text and "cid:" not in html_text and "<script" not in html_text
+    assert "(organisation 25.0 %)" in html_text  # a scope compares with the organisation
+    # the attachments: the people in scope only (p07's reports p01..p04, on leave too, no p07)
+    assert people.get_content_type() == "text/csv"
+    assert people.get_filename() == "people-2024-W18.csv"
+    rows = list(csv.reader(io.StringIO(people.get_content(), newline="")))
     assert sorted(r[0] for r in rows[1:]) == ["p01", "p02", "p03", "p04"]
+    assert figures.get_filename() == "figures-2024-W18.csv"
+    total = [r for r in csv.DictReader(io.StringIO(figures.get_content(), newline=""))
+             if r["group"] == "total"]
+    assert [(r["headcount"], r["on_leave"], r["target_pct"]) for r in total] == [("4", "1", "")]
     assert "everyone reporting to Indra Bcc: evil@attacker.example Nooyi, directly" in (
         plain.get_content())  # the name on one line in the body too
     assert "Period 2024-W18" in plain.get_content()
@@ -222,10 +216,10 @@ def test_invalid_addresses_and_unknown_people_are_skipped_and_reported(
 def test_empty_scope_short_report_or_skipped(server: SmtpServer, sqlite_store: Store) -> None:
     send(server, sqlite_store, [LEADERS[3]])
     msg = by_recipient(server)["empty@example.org"]
-    assert msg.get_content_type() == "multipart/alternative"  # no charts, no attachment
+    assert msg.get_content_type() == "multipart/alternative"  # no attachment
     plain, html = msg.iter_parts()
     assert "No people in scope." in plain.get_content()
-    assert "Nobody active is in this report" in html.get_content()
+    assert "Nobody active or on leave is in this report" in html.get_content()
     skipped = send(server, sqlite_store, [replace(LEADERS[3], key="empty2")], empty_scope="skip")
     assert [k for k, _ in skipped.skipped] == ["empty2"] and skipped.ok
 
@@ -253,12 +247,11 @@ def test_csv_attachment_neutralises_formulas(server: SmtpServer, sqlite_store: S
     for start, key in zip("=+-@", ("p01", "p02", "p03", "p04"), strict=True):
         people[key] = replace(people[key], first_name=f"{start}HYPERLINK(\"x\")",
                               department=f"{start}1+1")
-    base = replace(build_input(), people={k: p for k, p in people.items() if p.is_active})
-    [lr] = leader_reports(base, [LEADERS[0]], people)
+    [lr] = leader_reports(population(replace(build_input(), people=people)), [LEADERS[0]], people)
     with mailer(server) as m:
         deliver([lr], composer(), now=clock, mailer=m, sent_log=SentLog(sqlite_store.engine))
     [received] = server.inbox.received
-    [attachment] = list(received.message.iter_attachments())
+    [attachment, _] = list(received.message.iter_attachments())
     rows = list(csv.reader(io.StringIO(attachment.get_content(), newline="")))[1:]
     assert sorted(r[1][:2] for r in rows) == ["'+", "'-", "'=", "'@"]
     assert all(r[3].startswith("'") for r in rows)

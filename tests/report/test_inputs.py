@@ -10,7 +10,7 @@ import pytest
 from connector.config import ReportSettings, Settings, SmtpSettings
 from connector.errors import ConfigError, UserError
 from connector.report.address import header_text, parse_address
-from connector.report.allocation import compute
+from connector.report.allocation import report_of
 from connector.report.period import month_of, parse_period, week_of
 from connector.report.render import change, render_html, render_plain
 from tests.report.sample_org import build_input
@@ -129,9 +129,9 @@ def test_smtp_password_from_file_never_in_repr(tmp_path: Path) -> None:
 
 
 def test_templates_dir_overrides_the_shipped_template(tmp_path: Path) -> None:
-    report = compute(build_input())
+    report = report_of(build_input())
     (tmp_path / "report.txt.j2").write_text("Custom: {{ report.total.headcount }} <b>\n")
-    assert render_plain(report, templates_dir=tmp_path) == "Custom: 10 <b>\n"  # not escaped
+    assert render_plain(report, templates_dir=tmp_path) == "Custom: 16 <b>\n"  # not escaped
     assert "Definitions" in render_html(report, templates_dir=tmp_path)  # html: shipped one
     broken = tmp_path / "broken"
     broken.mkdir()

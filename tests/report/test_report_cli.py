@@ -137,8 +137,50 @@ def test_out_with_leaders_writes_every_leaders_files(
                  "2026-W49"]) == 0
     assert sorted(p.name for p in (out / "leaders").iterdir()) == sorted(LEADER_KEYS)
     html = (out / "report-2026-W49.html").read_text(encoding="utf-8")
-    assert html.count('src="data:image/png;base64,') == 2
+    assert "Completions per week" in html and "<img" not in html
+    assert (out / "leaders" / "cto" / "report-2026-W49-figures.csv").is_file()
     cto = (out / "leaders" / "cto" / "report-2026-W49.csv").read_text(encoding="utf-8")
     everyone = (out / "report-2026-W49.csv").read_text(encoding="utf-8")
     assert 0 < len(cto.splitlines()) < len(everyone.splitlines())
     assert "Period 2026-W49" in capsys.readouterr().out
+
+
+def test_json_prints_every_figure_of_every_scope(
+    tmp_path: Path, synced: SandboxServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import csv
+    import json
+
+    capsys.readouterr()
+    cfg = config(tmp_path, synced)
+    assert main(["--config", cfg, "report", "--json", "--leaders", "--period", "2026-W49"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert list(tmp_path.glob("var/reports/*.html")) == []  # --json writes no file without --out
+    rows = list(csv.DictReader((ROOT / "examples" / "org.csv").open(encoding="utf-8")))
+    leave = sum(r["status"] == "leave" for r in rows)
+    # every termination date in the sample is in 2025: before the period, so a leaver then
+    gone = sum(r["status"] == "terminated" or bool(r["termination_date"]) for r in rows)
+    org = doc["organisation"]
+    total = org["total"]
+    # everyone but the leavers: people on leave and the rows that could not be used too
+    assert total["headcount"] == len(rows) - gone
+    assert total["on_leave"] == leave
+    assert total["not_enrollable"] > 0  # the row without an e-mail and the shared e-mail
+    assert set(total["not_enrollable_reasons"]) == {
+        "no e-mail address", "e-mail address of another person", "not an e-mail address"}
+    assert total["enrollments"] == (total["completed"] + total["in_progress"]
+                                    + total["not_started"] + total["not_enrollable"])
+    assert sum(t["headcount"] for t in org["tiers"].values()) + org["unassigned"]["headcount"] \
+        == total["headcount"]
+    assert org["bands"] is True and org["tiers"]["builders"]["hours_target_pct"] == 10.0
+    by_key = {lr["leader"]: lr for lr in doc["leaders"]}
+    assert sorted(by_key) == sorted(LEADER_KEYS)
+    cto = by_key["cto"]
+    assert cto["bands"] is False and cto["tiers"]["builders"]["target_pct"] is None
+    assert cto["organisation"]["total"]["completion_rate_pct"] == total["completion_rate_pct"]
+    assert by_key["ceo"]["total"]["headcount"] == total["headcount"]
+
+
+def test_json_does_not_go_with_send(tmp_path: Path, synced: SandboxServer) -> None:
+    cfg = config(tmp_path, synced)
+    assert main(["--config", cfg, "report", "--json", "--send"]) == 2

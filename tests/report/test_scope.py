@@ -7,12 +7,15 @@ from dataclasses import replace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connector.model import Completion, Enrollment, Leader, Person, PersonStatus, ScopeKind
-from connector.report.allocation import ReportInput, compute
-from connector.report.leaders import leader_reports, scoped_input
+from connector.model import Completion, Leader, Person, PersonStatus, ScopeKind
+from connector.model import Tier as ScopeTier
+from connector.report.allocation import ReportInput, population, report_of
+from connector.report.export import report_json
+from connector.report.leaders import leader_reports
 from connector.report.render import render_html
 from connector.report.scope import ReportIndex, describe_scope, reports_of, scope_of
-from tests.report.sample_org import build_input
+from connector.report.text import render_text
+from tests.report.sample_org import AI101, build_input
 
 
 def person(key: str, manager: str | None, department: str = "", **kw: object) -> Person:
@@ -76,26 +79,73 @@ def test_scope_kinds() -> None:
 
 def _input(people: dict[str, Person]) -> ReportInput:
     base = build_input()
-    enrollments = [Enrollment(k, "moodle", "AI-101") for k in people]
     completions = [Completion(k, "moodle", "AI-101", True, None) for k in list(people)[::2]]
-    personas = {k: base.personas["p01"] for k in people}
-    since = {e.ident: base.generated_at for e in enrollments}
-    return replace(base, people=people, personas=personas, enrollments=enrollments,
-                   completions=completions, since=since)
+    personas = {k: base.personas["p06"] for k in people}  # the analyst: AI-101 only
+    since = {(k, "moodle", "AI-101"): base.generated_at for k in people}
+    return replace(base, people=people, personas=personas, completions=completions,
+                   since=since, recorded={}, unusable={}, bundles={"analyst": (AI101,)})
 
 
 def test_leader_report_holds_only_the_scope() -> None:
     base = _input(ORG)
-    [cto] = leader_reports(base, [manager("cto")], ORG)
-    assert {r.key for r in cto.report.people} == {"dev1", "dev2", "under_leave"}  # active only
+    [cto] = leader_reports(population(base), [manager("cto")], ORG)
+    # people on leave are counted; the chain runs through them
+    assert {r.key for r in cto.report.people} == {"dev1", "dev2", "onleave", "under_leave"}
+    assert cto.report.total.on_leave == 1
     assert cto.report.skipped == ()  # the organisation's skipped rows are not a leader's
     html = render_html(cto.report)
-    assert "Skipped rows" not in html and "org.csv:17" not in html
-    assert "Skipped rows" in render_html(compute(base)) and "org.csv:17" in render_html(compute(base))
+    assert "Directory rows that could not be used" not in html
+    assert "Directory rows that could not be used" in render_html(report_of(base))
     assert cto.recipient == "cto@example.org" and cto.recipient_name == "Cto X"
-    assert cto.report.total.enrollments == 3
-    [nobody] = leader_reports(base, [manager("dev2")], ORG)
-    assert nobody.empty and nobody.report.people == ()
+    assert cto.report.total.enrollments == 4
+    [nobody] = leader_reports(population(base), [manager("dev2")], ORG)
+    assert nobody.empty and list(nobody.report.people) == []
+
+
+def test_a_scope_shows_its_composition_without_company_bands() -> None:
+    inp = build_input()
+    [cfo] = leader_reports(population(inp), [manager("p07")], dict(inp.people))
+    report = cfo.report
+    assert report.bands is False
+    for f in report.groups():
+        assert (f.target_pct, f.share_delta_pt, f.people_within_band) == (None, None, None)
+        assert (f.hours_target_pct, f.hours_delta_pt, f.hours_within_band) == (None, None, None)
+    html, text = render_html(report), render_text(report)
+    assert "within band" not in html and "outside band" not in html
+    assert "OUTSIDE" not in text and "within" not in text.split("Definitions")[0]
+    assert report_json(report)["tiers"]["consumers"]["target_pct"] is None
+    # p07 manages p01, p02, p03; p01 manages p07: the cycle ends, p07 not in their own scope
+    assert {x.key for x in report.learners} == {"p01", "p02", "p03"}
+    assert report.tier(ScopeTier.CONSUMERS).figures.share_pct == 100.0
+
+
+def test_a_scope_compares_its_progress_with_the_organisation() -> None:
+    inp = build_input()
+    pop = population(inp)
+    [cfo] = leader_reports(pop, [manager("p07")], dict(inp.people))
+    report = cfo.report
+    # p01 2 done, p02 1 done + 1 in progress, p03 2 not started (overdue): 3/6
+    assert report.total.completion_rate_pct == 50.0
+    assert report.compared("total").completion_rate_pct == 25.0  # the organisation's 7/28
+    assert report.compared("consumers").overdue_pct == 18.2
+    assert report.total.overdue_pct == 33.3  # p03 of 3
+    assert [w.cumulative_rate for w in report.organisation_trend][-1] == 21.4
+    assert "(organisation 25.0 %)" in render_html(report)
+    assert "organisation rate" in render_text(report)
+    doc = report_json(report)
+    assert doc["organisation"]["total"] == {"completion_rate_pct": 25.0, "overdue_pct": 13.3}
+    [alone] = leader_reports(pop, [manager("p07")], dict(inp.people), compare_with="none")
+    assert alone.report.organisation is None
+    assert "organisation" not in report_json(alone.report)
+
+
+def test_an_organisation_leader_gets_the_bands() -> None:
+    inp = build_input()
+    everyone = Leader("ceo", None, "ceo@example.org", ScopeKind.ORGANISATION)
+    [ceo] = leader_reports(population(inp), [everyone], dict(inp.people))
+    assert ceo.report.bands is True
+    assert ceo.report.groups() == report_of(inp).groups()
+    assert ceo.report.skipped == ()  # the rows' reasons stay in the organisation report
 
 
 def _chain_reaches(people: dict[str, Person], start: str, target: str) -> bool:
@@ -144,20 +194,20 @@ def test_leaders_see_only_their_scope_and_nobody_else(
     leaders = [manager(k) for k in chosen]
     leaders.append(Leader("dept-a", None, "a@x.org", ScopeKind.DEPARTMENT, "A"))
     base = _input(people)
-    reports = leader_reports(base, leaders, people)
+    reports = leader_reports(population(base), leaders, people)
     seen_by_a_leader: set[str] = set()
     for lr in reports:
         allowed = scope_of(ReportIndex.of(people), lr.leader)
         shown = {r.key for r in lr.report.people}
         assert shown <= allowed
-        assert shown == {k for k in allowed if people[k].is_active}
+        assert shown == {k for k in allowed if people[k].status is not PersonStatus.LEFT}
         assert lr.report.total.enrollments == len(shown)  # one enrollment each, no leaks
-        # the fast per-leader restriction equals the plain definition
-        plain = compute(replace(scoped_input(base, allowed, lr.report.scope)))
-        assert plain.people == lr.report.people
-        assert plain.groups() == lr.report.groups()
+        # summing the organisation's learners per scope equals computing the scope alone
+        alone = report_of(replace(base, people={k: people[k] for k in allowed}, bands=False))
+        assert [r.key for r in alone.people] == [r.key for r in lr.report.people]
+        assert alone.groups() == lr.report.groups()
         seen_by_a_leader |= shown
-    organisation = compute(base)
+    organisation = report_of(base)
     outside = {r.key for r in organisation.people} - seen_by_a_leader
     for key in outside:  # someone in no leader's scope is in the organisation's report only
         assert all(key not in {r.key for r in lr.report.people} for lr in reports)

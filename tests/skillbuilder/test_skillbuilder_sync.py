@@ -13,7 +13,8 @@ from pathlib import Path
 from connector.config import Settings
 from connector.report.admin import collect_summary, render_summary
 from connector.report.assemble import build_report
-from connector.report.render import render_html, render_text
+from connector.report.render import render_html
+from connector.report.text import render_text
 from connector.skillbuilder.publish import inbox_files
 from connector.store import Store
 from connector.store.skillbuilder import SkillBuilderLedger
@@ -80,12 +81,13 @@ def test_requested_is_not_enrolled_until_a_report_confirms(
     sync(settings, store, clock=clock)
     assigned = rows(batches(settings)[0] / "assignments.csv")
     report = build_report(settings, store, clock=clock)
-    assert report.total.enrolled == 0 and report.total.enrollments == 0
-    assert report.requested == (93, len(assigned))
-    assert "Skill Builder: 219 request(s) of 93 people requested, not yet confirmed" in (
-        render_text(report))
-    assert "Skill Builder: 219 request(s) of 93 people requested, not yet confirmed" in (
-        render_html(report))
+    # requested: assigned (in enrollments, not started), not confirmed by the LMS yet
+    assert report.total.requested == len(assigned) == 219 and report.requested_people == 93
+    assert report.total.completed == 0 and report.total.overdue == 0
+    assert ("Requested from an LMS that has not confirmed them yet: 219 course(s) of 93 "
+            "people (counted as not started); 0 people stuck.") in render_text(report)
+    assert ("Requested from an LMS that has not confirmed them yet: 219 course(s) of 93 "
+            "people") in render_html(report)
     first = assigned[0]
     clock.advance(2)
     lines = [(r["Email"], r["Item ID"], "Not started", "0", "") for r in assigned]
@@ -96,8 +98,8 @@ def test_requested_is_not_enrolled_until_a_report_confirms(
     assert outcome.files is not None and len(outcome.files.imports) == 1
     assert inbox_files(settings.path(settings.targets.skillbuilder.inbox)) == []
     report = build_report(settings, store, clock=clock)
-    assert report.requested == (0, 0)
-    assert report.total.enrolled == 93 and report.total.courses_completed == 1
+    assert (report.total.requested, report.requested_people) == (0, 0)
+    assert report.total.completed == 1
     done = [c for c in store.completions() if c.completed]
     assert len(done) == 1 and done[0].completed_at == datetime(2026, 1, 6, tzinfo=UTC)
     assert done[0].source == "skillbuilder-report"
