@@ -212,7 +212,8 @@ def test_sync_runs_report_and_explain_against_the_sandbox(
     out_dir = tmp_path / "reports"
     assert main(["--config", str(config), "report", "--out", str(out_dir)]) == 0
     assert "consumers" in capsys.readouterr().out
-    assert sorted(p.suffix for p in out_dir.iterdir()) == [".csv", ".csv", ".html", ".html"]
+    assert sorted(p.suffix for p in out_dir.iterdir()) == [".csv"] * 4 + [".html"] * 2
+    assert sorted(p.name for p in out_dir.glob("*figures.csv"))[0] == "latest-figures.csv"
 
     assert main(["--config", str(config), "explain", "E10001"]) == 0
     explained = capsys.readouterr().out

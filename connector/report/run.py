@@ -146,5 +146,5 @@ def _deliver(
                 reports, composer, now=clock, mailer=mailer, sent_log=SentLog(store.engine),
                 directory_keys=keys,
             )
-    result.people = len(assembled.directory)
+    result.people = len(assembled.input.people)
     return result
