@@ -681,6 +681,10 @@ class SyncSettings(Section):
     # the longest a sync may write: past it, the run stops between two batches, recorded as
     # stopped with what it applied; the next run goes on from there (0: no limit)
     max_minutes: float = Field(360.0, ge=0)
+    # people on leave (the directory's disabled statuses): "enroll" gives them their bundle
+    # like everyone (their courses wait for them; never overdue in a report), "hold" keeps
+    # what they have and sends nothing new; nothing of theirs is removed either way
+    on_leave: Literal["enroll", "hold"] = "enroll"
 
 
 class Settings(BaseSettings):

@@ -69,6 +69,9 @@ def demo_settings(settings: Settings, var: Path, url: str, token_file: Path) -> 
     return settings.model_copy(update={"targets": targets, "state": state})
 
 
+ACTIVITIES = 4  # parts with completion tracking in each sandbox course (Moodle's progress)
+
+
 def _score(*parts: str) -> int:
     digest = hashlib.sha256(":".join(parts).encode()).digest()
     return int.from_bytes(digest[:4], "big")
@@ -92,6 +95,21 @@ def completion_sample(
     return out
 
 
+def progress_sample(
+    enrolled: list[tuple[str, str, str]], completed: set[tuple[str, str]]
+) -> list[tuple[str, str, int]]:
+    """Deterministic (account id, course, activities done) for a share of the courses not
+    completed: their learners are part-way through (1 to ACTIVITIES - 1 of the parts)."""
+    out = []
+    for person_key, account, course in enrolled:
+        if (account, course) in completed:
+            continue
+        score = _score("progress", person_key, course) % 100
+        if score < 40:
+            out.append((account, course, 1 + score % (ACTIVITIES - 1)))
+    return out
+
+
 def run_demo(settings: Settings, *, fresh: bool, echo: Echo) -> None:
     var = settings.path(Path("var"))
     var.mkdir(parents=True, exist_ok=True)
@@ -110,7 +128,9 @@ def run_demo(settings: Settings, *, fresh: bool, echo: Echo) -> None:
         control = SandboxControl(server.url)
         moodle_courses = [c for c in mappings.courses().values() if c.target == "moodle"]
         for course in moodle_courses:
-            control.create_course(course.ref, course.title)
+            made = control.create_course(course.ref, course.title)
+            if made.get("created"):
+                control.add_activities(course.ref, ACTIVITIES)
         echo(f"Courses of every bundle present in the sandbox: {len(moodle_courses)}")
 
         live = demo_settings(settings, var, server.url, token_file)
@@ -159,7 +179,11 @@ def run_demo(settings: Settings, *, fresh: bool, echo: Echo) -> None:
         sample = completion_sample(enrolled, order, datetime.now(UTC))
         for user_id, course_ref, when in sample:
             control.mark_completed(int(user_id), course_ref, time=int(when.timestamp()))
-        echo(f"Sandbox: {len(sample)} completion(s) recorded by learners (deterministic sample)")
+        started = progress_sample(enrolled, {(u, c) for u, c, _ in sample})
+        for user_id, course_ref, parts in started:
+            control.complete_activities(int(user_id), course_ref, parts)
+        echo(f"Sandbox: {len(sample)} completion(s) and {len(started)} course(s) in progress "
+             "recorded by learners (deterministic sample)")
         collected = collect_only(live, store)
         run = store.last_run("collect")
         if run is not None and "skillbuilder.reports_imported" in run.counts:

@@ -152,7 +152,15 @@ def test_demo_twice_second_run_sends_no_writes(tmp_path: Path) -> None:
     assert f"Skill Builder: batch {batch.name.removeprefix('batch-')} written" in text
     assert "Skill Builder reports imported: 1 (" in text
     assert any(c.completed and c.target == "skillbuilder" for c in completed)
-    assert "requested, not yet confirmed by a progress report" in text
+    assert "Requested from an LMS that has not confirmed them yet:" in text
+    # the sandbox records progress: the report shows courses in progress (Moodle's progress)
+    assert "course(s) in progress recorded by learners" in text
+    started = [c for c in store.completions() if not c.completed and (c.progress or 0) > 0]
+    assert any(c.target == "moodle" for c in started)
+    courses = text.splitlines()[text.splitlines().index("Courses") + 1:]
+    header = courses[0].split("  ")
+    total = next(line for line in courses if line.startswith("total")).split()
+    assert "in progress" in courses[0] and int(total[3]) > 0, (header, total)
 
     second: list[str] = []
     run_demo(settings, fresh=False, echo=second.append)

@@ -9,7 +9,10 @@ Rules, per target:
 - An ACTIVE person with a persona gets one enrollment per course of their bundle on the
   target: ``create_user`` when they have no account there yet, ``enroll`` when never enrolled
   (or removed earlier), ``revive`` when a suspended enrollment is wanted again.
-- A DISABLED person (on leave, account disabled) keeps what they have; nothing new is sent.
+- A DISABLED person (on leave, account disabled) is enrolled like an active one when the
+  policy's ``on_leave`` is ``"enroll"`` (the default: their courses wait for them); with
+  ``"hold"`` they keep what they have and nothing new is sent. Either way nothing of theirs is
+  removed.
 - An applied active enrollment that is no longer wanted (the person left, vanished from the
   directory, or changed persona) is suspended, or unenrolled where the target's policy says
   so. Suspension keeps grades and progress; unenrolment deletes them on Moodle.
@@ -62,11 +65,14 @@ def desired_enrollments(
     personas: Mapping[str, Persona],
     bundles: Mapping[str, Bundle],
     targets: Collection[str],
+    policy: Policy | None = None,
 ) -> dict[tuple[str, str, str], str]:
-    """(person_key, target, course_ref) → persona key, for every ACTIVE person with a persona."""
+    """(person_key, target, course_ref) → persona key, for every person with a persona the
+    policy enrolls (the active, and people on leave unless ``on_leave`` is ``"hold"``)."""
+    wants = (policy or Policy()).wants
     out: dict[tuple[str, str, str], str] = {}
     for key, person in snapshot.people.items():
-        if person.status is not PersonStatus.ACTIVE:
+        if not wants(person.status):
             continue
         persona = personas.get(key)
         if persona is None:
@@ -200,7 +206,7 @@ def _plan(
     }
     not_enabled: dict[str, int] = {}
     for person_key in sorted(people):
-        if people[person_key].status is not PersonStatus.ACTIVE:
+        if not policy.wants(people[person_key].status):
             continue
         persona = personas.get(person_key)
         if persona is None:
@@ -270,7 +276,7 @@ def _plan(
         if (
             person is not None
             and persona is not None
-            and person.status is PersonStatus.ACTIVE
+            and policy.wants(person.status)
             and (target, ref) in wanted[persona.bundle]
         ):
             continue  # the common case: still wanted

@@ -30,10 +30,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
-from connector.model import ChangeKind, HoldKind, Plan
+from connector.model import ChangeKind, HoldKind, PersonStatus, Plan
 from connector.sync.state import Ident, State
 
 RemovalMode = Literal["suspend", "unenroll"]
+OnLeave = Literal["enroll", "hold"]
 DEFAULT_GRACE_DAYS = 14
 _REMOVALS = frozenset({ChangeKind.SUSPEND, ChangeKind.UNENROLL})
 
@@ -48,6 +49,15 @@ class Policy:
     quarantine_after: int = 0
     cohort_courses: Mapping[str, frozenset[str]] = field(default_factory=dict)
     """Per target that has modes (Moodle): the courses enrolled through cohort sync."""
+    on_leave: OnLeave = "enroll"  # people on leave: enrolled, their courses wait; or "hold"
+
+    def wants(self, status: PersonStatus) -> bool:
+        """Whether a person of ``status`` is given their bundle: the active always, people on
+        leave (DISABLED) unless ``on_leave`` is ``"hold"`` (keep what they have, nothing new),
+        leavers never."""
+        return status is PersonStatus.ACTIVE or (
+            status is PersonStatus.DISABLED and self.on_leave == "enroll"
+        )
 
     def removal_for(self, target: str) -> RemovalMode:
         return self.removal.get(target, "suspend")

@@ -143,6 +143,7 @@ def policy_of(settings: Settings) -> Policy:
         keep_hand_suspensions=settings.removal.hand_suspensions == "keep",
         quarantine_after=settings.sync.quarantine_after,
         cohort_courses={"moodle": frozenset(settings.targets.moodle.cohort_courses)},
+        on_leave=settings.sync.on_leave,
     )
 
 

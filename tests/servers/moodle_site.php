@@ -208,6 +208,37 @@ function upskill_mark_completed($args) {
     return ['completed' => true, 'time' => (int)$time];
 }
 
+/** Pages with manual completion tracking: what a course's progress counts. */
+function upskill_add_activities($args) {
+    global $CFG;
+    require_once($CFG->libdir . '/testing/generator/lib.php');
+    $course = upskill_course($args['course']);
+    $generator = new testing_data_generator();
+    $made = [];
+    for ($i = 0; $i < (int)$args['count']; $i++) {
+        $page = $generator->create_module('page', ['course' => $course->id,
+            'completion' => COMPLETION_TRACKING_MANUAL, 'name' => 'Part ' . ($i + 1)]);
+        $made[] = (int)$page->cmid;
+    }
+    return ['activities' => $made];
+}
+
+/** The learner ticks the first COUNT activities of the course as done. */
+function upskill_complete_activities($args) {
+    $user = upskill_user($args['user']);
+    $course = upskill_course($args['course']);
+    $completion = new completion_info($course);
+    $done = 0;
+    foreach ($completion->get_activities() as $cm) {
+        if ($done >= (int)$args['count']) {
+            break;
+        }
+        $completion->update_state($cm, COMPLETION_COMPLETE, $user->id);
+        $done++;
+    }
+    return ['completed' => $done];
+}
+
 function upskill_users() {
     global $DB;
     $rows = $DB->get_records_select('user', 'deleted = 0 AND id > 2 AND username <> :ws',
@@ -364,6 +395,12 @@ try {
             break;
         case 'enrolments':
             $result = upskill_enrolments($args);
+            break;
+        case 'add_activities':
+            $result = upskill_add_activities($args);
+            break;
+        case 'complete_activities':
+            $result = upskill_complete_activities($args);
             break;
         case 'mark_completed':
             $result = upskill_mark_completed($args);

@@ -336,6 +336,16 @@ class SiteControl:
         result: dict[str, Any] = self.site.admin("mark_completed", payload)
         return result
 
+    def add_activities(self, course: str | int, count: int) -> list[int]:
+        result: dict[str, Any] = self.site.admin("add_activities",
+                                                 {"course": course, "count": count})
+        return list(result["activities"])
+
+    def complete_activities(self, user: str | int, course: str | int, count: int) -> int:
+        result: dict[str, Any] = self.site.admin(
+            "complete_activities", {"user": user, "course": course, "count": count})
+        return int(result["completed"])
+
     def enrolments(self, course: str | int | None = None) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = self.site.admin(
             "enrolments", {} if course is None else {"course": course}

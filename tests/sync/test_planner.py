@@ -147,13 +147,33 @@ def test_returning_person_is_revived_and_removed_enrollment_enrolled_again() -> 
     assert "removed earlier" in result.changes[0].reason
 
 
-def test_disabled_person_keeps_enrollments_and_gets_nothing_new() -> None:
+def test_people_on_leave_are_enrolled_by_default_their_courses_wait() -> None:
     s = snap(person("ann", PersonStatus.DISABLED), person("bob", PersonStatus.DISABLED))
     state = State(
         accounts={"moodle": {"ann": "7"}},
         enrollments={("ann", "moodle", "C1"): applied(EnrollmentStatus.ACTIVE)},
     )
-    assert plan(s, {"ann": CONSUMER, "bob": CONSUMER}, BUNDLES, state, ["moodle"]).is_empty
+    result = plan(s, {"ann": CONSUMER, "bob": CONSUMER}, BUNDLES, state, ["moodle"])
+    assert [(c.kind, c.person_key, c.course_ref) for c in result.changes] == [
+        (ChangeKind.CREATE_USER, "bob", None),
+        (ChangeKind.ENROLL, "ann", "C2"),
+        (ChangeKind.ENROLL, "bob", "C1"),
+        (ChangeKind.ENROLL, "bob", "C2"),
+    ]
+    assert desired_enrollments(s, {"ann": CONSUMER}, BUNDLES, ["moodle"]) == {
+        ("ann", "moodle", "C1"): "consumer", ("ann", "moodle", "C2"): "consumer"}
+
+
+def test_on_leave_hold_keeps_enrollments_and_sends_nothing_new() -> None:
+    s = snap(person("ann", PersonStatus.DISABLED), person("bob", PersonStatus.DISABLED))
+    state = State(
+        accounts={"moodle": {"ann": "7"}},
+        enrollments={("ann", "moodle", "C1"): applied(EnrollmentStatus.ACTIVE)},
+    )
+    hold = Policy(on_leave="hold")
+    assert plan(s, {"ann": CONSUMER, "bob": CONSUMER}, BUNDLES, state, ["moodle"],
+                hold).is_empty
+    assert desired_enrollments(s, {"ann": CONSUMER}, BUNDLES, ["moodle"], hold) == {}
 
 
 def test_empty_directory_with_active_enrollments_stops_for_safety() -> None:

@@ -80,12 +80,13 @@ def test_first_sync_applies_everything_and_the_second_sends_no_writes(
     counts = first.prepared.plan.counts()
     created = counts[("moodle", ChangeKind.CREATE_USER)]
     enrolled = counts[("moodle", ChangeKind.ENROLL)]
-    assert created == 4  # active people only; the one on leave, the leaver and the keyless row not
+    assert created == 5  # active people and the one on leave; the leaver and the keyless row not
     assert first.applied is not None and first.applied.failed_total == 0
     users = {u["username"] for u in control.users()}
     assert {"ceo@example.com", "dev.one@example.com", "ds.one@example.com",
             "sam.sales@example.com"} <= users
-    assert "lee.leave@example.com" not in users and "gone@example.com" not in users
+    assert "lee.leave@example.com" in users  # on leave: enrolled, the courses wait
+    assert "gone@example.com" not in users
     assert len(control.enrolments()) == enrolled
     assert all(e["status"] == "active" for e in control.enrolments())
     assert len(store.enrollments("moodle")) == enrolled

@@ -87,6 +87,20 @@ class SandboxControl:
         result: dict[str, Any] = self._send("POST", "completions", payload)
         return result
 
+    def add_activities(self, course: str | int, count: int) -> list[int]:
+        """``count`` activities with manual completion tracking in the course (its progress
+        is the share of them a learner completed)."""
+        result: dict[str, Any] = self._send("POST", "activities", {"course": course,
+                                                                   "count": count})
+        return list(result["activities"])
+
+    def complete_activities(self, user: str | int, course: str | int, count: int) -> int:
+        """The learner completes the first ``count`` activities of the course."""
+        result: dict[str, Any] = self._send(
+            "POST", "activities", {"user": user, "course": course, "count": count}
+        )
+        return int(result["completed"])
+
     def settings(self, **changes: Any) -> dict[str, Any]:
         """Read, or change then read: max_input_vars, ws_enabled, debug, functions,
         maintenance (from the command line: HTTP 503), maintenance_enabled (from the admin

@@ -358,6 +358,19 @@ def control(
             idnumber=str(data.get("idnumber", "")),
         )
         return {**made, "created": created}
+    if (method, action) == ("POST", "activities"):
+        course = store.course_by_ref(data["course"])
+        if course is None:
+            raise ControlError(404, f"no such course {data['course']!r}")
+        if "user" not in data:
+            return {"activities": store.add_activities(course["id"], int(data["count"]))}
+        user = store.user_by_ref(data["user"])
+        if user is None:
+            raise ControlError(404, f"no such user {data['user']!r}")
+        if store.enrolment(user["id"], course["id"]) is None:
+            raise ControlError(409, f"{user['username']} is not enrolled in {course['shortname']}")
+        return {"completed": store.complete_activities(user["id"], course["id"],
+                                                       int(data["count"]))}
     if (method, action) == ("POST", "completions"):
         user = store.user_by_ref(data["user"])
         course = store.course_by_ref(data["course"])

@@ -474,9 +474,12 @@ def update_users(site: Site, params: Mapping[str, Any]) -> Any:
 def users_courses(site: Site, params: Mapping[str, Any]) -> Any:
     """The courses a user is actively enrolled in, with completion, as Moodle 5.x and 4.5
     answer: a course the web-service user may not enter or list is left out silently; the
-    completion fields need report/completion:view (else null and false); ``progress`` is 100
-    when complete, else null (the sandbox's courses have no activities); only a learner in the
-    student role is tracked."""
+    completion fields need report/completion:view (else null and false); only a learner in the
+    student role is tracked. ``progress`` is Moodle's course progress
+    (``get_course_progress_percentage`` of core_completion): null when completion is off
+    or the learner is not tracked, 100 when the course is complete, else the share of the
+    course's activities with completion tracking the learner has completed (a float), null
+    when it has none."""
     user = site.store.user(params["userid"])
     if user is None or user["deleted"]:
         raise missing_record("user")
@@ -502,12 +505,19 @@ def users_courses(site: Site, params: Mapping[str, Any]) -> Any:
             "completionhascriteria": shown,
             "completionusertracked": tracked,
             "completed": complete if shown else None,
-            "progress": 100 if tracked and complete else None,
+            "progress": _progress(site, user["id"], row["courseid"], complete) if tracked else None,
         }
         if params.get("returnusercount"):
             item["enrolledusercount"] = len(site.store.enrolments(row["courseid"]))
         out.append(item)
     return out
+
+
+def _progress(site: Site, user_id: int, course_id: int, complete: bool) -> float | int | None:
+    if complete:
+        return 100
+    done, total = site.store.activities_done(user_id, course_id)
+    return None if total == 0 else (done / total) * 100
 
 
 def completion_status(site: Site, params: Mapping[str, Any]) -> Any:

@@ -36,6 +36,12 @@ CREATE TABLE IF NOT EXISTS completions (
     userid INTEGER NOT NULL, courseid INTEGER NOT NULL, timecompleted INTEGER NOT NULL,
     PRIMARY KEY (userid, courseid)
 );
+CREATE TABLE IF NOT EXISTS activities (
+    id INTEGER PRIMARY KEY, courseid INTEGER NOT NULL, name TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS activity_completions (
+    userid INTEGER NOT NULL, activityid INTEGER NOT NULL, PRIMARY KEY (userid, activityid)
+);
 CREATE TABLE IF NOT EXISTS calls (function TEXT PRIMARY KEY, count INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS cohorts (
     id INTEGER PRIMARY KEY, idnumber TEXT NOT NULL, name TEXT NOT NULL,
@@ -67,7 +73,8 @@ CREATE INDEX IF NOT EXISTS ix_cohorts_idnumber ON cohorts (idnumber);
 
 TABLES = (
     "users", "courses", "enrolments", "role_assignments", "completions", "calls",
-    "cohorts", "cohort_members", "cohort_links", "cohort_enrolments",
+    "cohorts", "cohort_members", "cohort_links", "cohort_enrolments", "activities",
+    "activity_completions",
 )  # fmt: skip
 
 SEED_USERS = (
@@ -420,6 +427,44 @@ class SandboxStore:
             " ON CONFLICT (userid, courseid) DO UPDATE SET timecompleted = excluded.timecompleted",
             (user_id, course_id, when),
         )
+
+    # -- activities with completion tracking (a course's progress) -----------------------
+
+    def add_activities(self, course_id: int, count: int) -> list[int]:
+        """``count`` activities with manual completion tracking; their ids."""
+        made = []
+        for _ in range(count):
+            n = len(self.activities(course_id)) + 1
+            cursor = self.conn.execute(
+                "INSERT INTO activities (courseid, name) VALUES (?, ?)", (course_id, f"Part {n}")
+            )
+            made.append(int(cursor.lastrowid or 0))
+        return made
+
+    def activities(self, course_id: int) -> list[int]:
+        rows = self.conn.execute(
+            "SELECT id FROM activities WHERE courseid = ? ORDER BY id", (course_id,)
+        ).fetchall()
+        return [int(r["id"]) for r in rows]
+
+    def complete_activities(self, user_id: int, course_id: int, count: int) -> int:
+        """Mark the first ``count`` activities of the course complete for the user."""
+        chosen = self.activities(course_id)[:count]
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO activity_completions (userid, activityid) VALUES (?, ?)",
+            [(user_id, a) for a in chosen],
+        )
+        return len(chosen)
+
+    def activities_done(self, user_id: int, course_id: int) -> tuple[int, int]:
+        """(activities completed by the user, activities) of the course."""
+        row = self._one(
+            "SELECT COUNT(a.id) AS total, COUNT(c.userid) AS done FROM activities a"
+            " LEFT JOIN activity_completions c ON c.activityid = a.id AND c.userid = ?"
+            " WHERE a.courseid = ?",
+            (user_id, course_id),
+        )
+        return (0, 0) if row is None else (int(row["done"]), int(row["total"]))
 
     # -- cohorts ---------------------------------------------------------------------
 
