@@ -44,8 +44,8 @@ FIGURES: tuple[Definition, ...] = (
                "The enrollments the LMS or a completion source reports completed by the end "
                "of the period."),
     Definition("in_progress", "in progress",
-               "The enrollments not completed whose learner has made progress (the LMS reports "
-               "more than 0 %, or xAPI progressed/attempted)."),
+               "The enrollments not completed whose learner has made progress: their LMS "
+               "reports more than 0 % (Moodle's course progress, Skill Builder's percent)."),
     Definition("not_started", "not started",
                "The enrollments neither completed, in progress nor not enrollable."),
     Definition("not_enrollable", "not enrollable",

@@ -6,6 +6,7 @@ report has no target, delta or band columns and shows the organisation's rates b
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable, Sequence
 
 from connector.report.allocation import Figures, Report
@@ -40,7 +41,7 @@ PEOPLE_TARGET: tuple[_Column, ...] = (
 HOURS: tuple[_Column, ...] = (
     ("tier", "<", _label),
     ("assigned", ">", lambda f: hours(f.assigned_hours)),
-    ("completed", ">", lambda f: hours(f.completed_hours)),
+    ("done", ">", lambda f: hours(f.completed_hours)),
     ("share", ">", lambda f: percent(f.hours_share_pct)),
 )
 HOURS_TARGET: tuple[_Column, ...] = (
@@ -49,22 +50,26 @@ HOURS_TARGET: tuple[_Column, ...] = (
     ("band", "<", lambda f: _band(f.hours_within_band)),
 )
 HOURS_DONE: tuple[_Column, ...] = (
-    ("completed share", ">", lambda f: percent(f.completed_hours_share_pct)),
+    ("done share", ">", lambda f: percent(f.completed_hours_share_pct)),
 )
 COURSES: tuple[_Column, ...] = (
     ("tier", "<", _label),
     ("courses", ">", lambda f: str(f.enrollments)),
-    ("completed", ">", lambda f: str(f.completed)),
+    ("done", ">", lambda f: str(f.completed)),
     ("in progress", ">", lambda f: str(f.in_progress)),
     ("not started", ">", lambda f: str(f.not_started)),
+)
+NOT_ENROLLABLE: tuple[_Column, ...] = (
     ("not enrollable", ">", lambda f: str(f.not_enrollable)),
+)
+RATE: tuple[_Column, ...] = (
     ("rate", ">", lambda f: percent(f.completion_rate_pct)),
 )
 PEOPLE_PROGRESS: tuple[_Column, ...] = (
     ("tier", "<", _label),
     ("finished bundle", ">", lambda f: str(f.people_completed)),
     ("overdue", ">", lambda f: str(f.overdue)),
-    ("overdue share", ">", lambda f: percent(f.overdue_pct)),
+    ("overdue %", ">", lambda f: percent(f.overdue_pct)),
     ("stuck", ">", lambda f: "n/c" if f.stuck is None else str(f.stuck)),
 )
 
@@ -87,8 +92,8 @@ def _organisation(report: Report) -> tuple[tuple[_Column, ...], tuple[_Column, .
         return cell
 
     return (
-        (("organisation rate", ">", org("completion_rate_pct")),),
-        (("organisation overdue", ">", org("overdue_pct")),),
+        (("org. rate", ">", org("completion_rate_pct")),),
+        (("org. overdue %", ">", org("overdue_pct")),),
     )
 
 
@@ -105,6 +110,13 @@ def _change_columns(report: Report) -> tuple[_Column, ...]:
         ("finished bundle", ">", delta("people_completed")),
         ("overdue", ">", delta("overdue")),
     )
+
+
+WIDTH = 78  # a plain-text mail reader's line
+
+
+def _wrap(text: str) -> list[str]:
+    return textwrap.wrap(text, WIDTH, break_on_hyphens=False) or [""]
 
 
 def table(columns: Sequence[_Column], figures: Sequence[Figures]) -> list[str]:
@@ -133,8 +145,8 @@ def render_text(report: Report) -> str:
     figures.append(report.total)
     lines = [
         f"{report.title} — {report.generated_at.strftime('%Y-%m-%d %H:%M UTC')}",
-        f"Period {report.period or '–'}; people: {report.scope}.",
-        headline(report),
+        *_wrap(f"Period {report.period or '–'}; people: {report.scope}."),
+        *_wrap(headline(report)),
     ]
     if report.total.headcount == 0:
         return "\n".join(lines) + "\n"
@@ -155,17 +167,18 @@ def render_text(report: Report) -> str:
         *table(hour_cols, figures),
         "",
         "Courses",
-        *table(COURSES + org_rate, figures),
+        *table(COURSES + (NOT_ENROLLABLE if report.total.not_enrollable else ()) + RATE
+               + org_rate, figures),
         "",
         "People's progress",
         *table(PEOPLE_PROGRESS + org_overdue, figures),
     ]
     if report.requested_people is not None:
-        lines += ["", requested_line(report)]
+        lines += ["", *_wrap(requested_line(report))]
     reasons = report.total.not_enrollable_reasons
     if reasons:
-        lines += ["", "Not enrollable, by reason: "
-                  + ", ".join(f"{why} {n}" for why, n in reasons) + "."]
+        lines += ["", *_wrap("Not enrollable, by reason: "
+                             + ", ".join(f"{why} {n}" for why, n in reasons) + ".")]
     if report.previous is not None:
         lines += ["", "Change since the previous report",
                   *table(_change_columns(report), figures)]
@@ -183,9 +196,9 @@ def render_text(report: Report) -> str:
         counts = skipped_rows(report.skipped)
         if counts:
             total = sum(n for _, n in counts)
-            lines += ["", f"{total} directory row(s) could not be used in the last run: "
-                      + ", ".join(f"{why} {n}" for why, n in counts)
-                      + " (names in the administrators' summary)."]
+            lines += ["", *_wrap(f"{total} directory row(s) could not be used in the last run: "
+                                 + ", ".join(f"{why} {n}" for why, n in counts)
+                                 + " (names in the administrators' summary).")]
     if report.problems:
         lines += ["", "Notes on the figures:", *(f"  {p}" for p in report.problems)]
     return "\n".join(lines) + "\n"

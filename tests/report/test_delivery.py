@@ -121,8 +121,9 @@ def test_each_leader_gets_one_message_with_the_mime_structure(
     total = [r for r in csv.DictReader(io.StringIO(figures.get_content(), newline=""))
              if r["group"] == "total"]
     assert [(r["headcount"], r["on_leave"], r["target_pct"]) for r in total] == [("4", "1", "")]
-    assert "everyone reporting to Indra Bcc: evil@attacker.example Nooyi, directly" in (
-        plain.get_content())  # the name on one line in the body too
+    words = " ".join(plain.get_content().split())  # the text part wraps at 78 columns
+    assert "everyone reporting to Indra Bcc: evil@attacker.example Nooyi, directly" in words
+    assert max(len(line) for line in plain.get_content().splitlines()) <= 78
     assert "Period 2024-W18" in plain.get_content()
 
 

@@ -107,7 +107,7 @@ def test_html_unusable_rows_by_class_only(report_input: ReportInput) -> None:
         assert "ada@example.org" not in shown and "E023" not in shown and "Mailless" not in shown
     assert "1 e-mail address of another person; 1 no e-mail address." in html
     assert ("2 directory row(s) could not be used in the last run: e-mail address of another "
-            "person 1, no e-mail address 1") in text
+            "person 1, no e-mail address 1") in " ".join(text.split())
 
 
 def test_html_escapes_and_keeps_non_ascii() -> None:
@@ -151,9 +151,11 @@ def test_html_and_text_print_every_definition(report_input: ReportInput) -> None
 
     report = report_of(report_input)
     html, plain = render_html(report), render_plain(report)
+    assert max(len(line) for line in plain.splitlines()) <= 78  # a plain-text mail reader
+    words = " ".join(plain.split())
     for d in FIGURES:
         assert d.sentence.replace("'", "&#39;") in html, d.name
-        assert f"{d.label} ({d.name}): {d.sentence}" in plain, d.name
+        assert f"{d.label} ({d.name}): {d.sentence}" in words, d.name
 
 
 def test_people_csv(report_input: ReportInput) -> None:
@@ -242,7 +244,7 @@ def _tables(text: str) -> dict[str, list[str]]:
 def test_text_tables_show_the_same_figures(report_input: ReportInput) -> None:
     text = render_text(report_of(report_input))
     assert text.splitlines()[1] == "Period 2024-W18; people: the whole organisation."
-    assert text.splitlines()[2] == HEADLINE
+    assert " ".join(text.split("\n\n")[0].splitlines()[2:-1]) == HEADLINE
     tables = _tables(text)
     for title, table in tables.items():
         assert len(table) == 8, (title, table)  # header, rule, 3 tiers, unassigned, rule, total
@@ -251,10 +253,13 @@ def test_text_tables_show_the_same_figures(report_input: ReportInput) -> None:
     assert tables["People against target"][4].split()[4:6] == ["6.3", "%"]
     assert tables["Learning hours against target"][3].split() == [
         "leaders", "11.0", "5.5", "14.1", "%", "20.0", "%", "−5.9", "pt", "OUTSIDE", "22.4", "%"]
+    assert tables["Courses"][0].split() == [
+        "tier", "courses", "done", "in", "progress", "not", "started", "not", "enrollable", "rate"]
     assert tables["Courses"][7].split() == [
         "total", "28", "7", "3", "16", "2", "25.0", "%"]
     assert tables["People's progress"][7].split() == ["total", "4", "2", "13.3", "%", "n/c"]
     assert "Not enrollable, by reason: no e-mail address 2." in text
+    assert max(len(line) for line in text.splitlines()) <= 78
 
 
 def test_write_report(tmp_path: Path, report_input: ReportInput) -> None:

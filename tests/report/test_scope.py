@@ -131,7 +131,7 @@ def test_a_scope_compares_its_progress_with_the_organisation() -> None:
     assert report.total.overdue_pct == 33.3  # p03 of 3
     assert [w.cumulative_rate for w in report.organisation_trend][-1] == 21.4
     assert "(organisation 25.0 %)" in render_html(report)
-    assert "organisation rate" in render_text(report)
+    assert "org. rate" in render_text(report)
     doc = report_json(report)
     assert doc["organisation"]["total"] == {"completion_rate_pct": 25.0, "overdue_pct": 13.3}
     [alone] = leader_reports(pop, [manager("p07")], dict(inp.people), compare_with="none")
