@@ -67,7 +67,7 @@ def test_first_batch_of_the_sample_organisation(settings: Settings, clock: Clock
     assert outcome.files is not None and outcome.files.batch is not None
     text = render_summary(collect_summary(settings, store, outcome.run_id, None, clock()))
     assert f"Skill Builder batch written: upload learners.csv, then assignments.csv, in the " \
-        f"console (1):\n  {folder} (93 learner(s), 219 assignment(s))" in text
+        f"console (1):\n  {folder} (94 learner(s), 220 assignment(s))" in text
     # the second run has nothing new: no batch
     again = sync(settings, store, clock=clock)
     assert batches(settings) == [folder]
