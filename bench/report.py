@@ -117,9 +117,9 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         base, directory, leaders = organisation(args.people, args.leaders, folder)
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         reports = leader_reports(population(base), leaders, directory)
-        t1 = time.perf_counter()
+        c1, t1 = time.process_time(), time.perf_counter()
         in_scope = sum(lr.report.total.headcount for lr in reports)
         sample = reports[:: max(1, len(reports) // 50)]  # the per-part breakdown, on a sample
         t2 = time.perf_counter()
@@ -138,26 +138,28 @@ def main(argv: list[str] | None = None) -> None:
             store = Store.open(f"sqlite:///{folder}/state.db")
             composer = Composer.of(ReportSettings(sender="Upskill <upskill@example.org>"), None)
             smtp = SmtpSettings(host="127.0.0.1", port=controller.port, security="none")
-            t5 = time.perf_counter()
+            c5, t5 = time.process_time(), time.perf_counter()
             with SmtpMailer(smtp) as mailer:
                 result = deliver(
                     reports, composer, now=lambda: NOW, mailer=mailer,
                     sent_log=SentLog(store.engine), directory_keys=frozenset(directory),
                 )
-            t6 = time.perf_counter()
+            c6, t6 = time.process_time(), time.perf_counter()
         finally:
             controller.stop()
     sent, n = len(result.sent), len(sample)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"Leader reports: {args.people:,} people, {len(reports)} leaders "
           f"({in_scope:,} people in all scopes together)")
-    print(f"  compute every report            {t1 - t0:8.2f} s")
+    print(f"  compute every report            {t1 - t0:8.2f} s   ({c1 - c0:.2f} s CPU; target 5 s)")
     print(f"  per report (sample of {n}): HTML+text {1000 * (t3 - t2) / n:.0f} ms, "
           f"people and figures CSV {1000 * (t4 - t3) / n:.0f} ms")
     print(f"  compose (HTML, text, CSV, MIME) and send every report over SMTP, with the sent log: "
           f"{t6 - t5:.2f} s, {sent / (t6 - t5):.1f} messages/s "
-          f"({sent} sent, {len(result.failed)} failed, {inbox.received} received)")
-    print(f"  wall total (compute + send)     {t1 - t0 + t6 - t5:8.2f} s   peak {peak:.0f} MB")
+          f"({sent} sent, {len(result.failed)} failed, {inbox.received} received); "
+          f"{c6 - c5:.2f} s CPU in this process (the SMTP server runs in it too)")
+    print(f"  wall total (compute + send)     {t1 - t0 + t6 - t5:8.2f} s   peak {peak:.0f} MB "
+          "(targets: send 30 s, peak 800 MB)")
 
 
 if __name__ == "__main__":
