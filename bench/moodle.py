@@ -9,7 +9,9 @@ database, through the real client over loopback HTTP and the real executor:
 2. **Nightly no-op**: the plan made again from the state is empty; the run sends no writes and
    no reads, and a reconciliation reads a number of pages proportional to the courses.
 3. **Completion collection** of M enrollments (1 % completed): requests and wall time with the
-   default concurrency.
+   default concurrency, through Moodle's core functions and through the local_upskill plugin
+   (at most 50 requests for 100,000 enrollments), and a reconciliation's reads through each
+   (the plugin: one read per 5,000 enrolments).
 
 ``python -m bench.moodle --people 100000 --completions 100000``.
 """
@@ -20,7 +22,7 @@ import argparse
 import math
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -72,14 +74,28 @@ def first_sync(n: int, work: Path) -> dict[str, object]:
         control = SandboxControl(sandbox.url)
         for ref in COURSES:
             control.create_course(ref)
-        figures = first_sync_on(sandbox.url, TOKEN, control, n, work)
+
+        def plugin_token() -> str:
+            control.use_plugin()
+            return TOKEN
+
+        figures = first_sync_on(sandbox.url, TOKEN, control, n, work, plugin_token)
         control.session.close()
     return figures
 
 
-def first_sync_on(url: str, token: str, control: Any, n: int, work: Path) -> dict[str, object]:
+def first_sync_on(
+    url: str,
+    token: str,
+    control: Any,
+    n: int,
+    work: Path,
+    plugin_token: Callable[[], str] | None = None,
+) -> dict[str, object]:
     """The first sync of n people into COURSES (which must exist) on the Moodle at url, the
-    nightly no-op after it, and a reconciliation's reads; ``control`` lists enrolments."""
+    nightly no-op after it, and a reconciliation's reads; ``control`` lists enrolments and
+    marks completions. With ``plugin_token`` (the token of local_upskill's service) also the
+    completion collection of every enrollment and the reconciliation through each path."""
     settings = MoodleSettings(url=url, retries=0, timeout=600, page_size=PAGE)
     target = MoodleTarget.connect(settings, token)
     state = work / f"state-{time.monotonic_ns()}.db"
@@ -112,9 +128,19 @@ def first_sync_on(url: str, token: str, control: Any, n: int, work: Path) -> dic
     target.enrolled(course_ids)
     reconcile_wall = time.perf_counter() - started
     reconcile_reads = target.stats.reads - reads_before
+    paths: dict[str, dict[str, object]] = {}
+    if plugin_token is not None:
+        rows = _rows_of(store, course_ids)
+        for i, row in enumerate(rows[: min(len(rows) // 100, 20) or 1]):  # a few completed
+            control.mark_completed(int(row.user_id), row.course_ref, time=1_700_000_000 + i)
+        paths["core"] = _read_paths(target, rows, course_ids)
+        plugin_target = MoodleTarget.connect(settings, plugin_token())
+        paths["plugin"] = _read_paths(plugin_target, rows, course_ids)
+        plugin_target.close()
     target.close()
     store.close()
     return {
+        "paths": paths,
         "people": n,
         "requests": total,
         "minimum": low,
@@ -127,6 +153,37 @@ def first_sync_on(url: str, token: str, control: Any, n: int, work: Path) -> dic
         "nightly_s": nightly_wall,
         "reconcile_reads": reconcile_reads,
         "reconcile_s": reconcile_wall,
+    }
+
+
+def _rows_of(store: Store, course_ids: Mapping[str, str]) -> list[EnrollRow]:
+    accounts = store.accounts("moodle")
+    return [
+        EnrollRow(e.person_key, accounts[e.person_key], e.course_ref, course_ids[e.course_ref])
+        for e in store.enrollments("moodle")
+    ]
+
+
+def _read_paths(
+    target: MoodleTarget, rows: list[EnrollRow], course_ids: Mapping[str, str]
+) -> dict[str, object]:
+    """Completion collection of every row and a reconciliation, through the target's path."""
+    target.check()
+    before = target.stats.reads
+    started = time.perf_counter()
+    found = target.completions(rows)
+    wall = time.perf_counter() - started
+    requests = target.stats.reads - before
+    before = target.stats.reads
+    started = time.perf_counter()
+    target.enrolled(course_ids)
+    return {
+        "path": "plugin" if target.plugin is not None else "core",
+        "completion_requests": requests,
+        "completion_s": wall,
+        "completed": sum(1 for c in found if c.completed),
+        "reconcile_reads": target.stats.reads - before,
+        "reconcile_s": time.perf_counter() - started,
     }
 
 
@@ -149,6 +206,7 @@ def completions(m: int, work: Path) -> dict[str, object]:
         with sandbox.state.lock:
             for row in rows[::100]:
                 store.set_completion(int(row.user_id), int(row.course_id), 1_700_000_000)
+        target.check()  # as a sync does first: it chooses the read path
         before: Mapping[str, int] = dict(target.stats.by_function)
         started = time.perf_counter()
         found = target.completions(rows)
@@ -159,7 +217,27 @@ def completions(m: int, work: Path) -> dict[str, object]:
             if n - before.get(f, 0)
         }
         target.close()
+        control.use_plugin()  # the token's service now holds local_upskill's functions
+        plugin_target = MoodleTarget.connect(settings, TOKEN)
+        plugin_target.check()
+        before = dict(plugin_target.stats.by_function)
+        started = time.perf_counter()
+        through_plugin = plugin_target.completions(rows)
+        plugin_wall = time.perf_counter() - started
+        plugin_used = {
+            f: n - before.get(f, 0)
+            for f, n in plugin_target.stats.by_function.items()
+            if n - before.get(f, 0)
+        }
+        course_ids = {c["shortname"]: str(c["id"]) for c in made}
+        reads_before = plugin_target.stats.reads
+        plugin_target.enrolled(course_ids)
+        plugin_reconcile = plugin_target.stats.reads - reads_before
+        plugin_target.close()
         control.session.close()
+    assert {(c.person_key, c.course_ref, c.completed) for c in through_plugin} == {
+        (c.person_key, c.course_ref, c.completed) for c in found
+    }
     return {
         "enrollments": len(rows),
         "completed": sum(1 for c in found if c.completed),
@@ -167,6 +245,11 @@ def completions(m: int, work: Path) -> dict[str, object]:
         "by_function": used,
         "seconds": wall,
         "concurrency": settings.completion_concurrency,
+        "plugin_requests": sum(plugin_used.values()),
+        "plugin_by_function": plugin_used,
+        "plugin_seconds": plugin_wall,
+        "plugin_reconcile_reads": plugin_reconcile,
+        "largest_course": max(sum(1 for r in rows if r.course_id == str(c["id"])) for c in made),
     }
 
 
@@ -192,6 +275,10 @@ def main() -> None:
         print(f"  completion collection of {done['enrollments']} enrollments "
               f"({done['completed']} completed): {done['requests']} requests in "
               f"{done['seconds']:.1f} s on {done['concurrency']} threads {done['by_function']}")
+        print(f"  ... through local_upskill: {done['plugin_requests']} requests in "
+              f"{done['plugin_seconds']:.1f} s {done['plugin_by_function']} (at most 50); a "
+              f"reconciliation reads {done['plugin_reconcile_reads']} pages for 3 courses of up "
+              f"to {done['largest_course']} enrolments (one read per 5,000)")
 
 
 if __name__ == "__main__":

@@ -5,8 +5,10 @@ Each real Moodle of ``../shared/moodle/`` (5.x and 4.5 LTS, or ``UPSKILL_TEST_MO
 is installed on a private PostgreSQL cluster as the tests do (tests/servers/moodle_site.py),
 served by PHP's built-in server, and synced through the real client and executor: requests per
 function against the minimum the ``max_input_vars`` budget allows (the ratio must stay 1.00),
-wall time of the first sync, the nightly no-op and a reconciliation's reads. Without PHP or
-the archives it says so and measures the sandbox only.
+wall time of the first sync, the nightly no-op and a reconciliation's reads; then completion
+collection of every enrollment and a reconciliation through Moodle's core functions and
+through the local_upskill plugin (installed from its zip by the fixture), requests and time.
+Without PHP or the archives it says so and measures the sandbox only.
 
 ``python -m bench.moodle_real --people 2000``.
 """
@@ -41,8 +43,10 @@ def main() -> None:
                         print(f"{label(archive)}: skipped ({archive} is not there)")
                         continue
                     with installed(archive, postgres, [(r, r) for r in COURSES]) as site:
+                        token = site.plugin_token
                         figures = first_sync_on(
-                            site.url, site.token, SiteControl(site), args.people, Path(tmp)
+                            site.url, site.token, SiteControl(site), args.people, Path(tmp),
+                            lambda token=token: token,  # type: ignore[misc]
                         )
                         rows.append((f"{label(archive)} ({site.release})", figures))
             finally:
@@ -56,6 +60,13 @@ def main() -> None:
               f"{f['nightly_s']:.2f} s; reconcile {f['reconcile_reads']} reads "
               f"{f['reconcile_s']:.1f} s")
         print(f"      {f['by_function']}")
+        paths = f.get("paths") or {}
+        assert isinstance(paths, dict)
+        for path, p in paths.items():
+            print(f"      {path:<6} path: completion of every enrollment "
+                  f"{p['completion_requests']} requests {p['completion_s']:.1f} s "
+                  f"({p['completed']} completed); reconcile "
+                  f"{p['reconcile_reads']} reads {p['reconcile_s']:.2f} s")
 
 
 if __name__ == "__main__":

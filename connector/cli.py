@@ -765,6 +765,8 @@ def target_check(c: _Context, name: str, reconcile: bool) -> None:
     click.echo(f"{info.name}: {info.description}")
     if info.release:
         click.echo(f"Release: {info.release}")
+    for note in info.notes:
+        click.echo(note)
     if info.missing_functions:
         click.echo(
             f"The token's external service lacks {len(info.missing_functions)} function(s); "
@@ -800,6 +802,34 @@ def target_check(c: _Context, name: str, reconcile: bool) -> None:
     if info.missing_functions or info.missing_optional or missing:
         raise click.exceptions.Exit(1)
     click.echo("All functions and permissions the enabled features need are available.")
+
+
+@cli.group()
+def moodle() -> None:
+    """The Moodle side: the local_upskill plugin."""
+
+
+@moodle.command("plugin")
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder to write local_upskill-RELEASE.zip into (created when missing).",
+)
+def moodle_plugin(out_dir: Path) -> None:
+    """Write the local_upskill Moodle plugin as an installable zip: bulk completion and
+    enrolment reads, the ready external service and the connector's role."""
+    from connector.lms.moodle import plugin
+
+    written = plugin.write_zip(out_dir)
+    click.echo(f"Wrote {written} (local_upskill {plugin.release()}, version {plugin.version()}).")
+    click.echo(
+        "Install it in Site administration > Plugins > Install plugins, or unzip it into "
+        "local/ of the Moodle tree (public/local/ on Moodle 5.x) and run "
+        f"admin/cli/upgrade.php; then give the connector's user the role '{plugin.ROLE_NAME}' "
+        f"in the system context and create a token for the service '{plugin.SERVICE_NAME}'."
+    )
 
 
 def _target_courses(settings: Settings, name: str) -> list[str]:

@@ -132,6 +132,12 @@ def run_demo(settings: Settings, *, fresh: bool, echo: Echo) -> None:
             if made.get("created"):
                 control.add_activities(course.ref, ACTIVITIES)
         echo(f"Courses of every bundle present in the sandbox: {len(moodle_courses)}")
+        control.use_plugin()  # the sandbox's token serves local_upskill's bulk reads too
+        echo(
+            "The sandbox's token may call the local_upskill plugin: completion is read a whole "
+            "course a request (`upskill moodle plugin --out DIR` writes the plugin for a real "
+            "Moodle)"
+        )
 
         live = demo_settings(settings, var, server.url, token_file)
         store = Store.open(live.state_url())

@@ -27,6 +27,7 @@ class TargetInfo:
     release: str = ""
     needed_by: Mapping[str, str] = field(default_factory=dict)
     missing_optional: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()  # facts worth a line in ``target check`` (the read path)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ import pytest
 
 from connector.lms import EnrollRow, LmsTarget, row_key
 from connector.model import Person
-from tests.servers.moodle_site import MoodleUnderTest
+from tests.servers.moodle_site import READ_PATHS, MoodleUnderTest
 
 
 @dataclass
@@ -26,6 +26,7 @@ class Harness:
     status: Callable[[str, str], str | None]  # (user id, course ref) -> active/suspended/None
     complete: Callable[[str, str], None]  # (user id, course ref)
     accounts: Callable[[], int]  # how many accounts the remote holds
+    use_path: Callable[[str], None]  # the read path: core or plugin (a fresh target)
 
 
 @contextmanager
@@ -45,14 +46,21 @@ def _moodle(under_test: MoodleUnderTest, cohort: bool) -> Iterator[Harness]:
         found = [e["status"] for e in control.enrolments(ref) if str(e["userid"]) == user_id]
         return "active" if "active" in found else (found[0] if found else None)
 
-    yield Harness(
+    def use_path(path: str) -> None:
+        under_test.use_path(path)
+        harness.target.close()  # type: ignore[attr-defined]
+        harness.target = under_test.target(cohort_courses=refs if cohort else ())
+
+    harness = Harness(
         target,
         make_course,
         status,
         lambda uid, ref: control.mark_completed(int(uid), ref, time=1_700_000_000) and None,
         lambda: len(control.users()),
+        use_path,
     )
-    target.close()
+    yield harness
+    harness.target.close()  # type: ignore[attr-defined]
 
 
 @pytest.fixture(params=["manual", "cohort"])
@@ -130,7 +138,9 @@ def test_a_bad_row_fails_alone(lms: Harness) -> None:
     assert len(out.done) == 4
 
 
-def test_completions_report_each_enrollment(lms: Harness) -> None:
+@pytest.mark.parametrize("read_path", READ_PATHS)
+def test_completions_report_each_enrollment(lms: Harness, read_path: str) -> None:
+    lms.use_path(read_path)
     course_a = lms.make_course("contract-a")
     course_b = lms.make_course("contract-b")
     who = people(2)
@@ -144,3 +154,42 @@ def test_completions_report_each_enrollment(lms: Harness) -> None:
     assert not found[("K1", "contract-a")].completed
     assert not found[("K0", "contract-b")].completed
     assert all(c.target == lms.target.name for c in found.values())
+
+
+@pytest.mark.parametrize("read_path", READ_PATHS)
+def test_a_completion_is_never_read_as_lost_after_suspension(lms: Harness, read_path: str) -> None:
+    """A completion earned before the enrolment was suspended is reported completed, or not
+    reported at all where the LMS cannot read it (Moodle's core functions); never as not
+    completed. Through local_upskill it is read."""
+    lms.use_path(read_path)
+    course_id = lms.make_course("contract-a")
+    [done, other] = rows(lms, people(2), "contract-a", course_id)
+    lms.target.enroll([done, other])
+    lms.complete(done.user_id, "contract-a")
+    lms.target.suspend([done, other])
+    found = {c.person_key: c for c in lms.target.completions([done, other])}
+    if read_path == "plugin":
+        assert found["K0"].completed and found["K0"].completed_at is not None
+        assert int(found["K0"].completed_at.timestamp()) == 1_700_000_000
+        assert not found["K1"].completed
+    else:
+        assert found == {}
+
+
+@pytest.mark.parametrize("read_path", READ_PATHS)
+def test_enrolled_reads_each_enrolment_with_its_status(lms: Harness, read_path: str) -> None:
+    """What reconcile reads: every enrolment of the courses, active or suspended."""
+    lms.use_path(read_path)
+    course_a = lms.make_course("contract-a")
+    course_b = lms.make_course("contract-b")
+    who = people(3)
+    batch_a = rows(lms, who, "contract-a", course_a)
+    batch_b = rows(lms, who[:1], "contract-b", course_b)
+    lms.target.enroll(batch_a + batch_b)
+    lms.target.suspend([batch_a[1]])
+    found = lms.target.enrolled({"contract-a": course_a, "contract-b": course_b})
+    assert found == {
+        "contract-a": {batch_a[0].user_id: "active", batch_a[1].user_id: "suspended",
+                       batch_a[2].user_id: "active"},
+        "contract-b": {batch_b[0].user_id: "active"},
+    }  # fmt: skip

@@ -115,6 +115,51 @@ function upskill_web_service_user($args) {
         'serviceid' => (int)$service->id];
 }
 
+/** The user of the plugin's ready set-up: a user given the role local_upskill created, and a
+ * token for the service local_upskill predefines (what the README tells an administrator). */
+function upskill_plugin_user($args) {
+    global $DB, $CFG;
+    $syscontext = context_system::instance();
+    $user = $DB->get_record('user', ['username' => $args['username']]);
+    if (!$user) {
+        $id = user_create_user((object)[
+            'username' => $args['username'], 'auth' => 'manual', 'confirmed' => 1,
+            'mnethostid' => $CFG->mnet_localhost_id, 'firstname' => 'Upskill',
+            'lastname' => 'Plugin', 'email' => $args['username'] . '@example.org',
+            'password' => 'Not-used-1!' . random_string(12),
+        ], true, false);
+        $user = $DB->get_record('user', ['id' => $id], '*', MUST_EXIST);
+    }
+    $role = $DB->get_record('role', ['shortname' => 'upskillconnector'], '*', MUST_EXIST);
+    role_assign($role->id, $user->id, $syscontext->id);
+    $service = $DB->get_record('external_services', ['shortname' => 'local_upskill'], '*', MUST_EXIST);
+    $token = \core_external\util::generate_token(EXTERNAL_TOKEN_PERMANENT, $service, $user->id,
+        $syscontext, 0, '', 'upskill connector (plugin)');
+    return ['token' => $token, 'userid' => (int)$user->id, 'roleid' => (int)$role->id,
+        'serviceid' => (int)$service->id, 'enabled' => (bool)$service->enabled,
+        'restrictedusers' => (bool)$service->restrictedusers,
+        'version' => (int)get_config('local_upskill', 'version')];
+}
+
+/** What a role allows in the system context, and what a service holds. */
+function upskill_role_and_service($args) {
+    global $DB;
+    $role = $DB->get_record('role', ['shortname' => $args['role']], '*', MUST_EXIST);
+    $caps = $DB->get_fieldset_select('role_capabilities', 'capability',
+        'roleid = ? AND contextid = ? AND permission = ?', [$role->id, context_system::instance()->id, CAP_ALLOW]);
+    sort($caps);
+    $levels = array_map('intval', array_values(get_role_contextlevels($role->id)));
+    $assignable = $DB->get_fieldset_sql('SELECT r.shortname FROM {role_allow_assign} a JOIN {role} r ON r.id = a.allowassign
+        WHERE a.roleid = ?', [$role->id]);
+    $service = $DB->get_record('external_services', ['shortname' => $args['service']], '*', MUST_EXIST);
+    $functions = $DB->get_fieldset_select('external_services_functions', 'functionname',
+        'externalserviceid = ?', [$service->id]);
+    sort($functions);
+    return ['capabilities' => $caps, 'contextlevels' => $levels, 'assignable' => $assignable,
+        'functions' => $functions, 'service_enabled' => (bool)$service->enabled,
+        'component' => $service->component];
+}
+
 /** A course with completion on, a self-completion criterion (so that the completion status
  * has a criterion to report, as any real course has) and, when asked, a manual instance. */
 function upskill_create_course($args) {
@@ -241,8 +286,8 @@ function upskill_complete_activities($args) {
 
 function upskill_users() {
     global $DB;
-    $rows = $DB->get_records_select('user', 'deleted = 0 AND id > 2 AND username <> :ws',
-        ['ws' => 'ws-upskill'], 'id', 'id, username, email, idnumber, firstname, lastname, suspended, auth');
+    $rows = $DB->get_records_select('user', 'deleted = 0 AND id > 2 AND username NOT IN (:ws, :plugin)',
+        ['ws' => 'ws-upskill', 'plugin' => 'ws-upskill-plugin'], 'id', 'id, username, email, idnumber, firstname, lastname, suspended, auth');
     return array_values(array_map(fn($u) => ['id' => (int)$u->id, 'username' => $u->username,
         'email' => $u->email, 'idnumber' => $u->idnumber, 'firstname' => $u->firstname,
         'lastname' => $u->lastname, 'suspended' => (bool)$u->suspended, 'auth' => $u->auth], $rows));
@@ -336,6 +381,12 @@ try {
             foreach ($args['courses'] as $course) {
                 upskill_create_course($course);
             }
+            break;
+        case 'plugin_user':
+            $result = upskill_plugin_user($args);
+            break;
+        case 'role_and_service':
+            $result = upskill_role_and_service($args);
             break;
         case 'web_service_user':
             $result = upskill_web_service_user($args);

@@ -37,6 +37,7 @@ import subprocess
 import tarfile
 import tempfile
 import time
+import zipfile
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, suppress
@@ -63,6 +64,7 @@ CONTROL_SCRIPT = Path(__file__).with_name("moodle_site.php")
 PHP_OPTIONS = ("-d", "max_input_vars=5000", "-d", "memory_limit=512M")
 INSTALL_TIMEOUT = 600.0
 ADMIN_PASSWORD = "Admin-pass-1!"  # a throwaway test site on loopback
+PLUGIN_USERNAME = "ws-upskill-plugin"
 
 
 class SiteError(RuntimeError):
@@ -103,6 +105,9 @@ class MoodleSite:
     token: str = ""
     ws_userid: int = 0
     ws_roleid: int = 0
+    plugin_token: str = ""  # the plugin's ready set-up: its role and service (local_upskill)
+    plugin_userid: int = 0
+    plugin_roleid: int = 0
     release: str = ""
     install_seconds: float = 0.0
     process: subprocess.Popen[bytes] | None = None
@@ -282,11 +287,30 @@ def install(archive: Path, postgres: PostgresServer, courses: Sequence[tuple[str
         },
     )
     site.token, site.ws_userid, site.ws_roleid = answer["token"], answer["userid"], answer["roleid"]
+    install_plugin(site)
     site.release = site.php("-r", f"define('CLI_SCRIPT', 1); require '{code}/config.php'; echo $CFG->release;").stdout.strip()
     site.snapshot()
     site.start()
     site.install_seconds = time.monotonic() - started
     return site
+
+
+def install_plugin(site: MoodleSite) -> None:
+    """Install local_upskill from the zip ``upskill moodle plugin`` writes, as an administrator
+    does from the command line (unzip into local/, then Moodle's admin/cli/upgrade.php), and set
+    up its user as the README says: a user, the plugin's role, a token for its service."""
+    from connector.lms.moodle import plugin
+
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = plugin.write_zip(Path(tmp))
+        with zipfile.ZipFile(archive) as unzipped:
+            unzipped.extractall(site.webroot / "local")  # noqa: S202 - our own zip
+    site.cli("upgrade.php", "--non-interactive", "--allow-unstable")
+    answer = site.admin("plugin_user", {"username": PLUGIN_USERNAME})
+    site.plugin_token, site.plugin_userid = answer["token"], answer["userid"]
+    site.plugin_roleid = answer["roleid"]
+    site.timings["plugin"] = time.monotonic() - started
 
 
 def remove(site: MoodleSite) -> None:
@@ -311,6 +335,7 @@ class SiteControl:
 
     def __init__(self, site: MoodleSite) -> None:
         self.site = site
+        self.roleid = site.ws_roleid  # the role of the token's user under test
 
     def create_course(
         self, shortname: str, fullname: str | None = None, *, manual: bool = True,
@@ -401,7 +426,7 @@ class SiteControl:
         self.site.cli("maintenance.php", "--enable" if on else "--disable")
 
     def unassign_capability(self, capability: str) -> None:
-        self.site.admin("unassign_capability", {"capability": capability, "roleid": self.site.ws_roleid})
+        self.site.admin("unassign_capability", {"capability": capability, "roleid": self.roleid})
 
 
 # -- fixtures ------------------------------------------------------------------------------
@@ -551,7 +576,8 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         terminalreporter.write_line(
             f"{kind} ({site.release}): installed and set up in {site.install_seconds:.1f} s "
             f"(unpack {site.timings.get('unpack', 0):.1f} s, install "
-            f"{site.timings.get('install', 0):.1f} s); {len(site.restores)} restore(s), median "
+            f"{site.timings.get('install', 0):.1f} s, local_upskill "
+            f"{site.timings.get('plugin', 0):.1f} s); {len(site.restores)} restore(s), median "
             f"{restores[len(restores) // 2]:.2f} s, longest {restores[-1]:.2f} s"
         )
 
@@ -574,10 +600,24 @@ class MoodleUnderTest:
     token: str
     control: Any  # SandboxControl or SiteControl: the same verbs
     site: MoodleSite | None = None
+    path: str = "core"  # the read path: Moodle's core functions, or the plugin's
 
     @property
     def real(self) -> bool:
         return self.site is not None
+
+    def use_path(self, path: str) -> None:
+        """``plugin``: the token of the plugin's ready set-up (a user with the role
+        local_upskill creates, a token for its service); ``core``: Moodle's core functions."""
+        if path == self.path:
+            return
+        if self.site is None:
+            self.control.use_plugin(path == "plugin")
+        elif path == "plugin":
+            self.token, self.control.roleid = self.site.plugin_token, self.site.plugin_roleid
+        else:
+            self.token, self.control.roleid = self.site.token, self.site.ws_roleid
+        self.path = path
 
     def settings(self, **options: Any) -> Any:
         from connector.config import MoodleSettings
@@ -610,6 +650,18 @@ def moodle_under_test(kind: str, request: pytest.FixtureRequest) -> Iterator[Moo
 
 @pytest.fixture(params=MOODLE_KINDS)
 def moodle(request: pytest.FixtureRequest) -> Iterator[MoodleUnderTest]:
-    """The sandbox and each real Moodle in turn, fresh for the test."""
+    """The sandbox and each real Moodle in turn, fresh for the test (core read path; a test
+    switches with :meth:`MoodleUnderTest.use_path`)."""
     with moodle_under_test(request.param, request) as under_test:
         yield under_test
+
+
+READ_PATHS = ["core", "plugin"]
+"""The read paths a test parametrised with ``read_path`` runs on."""
+
+
+@pytest.fixture
+def moodle_plugin(moodle: MoodleUnderTest) -> MoodleUnderTest:
+    """:func:`moodle` through the plugin's ready set-up."""
+    moodle.use_path("plugin")
+    return moodle

@@ -28,7 +28,9 @@ a time (tests/lms/moodle/test_access.py), and the read-only probe that tells eac
   after the capability check) / ``nopermissions``: no moodle/user:create;
 - ``core_user_update_users`` of id 0: a warning ``invaliduserid`` / ``nopermissions``: no
   moodle/user:update;
-- ``core_cohort_search_cohorts``: a list / ``nopermissions``: no moodle/cohort:view.
+- ``core_cohort_search_cohorts``: a list / ``nopermissions``: no moodle/cohort:view;
+- ``local_upskill_get_enrolments`` of that course, one row (when the token may call the
+  plugin): a page / ``nopermissions``: no local/upskill:read (the plugin's role not given).
 
 Creating cohorts and changing their members cannot be probed without a write: reported as not
 verified here; in cohort mode the target probes each cohort course with its own account (a
@@ -45,6 +47,7 @@ from connector.config import MoodleSettings
 from connector.errors import AccessDenied
 from connector.lms.moodle.client import MoodleClient
 from connector.lms.moodle.errorcodes import GRANT
+from connector.lms.moodle.plugin import CAPABILITY, GET_ENROLMENTS, ROLE_NAME
 from connector.lms.permissions import Permission
 
 NO_SUCH_FUNCTION = "upskill_check_rest_use"
@@ -133,6 +136,8 @@ class AccessProbe:
             )
         if self.settings.cohort_courses:
             steps.append(("core_cohort_search_cohorts", self._cohorts))
+        if course_id is not None and GET_ENROLMENTS in granted:
+            steps.append((GET_ENROLMENTS, lambda: self._plugin(course_id)))
         for function, step in steps:
             if function in granted:
                 found.extend(step())
@@ -273,6 +278,18 @@ class AccessProbe:
             return [Permission(what, False, COURSE_VIEW, seen)]
         if code == "nopermissions":
             fix = f"allow moodle/course:viewparticipants and moodle/course:enrolreview {GRANT}"
+            return [Permission(what, False, fix, seen)]
+        return [Permission(what, None if code else True, seen=seen)]
+
+    def _plugin(self, course_id: str) -> list[Permission]:
+        _, code = self.client.probe(
+            GET_ENROLMENTS, {"courseids": [int(course_id)], "limitnumber": 1}
+        )
+        seen = f"{GET_ENROLMENTS} in course {course_id} answered {code or 'a page'}"
+        what = f"read enrolments and completion in bulk ({CAPABILITY}, local_upskill)"
+        if code == "nopermissions":
+            fix = f"give the token's user the role '{ROLE_NAME}' in the system context (or allow "
+            fix += f"{CAPABILITY} {GRANT})"
             return [Permission(what, False, fix, seen)]
         return [Permission(what, None if code else True, seen=seen)]
 

@@ -134,6 +134,18 @@ class SandboxControl:
     def set_functions(self, functions: Sequence[str]) -> None:
         self.settings(functions=list(functions))
 
+    def use_plugin(self, on: bool = True) -> None:
+        """The plugin's ready set-up (or not): the token's service holds local_upskill's
+        functions beside the core ones, and its user's role has local/upskill:read."""
+        from connector.lms.moodle.plugin import CAPABILITY
+        from connector.lms.moodle.sandbox_catalog import CORE_FUNCTIONS, FUNCTIONS
+
+        granted = set(self.settings()["capabilities"])
+        granted = granted | {CAPABILITY} if on else granted - {CAPABILITY}
+        self.settings(
+            functions=list(FUNCTIONS if on else CORE_FUNCTIONS), capabilities=sorted(granted)
+        )
+
     def fail_next(
         self,
         count: int = 1,

@@ -83,6 +83,9 @@ class ManualEnrolments:
         self.budget = budget
         self.expected: dict[str, dict[str, tuple[str, str, str]]] = {}
         """course id → user id → (row key, course ref, expected status)."""
+        self.statuses: Callable[[Sequence[str]], dict[str, dict[str, str]]] | None = None
+        """The plugin's read of courses' enrolment statuses (course id → user id → status),
+        when the token may call local_upskill: the read-back then takes one paged read."""
 
     def write(
         self, function: str, rows: Sequence[EnrollRow], active: Callable[[EnrollRow], bool] | None
@@ -195,9 +198,15 @@ class ManualEnrolments:
         the state can record suspended apart from removed) and its likely cause."""
         shortfall: list[Shortfall] = []
         expected, self.expected = self.expected, {}
+        read = self.statuses(sorted(expected)) if self.statuses is not None and expected else None
         for course_id, users in sorted(expected.items()):
-            active = self.enrolled_ids(course_id, "onlyactive")
             suspended: set[str] | None = None
+            if read is not None:  # the plugin's one read: every status at once
+                found = read.get(course_id, {})
+                active = {u for u, s in found.items() if s == "active"}
+                suspended = set(found) - active
+            else:
+                active = self.enrolled_ids(course_id, "onlyactive")
             for user_id, (key, ref, status) in sorted(users.items()):
                 if (user_id in active) == (status == "active"):
                     if status == "active":

@@ -16,6 +16,7 @@ import requests
 from connector.errors import (
     AccessDenied,
     AuthenticationError,
+    ProtocolError,
     RemoteError,
     TargetError,
     UnavailableError,
@@ -73,6 +74,10 @@ FUNCTION_CAPABILITIES: Mapping[str, str] = {
     "core_cohort_create_cohorts": "moodle/cohort:manage",
     "core_cohort_add_cohort_members": "moodle/cohort:assign",
     "core_cohort_delete_cohort_members": "moodle/cohort:assign",
+    "local_upskill_get_completions": "local/upskill:read (the role 'Upskill connector' that "
+    "local_upskill creates has it)",
+    "local_upskill_get_enrolments": "local/upskill:read (the role 'Upskill connector' that "
+    "local_upskill creates has it)",
 }
 """The capability a function checks (Moodle's ``nopermissions`` names it only in words)."""
 
@@ -116,6 +121,18 @@ def _cannot_view_report(function: str, code: str, message: str, url: str) -> Tar
     )
 
 
+def _plugin_refused(function: str, code: str, message: str, url: str) -> TargetError:
+    """A request local_upskill refuses only when the connector and the plugin disagree (the
+    connector never asks for a page over the limit or a time in the future)."""
+    return ProtocolError(
+        f"Moodle at {url}: local_upskill refused {function} ({code}: {message}); the "
+        "connector and the site's plugin do not agree: install the plugin of this connector "
+        "version (`upskill moodle plugin --out DIR`), or check the site's clock for a time "
+        "in the future",
+        detail=f"{code}: {message}",
+    )
+
+
 def remote_error(function: str, code: str, message: str, url: str) -> TargetError:
     return RemoteError(message, errorcode=code, detail=f"{function} at {url}")
 
@@ -132,6 +149,9 @@ ERRORCODE_ACTIONS: Mapping[str, ErrorFactory] = {
     "sitemaintenance": _maintenance,
     "maintenance": _maintenance,
     "maintenancemode": _maintenance,
+    "limitnumbertoolarge": _plugin_refused,
+    "limitfrominvalid": _plugin_refused,
+    "sinceinfuture": _plugin_refused,
 }
 """errorcode -> what the caller should do. Codes not listed become RemoteError."""
 

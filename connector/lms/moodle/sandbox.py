@@ -40,7 +40,7 @@ from xml.sax.saxutils import escape
 
 from connector.lms.moodle.sandbox_access import Access
 from connector.lms.moodle.sandbox_admin import delete_cohort, hand_enrolment
-from connector.lms.moodle.sandbox_catalog import FUNCTIONS
+from connector.lms.moodle.sandbox_catalog import CORE_FUNCTIONS, FUNCTIONS
 from connector.lms.moodle.sandbox_errors import WsError
 from connector.lms.moodle.sandbox_functions import WRITE_FUNCTIONS, Site, check
 from connector.lms.moodle.sandbox_store import SandboxStore
@@ -124,7 +124,7 @@ class SandboxState:
     cohort_unenrolaction: int = 2  # as the README sets it up (Moodle's own default is 0)
     access: Access = field(default_factory=Access)
     debug: bool = False  # like production: no debuginfo in errors (seen on real Moodle)
-    functions: list[str] = field(default_factory=lambda: list(FUNCTIONS))
+    functions: list[str] = field(default_factory=lambda: list(CORE_FUNCTIONS))
     faults: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     initial_max_input_vars: int = 5000
@@ -136,7 +136,7 @@ class SandboxState:
         self.maintenance_enabled, self.enablecompletion = False, True
         self.cohort_unenrolaction = 2
         self.access = Access()
-        self.functions = list(FUNCTIONS)
+        self.functions = list(CORE_FUNCTIONS)
         self.faults = []
 
     def settings(self) -> dict[str, Any]:

@@ -6,6 +6,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from connector.lms.moodle.plugin import FUNCTIONS as PLUGIN_FUNCTIONS
+from connector.lms.moodle.plugin import MAX_PAGE
 from connector.lms.moodle.sandbox_cohorts import (
     add_cohort_members,
     create_cohorts,
@@ -32,6 +34,7 @@ from connector.lms.moodle.sandbox_functions import (
     users_by_field,
     users_courses,
 )
+from connector.lms.moodle.sandbox_plugin import get_completions, get_enrolments
 from connector.lms.moodle.sandbox_search import users_search
 
 
@@ -169,4 +172,22 @@ FUNCTIONS: Mapping[str, Function] = {
     ),
     "core_cohort_get_cohorts": Function({"cohortids": Opt(Many(INT), [])}, get_cohorts),
     "core_cohort_get_cohort_members": Function({"cohortids": Many(INT)}, get_cohort_members),
+    "local_upskill_get_completions": Function(
+        {
+            "courseids": Many(INT),
+            "since": Opt(INT, 0),
+            "limitfrom": Opt(INT, 0),
+            "limitnumber": Opt(INT, MAX_PAGE),
+        },
+        get_completions,
+    ),
+    "local_upskill_get_enrolments": Function(
+        {"courseids": Many(INT), "limitfrom": Opt(INT, 0), "limitnumber": Opt(INT, MAX_PAGE)},
+        get_enrolments,
+    ),
 }
+"""Every function the sandbox knows: Moodle's core functions and those of local_upskill."""
+
+CORE_FUNCTIONS: tuple[str, ...] = tuple(f for f in FUNCTIONS if f not in PLUGIN_FUNCTIONS)
+"""The functions of the sandbox token's service by default: local_upskill's are known (the
+plugin is installed) but not in the service, as on a site whose token predates the plugin."""

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from connector.lms.moodle import plugin
 from connector.lms.moodle.account_rules import MAX_LENGTH, lookup_accepts, valid_email, valid_name
 from connector.lms.moodle.sandbox_access import Access
 from connector.lms.moodle.sandbox_errors import WsError, invalid, missing_record
@@ -130,11 +131,18 @@ def site_info(site: Site, params: Mapping[str, Any]) -> Any:
         "siteurl": site.url,
         "release": RELEASE,
         "version": VERSION,
-        "functions": [{"name": name, "version": VERSION} for name in site.functions],
+        "functions": [{"name": name, "version": _version_of(name)} for name in site.functions],
         "advancedfeatures": [{"name": "enablecompletion", "value": int(site.enablecompletion)}],
         "siteid": 1,
         "userissiteadmin": False,
     }
+
+
+def _version_of(function: str) -> str:
+    """As Moodle answers: the version of the component that defines the function."""
+    if function.startswith(f"{plugin.COMPONENT}_"):
+        return str(plugin.version())
+    return VERSION
 
 
 def user_view(user: Record) -> dict[str, Any]:

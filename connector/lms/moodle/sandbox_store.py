@@ -381,6 +381,24 @@ class SandboxStore:
         )
         return self._all(sql, {"course": course_id, "now": now, "start": start, "limit": limit})
 
+    def course_rows(
+        self, course_ids: Sequence[int], start: int, limit: int, since: int = 0
+    ) -> list[Record]:
+        """Enrolments of these courses with their users and completion, in course then user
+        id order (local_upskill's reads); with ``since`` only completions from then on."""
+        marks = ",".join("?" * len(course_ids))
+        completed = " AND k.timecompleted >= ?" if since > 0 else ""
+        sql = (
+            "SELECT e.userid, e.courseid, e.status, e.timestart, e.timeend, u.idnumber,"  # noqa: S608
+            " u.username, u.email, k.timecompleted FROM enrolments e"
+            " JOIN users u ON u.id = e.userid AND u.deleted = 0 LEFT JOIN completions k"
+            " ON k.userid = e.userid AND k.courseid = e.courseid"
+            f" WHERE e.courseid IN ({marks}){completed}"
+            " ORDER BY e.courseid, e.userid LIMIT ? OFFSET ?"
+        )
+        args = [*course_ids, *([since] if since > 0 else []), limit, start]
+        return self._all(sql, args)
+
     def roles_of_course(self, course_id: int) -> dict[int, list[int]]:
         out: dict[int, list[int]] = {}
         for row in self.conn.execute(

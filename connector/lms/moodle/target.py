@@ -25,6 +25,10 @@ from connector.lms.moodle.cohort_setup import CohortSetup, SetupProbe
 from connector.lms.moodle.cohorts import CohortEnrolments, deleted_fix
 from connector.lms.moodle.completion import CompletionReader
 from connector.lms.moodle.enrolments import COURSE_LEVEL_CODES, ManualEnrolments
+from connector.lms.moodle.plugin import FUNCTIONS as PLUGIN_FUNCTIONS
+from connector.lms.moodle.plugin import MIN_VERSION as PLUGIN_MIN_VERSION
+from connector.lms.moodle.plugin import SERVICE_NAME as PLUGIN_SERVICE_NAME
+from connector.lms.moodle.plugin_reads import PluginReads
 from connector.lms.moodle.users import MoodleAccounts
 from connector.lms.permissions import Permission
 from connector.model import Completion, Person
@@ -71,8 +75,19 @@ PAIR_MARGIN = 10
 """Form pairs kept free in every request for top-level parameters (``field``, ...)."""
 
 
-def needed_functions(settings: MoodleSettings, *, reconcile: bool = False) -> dict[str, str]:
-    """Function → the feature that needs it, for these settings."""
+PLUGIN_REPLACES: Mapping[str, str] = {
+    "core_completion_get_course_completion_status": "every run",
+    "core_enrol_get_enrolled_users": "verify_writes",
+    "core_enrol_get_users_courses": "completion_per_user",
+}
+"""Core functions whose reads local_upskill takes over when the token may call it."""
+
+
+def needed_functions(
+    settings: MoodleSettings, *, reconcile: bool = False, plugin: bool = False
+) -> dict[str, str]:
+    """Function → the feature that needs it, for these settings; with ``plugin`` (the token
+    may call local_upskill) its functions instead of the core reads they replace."""
     needed = dict.fromkeys(REQUIRED_FUNCTIONS, "every run")
     enabled = {
         "update_profiles": settings.update_profiles,
@@ -87,7 +102,26 @@ def needed_functions(settings: MoodleSettings, *, reconcile: bool = False) -> di
         if enabled[feature]:
             for function in functions:
                 needed.setdefault(function, feature)
+    if plugin:
+        for function in PLUGIN_REPLACES:
+            needed.pop(function, None)
+        for function in PLUGIN_FUNCTIONS:
+            needed[function] = "completion and enrolment reads (local_upskill)"
     return needed
+
+
+def plugin_version(info: Mapping[str, Any]) -> int:
+    """The version of local_upskill the token may call (0: its functions are not all in the
+    token's service, or the plugin is not installed)."""
+    versions = {
+        str(f.get("name")): f.get("version")
+        for f in info.get("functions") or []
+        if isinstance(f, dict)
+    }
+    if not all(name in versions for name in PLUGIN_FUNCTIONS):
+        return 0
+    found = [str(versions[name] or "") for name in PLUGIN_FUNCTIONS]
+    return min(int(v) if v.isdigit() else 0 for v in found)
 
 
 class MoodleTarget:
@@ -111,6 +145,9 @@ class MoodleTarget:
         self.cohorts.setup = self._probe
         self.reader = CompletionReader(client, settings, self.name)
         self._own: str | None = None
+        self.plugin: PluginReads | None = None  # set by the first site info: the read path
+        self.plugin_seen = 0  # the plugin version the token may call (0: none)
+        self._path_known = False
 
     @classmethod
     def connect(
@@ -146,7 +183,7 @@ class MoodleTarget:
     def check(self, *, reconcile: bool = False) -> TargetInfo:
         info = self._site_info()
         granted = {str(f.get("name")) for f in info.get("functions") or [] if isinstance(f, dict)}
-        needed = needed_functions(self.settings, reconcile=reconcile)
+        needed = needed_functions(self.settings, reconcile=reconcile, plugin=bool(self.plugin))
         lacking = [f for f in needed if f not in granted]
         missing = tuple(f for f in lacking if f not in OPTIONAL_FUNCTIONS)
         optional = tuple(f for f in lacking if f in OPTIONAL_FUNCTIONS)
@@ -165,6 +202,29 @@ class MoodleTarget:
                 **{f: f"{needed[f]}; {OPTIONAL_FUNCTIONS[f]}" for f in optional},
             },
             missing_optional=optional,
+            notes=(self.read_path(),),
+        )
+
+    def read_path(self) -> str:
+        """Which functions read completion and enrolments, in words for ``target check``."""
+        if self.plugin is not None:
+            return (
+                f"Completion and enrolment reads: the local_upskill plugin (version "
+                f"{self.plugin.version}): a page of up to 5,000 rows a request, suspended "
+                "enrolments included"
+            )
+        if self.plugin_seen:
+            return (
+                f"Completion and enrolment reads: Moodle's core functions, because the site's "
+                f"local_upskill (version {self.plugin_seen}) is older than version "
+                f"{PLUGIN_MIN_VERSION} this connector reads; upgrade it with the zip of "
+                "`upskill moodle plugin --out DIR`"
+            )
+        return (
+            "Completion and enrolment reads: Moodle's core functions (one request per learner; "
+            "the completion of a suspended enrolment cannot be read); for bulk reads install the "
+            "local_upskill plugin (`upskill moodle plugin --out DIR`) and use a token of its "
+            f"service '{PLUGIN_SERVICE_NAME}'"
         )
 
     def permissions(
@@ -241,7 +301,27 @@ class MoodleTarget:
             raise ProtocolError(
                 f"Moodle at {self.client.url}: core_webservice_get_site_info gave no site info"
             )
+        self._choose_path(info)
         return info
+
+    def _choose_path(self, info: Mapping[str, Any]) -> None:
+        """The plugin's reads when the token may call local_upskill at MIN_VERSION or later;
+        else Moodle's core functions (and the read-back through them)."""
+        self.plugin_seen = plugin_version(info)
+        if self.plugin_seen >= PLUGIN_MIN_VERSION:
+            if self.plugin is None or self.plugin.version != self.plugin_seen:
+                self.plugin = PluginReads(self.client, self.name, self.plugin_seen, self.budget)
+        else:
+            self.plugin = None
+        self.manual.statuses = self.plugin.statuses if self.plugin is not None else None
+        self._path_known = True
+
+    def reads(self) -> PluginReads | None:
+        """The plugin's reads, or None for the core functions (one site info the first time,
+        when no check came before)."""
+        if not self._path_known:
+            self._site_info()
+        return self.plugin
 
     def course_ids(self, refs: Sequence[str]) -> dict[str, str]:
         found: dict[str, str] = {}
@@ -384,13 +464,22 @@ class MoodleTarget:
         return outcome
 
     def verify_writes(self) -> list[Shortfall]:
-        return self.manual.verify() if self.settings.verify_writes else []
+        if not self.settings.verify_writes:
+            return []
+        self.reads()  # the read-back goes through the plugin when the token may call it
+        return self.manual.verify()
 
     def enrolled(self, course_ids: Mapping[str, str]) -> dict[str, dict[str, str]]:
-        """Every enrolment of these courses; in a cohort course a learner not in the cohort
+        """Every enrolment of these courses (one paged read of them all through local_upskill
+        when the token may call it); in a cohort course a learner not in the cohort
         and not active there is ``outside`` (taken out by hand, or the cohort deleted and
         made again: the connector adds them back), unless suspended by the connector."""
-        found = {ref: self.manual.actual(cid) for ref, cid in sorted(course_ids.items())}
+        plugin = self.reads()
+        if plugin is not None:
+            read = plugin.statuses(list(course_ids.values()))
+            found = {ref: read.get(cid, {}) for ref, cid in sorted(course_ids.items())}
+        else:
+            found = {ref: self.manual.actual(cid) for ref, cid in sorted(course_ids.items())}
         cohort = [ref for ref in found if self.cohorts.covers(ref)]
         members = self.cohorts.members(cohort) if cohort else {}
         for ref, users in members.items():
@@ -402,7 +491,8 @@ class MoodleTarget:
     # -- completion --------------------------------------------------------------------
 
     def completions(self, rows: Sequence[EnrollRow]) -> list[Completion]:
-        return self.reader.read(rows)
+        plugin = self.reads()
+        return plugin.completions(rows) if plugin is not None else self.reader.read(rows)
 
 
 def _merge(into: BatchOutcome, other: BatchOutcome) -> None:

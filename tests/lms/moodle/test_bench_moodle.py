@@ -20,6 +20,13 @@ def test_first_sync_is_within_five_percent_and_the_nightly_run_is_free(tmp_path:
     assert figures["requests"] <= 1.05 * figures["minimum"]  # type: ignore[operator]
     assert figures["nightly_changes"] == 0 and figures["nightly_requests"] == 0
     assert figures["reconcile_reads"] == 6  # 3 courses: one page each, active and suspended
+    paths = figures["paths"]
+    assert isinstance(paths, dict)
+    assert paths["core"]["path"] == "core" and paths["plugin"]["path"] == "plugin"
+    assert paths["plugin"]["completion_requests"] == 2  # 6,000 enrollments, 5,000 a page
+    assert paths["plugin"]["reconcile_reads"] == 2
+    assert paths["core"]["completion_requests"] >= 2000  # one per learner of 3 courses
+    assert paths["plugin"]["completed"] == paths["core"]["completed"] > 0
 
 
 def test_completion_figures(tmp_path: Path) -> None:
@@ -27,3 +34,5 @@ def test_completion_figures(tmp_path: Path) -> None:
     assert done["enrollments"] == 300 and done["completed"] == 3
     assert done["by_function"] == {"core_enrol_get_users_courses": 100,
                                    "core_completion_get_course_completion_status": 3}
+    assert done["plugin_by_function"] == {"local_upskill_get_completions": 1}
+    assert done["plugin_reconcile_reads"] == 1

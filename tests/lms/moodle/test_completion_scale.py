@@ -28,6 +28,7 @@ def test_users_with_several_courses_are_read_per_user(target, control) -> None:
     rows = setup(target, control, 6, 3)
     control.mark_completed(int(rows[0].user_id), "c0", time=1_700_000_000)
     control.mark_completed(int(rows[4].user_id), "c1", time=1_700_000_500)
+    target.check()  # as a sync does first: the token has no local_upskill, the core path
     control.reset_stats()
     found = {(c.person_key, c.course_ref): c for c in target.completions(rows)}
     assert len(found) == 18
@@ -77,6 +78,7 @@ def test_a_budget_caps_the_requests_and_rotates_daily(sandbox, client, control) 
     target = MoodleTarget(client, settings)
     rows = setup(target, control, 10, 1)
     target.reader.today = lambda: date(2026, 12, 1)
+    target.check()
     control.reset_stats()
     first = {c.person_key for c in target.completions(rows)}
     assert len(first) == 4 and target.reader.left_over == 6

@@ -21,7 +21,7 @@ from connector.model import EnrollmentStatus
 from connector.store import Store
 from connector.sync.run import sync
 from tests.lms.moodle.runs.harness import ROOT, configure, settings_for
-from tests.servers.moodle_site import MoodleUnderTest
+from tests.servers.moodle_site import READ_PATHS, MoodleUnderTest
 
 SAMPLE = ROOT / "examples" / "org.csv"
 
@@ -39,10 +39,11 @@ def write_rows(path: Path, rows: list[dict[str, str]]) -> None:
 
 
 @pytest.fixture
-def run(tmp_path: Path, moodle: MoodleUnderTest, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Settings, Store]]:
+def run(tmp_path: Path, moodle: MoodleUnderTest, monkeypatch: pytest.MonkeyPatch, read_path: str) -> Iterator[tuple[Settings, Store]]:
     for name in list(__import__("os").environ):
         if name.startswith("UPSKILL_"):
             monkeypatch.delenv(name)
+    moodle.use_path(read_path)
     write_rows(tmp_path / "org.csv", sample_rows())
     (tmp_path / "token").write_text(moodle.token + "\n", encoding="utf-8")
     configure(tmp_path, moodle.url, timeout=60)
@@ -79,8 +80,9 @@ def assert_moodle_matches_state(moodle: MoodleUnderTest, store: Store) -> None:
     assert set(wanted) <= set(actual)
 
 
+@pytest.mark.parametrize("read_path", READ_PATHS)
 def test_sample_organisation_night_after_night(
-    run: tuple[Settings, Store], moodle: MoodleUnderTest, tmp_path: Path
+    run: tuple[Settings, Store], moodle: MoodleUnderTest, tmp_path: Path, read_path: str
 ) -> None:
     settings, store = run
     rows = sample_rows()
@@ -149,9 +151,26 @@ def test_sample_organisation_night_after_night(
         if e.person_key in leavers
     )
 
-    # 5. hand edits on Moodle: one enrolment removed, one suspended; reconcile records both
+    # 5. a learner completes, then an administrator suspends the enrolment by hand before the
+    # next night: only the plugin can read that completion (Moodle's core functions answer
+    # usernotenroled for a suspended enrolment), and neither path records "not completed"
     others = [e for e in store.enrollments("moodle")
               if e.status is EnrollmentStatus.ACTIVE and e.person_key not in leavers]
+    earned = others[70]
+    moodle.control.mark_completed(int(accounts[earned.person_key]), earned.course_ref, time=1_780_000_600)
+    moodle.control.hand_enrolment(int(accounts[earned.person_key]), earned.course_ref, "suspend") \
+        if moodle.real else _sandbox_hand(moodle, accounts, earned, "suspend")
+    sync(settings, store)
+    recorded = {(c.person_key, c.course_ref): c for c in store.completions()}
+    if read_path == "plugin":
+        completion = recorded[(earned.person_key, earned.course_ref)]
+        assert completion.completed and completion.completed_at is not None
+        assert int(completion.completed_at.timestamp()) == 1_780_000_600
+    else:  # what the nights before read (not completed) stays: unknown is not recorded
+        before = recorded.get((earned.person_key, earned.course_ref))
+        assert before is None or not before.completed
+
+    # 6. hand edits on Moodle: one enrolment removed, one suspended; reconcile records both
     removed, suspended = others[10], others[40]
     moodle.control.hand_enrolment(int(accounts[removed.person_key]), removed.course_ref, "unenrol") \
         if moodle.real else _sandbox_hand(moodle, accounts, removed, "unenrol")
@@ -165,7 +184,7 @@ def test_sample_organisation_night_after_night(
     actual = on_moodle(moodle)
     assert (int(accounts[removed.person_key]), removed.course_ref) not in actual  # sticky
 
-    # 6. the night after: nothing to change, nothing written
+    # 7. the night after: nothing to change, nothing written
     quiet = sync(settings, store)
     assert quiet.prepared.plan.is_empty and quiet.writes_sent == 0
 
