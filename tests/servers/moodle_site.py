@@ -23,6 +23,8 @@ Environment:
   ``UPSKILL_TEST_MOODLE_CODE``     the folder of its config.php (the administrator's hand), and
   ``UPSKILL_TEST_MOODLE_RESTORE``  a shell command that puts the site back as it was (every test
                                    starts from the same site: e.g. a pg_restore of a dump)
+  ``UPSKILL_TEST_MOODLE_PLUGIN_TOKEN`` and, there, the token of a user given the role of the
+                                   installed local_upskill plugin, for its service
   ``UPSKILL_TEST_MOODLE=0``        skip the real-Moodle tests on a laptop
 Without PHP or an archive the tests skip, except under CI (``CI=true``), where they fail.
 """
@@ -467,6 +469,7 @@ def existing_site(postgres: PostgresServer) -> MoodleSite:
         archive=Path(), folder=code, code=code, webroot=webroot, dataroot=Path(),
         postgres=postgres, database="", port=int(url.rsplit(":", 1)[-1]) if url.count(":") > 1 else 80,
         token=env["UPSKILL_TEST_MOODLE_TOKEN"], restore_command=env["UPSKILL_TEST_MOODLE_RESTORE"],
+        plugin_token=env.get("UPSKILL_TEST_MOODLE_PLUGIN_TOKEN", ""),
         base_url=url,
     )
     site.release = site.php("-r", f"define('CLI_SCRIPT', 1); require '{code}/config.php'; echo $CFG->release;").stdout.strip()
@@ -614,6 +617,9 @@ class MoodleUnderTest:
         if self.site is None:
             self.control.use_plugin(path == "plugin")
         elif path == "plugin":
+            if not self.site.plugin_token:
+                pytest.fail("the site has no token of the local_upskill plugin's set-up: set "
+                            "UPSKILL_TEST_MOODLE_PLUGIN_TOKEN")
             self.token, self.control.roleid = self.site.plugin_token, self.site.plugin_roleid
         else:
             self.token, self.control.roleid = self.site.token, self.site.ws_roleid

@@ -90,7 +90,8 @@ class PluginReads:
             params = {**extra, "courseids": [int(c) for c in batch]}
             try:
                 pages = PluginPages(self.client, function, params, key)
-                rows.extend(pages)
+                got = list(pages)  # whole, or not at all: a course may go between two pages
+                rows.extend(got)
                 courses.extend(pages.courses)
                 continue
             except RemoteError as exc:

@@ -9,7 +9,9 @@ Moodle does: switched on from the command line (setting ``maintenance``), HTTP 5
 page and ``Retry-After: 300`` before anything else; in the admin pages (``maintenance_enabled``),
 ``sitemaintenance`` once the token is known. The web-service user's capabilities and the identity
 settings are modelled by :mod:`.sandbox_access`; the checks run in Moodle's order (token,
-maintenance, ``webservice/rest:use``, the function, the service). Data lives in SQLite.
+maintenance, ``webservice/rest:use``, the function, the service). Data lives in SQLite. The
+functions of the connector's plugin local_upskill are installed (:mod:`.sandbox_plugin`) but
+not in the token's service unless asked (``--plugin``, or the control's ``use_plugin``).
 
 ``/_sandbox/...`` is a control interface (JSON, no token) for tests and the demo; see
 :class:`connector.lms.moodle.control.SandboxControl`.
@@ -38,6 +40,7 @@ from typing import Any
 from urllib.parse import parse_qs, parse_qsl
 from xml.sax.saxutils import escape
 
+from connector.lms.moodle.plugin import CAPABILITY as PLUGIN_CAPABILITY
 from connector.lms.moodle.sandbox_access import Access
 from connector.lms.moodle.sandbox_admin import delete_cohort, hand_enrolment
 from connector.lms.moodle.sandbox_catalog import CORE_FUNCTIONS, FUNCTIONS
@@ -557,10 +560,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--port-file", type=Path, help="write the port here once listening")
     parser.add_argument("--max-input-vars", type=int, default=5000)
+    parser.add_argument(
+        "--plugin",
+        action="store_true",
+        help="the token's service holds local_upskill's bulk reads (the plugin's set-up)",
+    )
     opts = parser.parse_args(argv)
     if opts.db != ":memory:":
         Path(opts.db).parent.mkdir(parents=True, exist_ok=True)
     sandbox = SandboxServer(opts.db, opts.token, opts.host, opts.port, opts.max_input_vars)
+    if opts.plugin:
+        sandbox.state.functions = list(FUNCTIONS)
+        sandbox.state.access.capabilities |= {PLUGIN_CAPABILITY}
     http = sandbox.bind()
     if opts.port_file:
         opts.port_file.parent.mkdir(parents=True, exist_ok=True)

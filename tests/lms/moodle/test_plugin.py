@@ -17,9 +17,9 @@ from connector.cli import cli
 from connector.errors import AccessDenied, ProtocolError
 from connector.lms import EnrollRow
 from connector.lms.moodle import plugin
-from connector.lms.moodle.plugin_reads import PluginReads
+from connector.lms.moodle.plugin_reads import PluginPages, PluginReads
 from connector.lms.moodle.setup import CAPABILITIES, SERVICE_FUNCTIONS
-from connector.lms.moodle.target import MoodleTarget
+from connector.lms.moodle.target import MoodleTarget, plugin_version
 from connector.model import Person
 from tests.servers.moodle_site import CONTROL_SCRIPT, READ_PATHS, MoodleUnderTest, php_binary
 
@@ -289,3 +289,78 @@ def test_upskill_target_check_says_which_path_reads(
     captured = capsys.readouterr()
     assert "MISSING  read enrolments and completion in bulk" in captured.out
     assert "fix: give the token's user the role 'Upskill connector'" in captured.out
+
+
+# -- without a network --------------------------------------------------------------------
+
+
+class PagedClient:
+    """A client double answering local_upskill pages from a list, recording each request."""
+
+    url = "https://moodle.example.org"
+
+    def __init__(self, pages: list[dict[str, Any]]) -> None:
+        self.pages = pages
+        self.sent: list[dict[str, Any]] = []
+
+    def call(self, function: str, params: dict[str, Any]) -> dict[str, Any]:
+        self.sent.append(params)
+        return self.pages[len(self.sent) - 1]
+
+
+def row(user: int, course: int = 7) -> dict[str, Any]:
+    return {"userid": user, "courseid": course, "status": "active"}
+
+
+def test_pages_are_read_until_hasmore_is_false() -> None:
+    client = PagedClient([
+        {"enrolments": [row(1), row(2)], "hasmore": True},
+        {"enrolments": [row(3)], "hasmore": False},
+    ])  # fmt: skip
+    pages = PluginPages(client, plugin.GET_ENROLMENTS, {"courseids": [7]}, "enrolments")  # type: ignore[arg-type]
+    assert [r["userid"] for r in pages] == [1, 2, 3]
+    assert [p["limitfrom"] for p in client.sent] == [0, 2]
+    assert {p["limitnumber"] for p in client.sent} == {plugin.MAX_PAGE}
+
+
+def test_the_same_page_twice_is_a_loop_not_another_page() -> None:
+    page = {"enrolments": [row(1), row(2)], "hasmore": True}
+    pages = PluginPages(PagedClient([page, page]), plugin.GET_ENROLMENTS, {}, "enrolments")  # type: ignore[arg-type]
+    with pytest.raises(ProtocolError, match="same page twice"):
+        list(pages)
+
+
+def test_an_answer_without_its_rows_is_a_protocol_error() -> None:
+    pages = PluginPages(PagedClient([{"hasmore": False}]), plugin.GET_COMPLETIONS, {}, "completions")  # type: ignore[arg-type]
+    with pytest.raises(ProtocolError, match="answered without completions"):
+        list(pages)
+
+
+def site_info(version: str, functions: tuple[str, ...] = plugin.FUNCTIONS) -> dict[str, Any]:
+    return {"functions": [{"name": "core_webservice_get_site_info", "version": "2024100706"},
+                          *({"name": f, "version": version} for f in functions)]}  # fmt: skip
+
+
+def test_the_plugin_path_needs_both_functions_at_the_version_read() -> None:
+    assert plugin_version(site_info(str(plugin.MIN_VERSION))) == plugin.MIN_VERSION
+    assert plugin_version(site_info("2026120799")) == 2026120799
+    assert plugin_version(site_info("2026120700", plugin.FUNCTIONS[:1])) == 0
+    assert plugin_version(site_info("")) == 0
+    assert plugin_version({"functions": []}) == 0
+
+
+def test_an_older_plugin_is_not_used_and_target_check_says_so() -> None:
+    from connector.config import MoodleSettings
+    from connector.lms.moodle.client import MoodleClient
+
+    settings = MoodleSettings(url="https://moodle.example.org")
+    target = MoodleTarget(MoodleClient.from_settings(settings, "t0ken-for-a-unit-test"), settings)
+    target._choose_path(site_info("2025010100"))
+    assert target.plugin is None and target.plugin_seen == 2025010100
+    assert "older than version" in target.read_path() and "upskill moodle plugin" in target.read_path()
+    target._choose_path(site_info(str(plugin.MIN_VERSION)))
+    assert target.plugin is not None and target.manual.statuses is not None
+    target._choose_path(site_info("", ()))
+    assert target.plugin is None and target.manual.statuses is None
+    assert "core functions" in target.read_path()
+    target.close()
