@@ -8,10 +8,9 @@ naming every id, the front page included), then ``local/upskill:read`` per cours
 (``nopermissions``). Rows come ordered by course id, then user id; ``hasmore`` says whether the
 next page holds more.
 
-Where the sandbox is laxer than the plugin on Moodle: the sandbox holds one enrolment per
-learner and course, so ``get_enrolments`` answers one row each with method ``manual`` (a
-learner enrolled by cohort sync too has two rows on Moodle); every sandbox course has exactly
-one completion criterion, so ``criteria`` is 1 and ``progress`` 0 or 100.
+Where the sandbox is laxer than the plugin on Moodle: a cohort sync enrolment has no dates;
+every sandbox course has exactly one completion criterion, so ``criteria`` is 1 and
+``progress`` 0 or 100.
 """
 
 from __future__ import annotations
@@ -100,11 +99,12 @@ def get_enrolments(site: Site, params: Mapping[str, Any]) -> Any:
     if not courses:
         return {"enrolments": [], "hasmore": False}
     now = int(site.now())
-    rows, more = _page(site.store.course_rows([c["id"] for c in courses], start, size + 1), size)
+    ids = [c["id"] for c in courses]
+    rows, more = _page(site.store.course_rows(ids, start, size + 1, by_method=True), size)
     enrolments = [
         {
             "userid": row["userid"], "idnumber": row["idnumber"], "username": row["username"],
-            "email": row["email"], "courseid": row["courseid"], "method": "manual",
+            "email": row["email"], "courseid": row["courseid"], "method": row["method"],
             "status": "active" if is_active(row, now) else "suspended",
             "timestart": row["timestart"], "timeend": row["timeend"],
         }

@@ -382,20 +382,31 @@ class SandboxStore:
         return self._all(sql, {"course": course_id, "now": now, "start": start, "limit": limit})
 
     def course_rows(
-        self, course_ids: Sequence[int], start: int, limit: int, since: int = 0
+        self, course_ids: Sequence[int], start: int, limit: int, since: int = 0, *,
+        by_method: bool = False,
     ) -> list[Record]:
         """Enrolments of these courses with their users and completion, in course then user
-        id order (local_upskill's reads); with ``since`` only completions from then on."""
+        id order (local_upskill's reads): one row per user and course, or with ``by_method``
+        one per enrolment method (``method``); with ``since`` only completions from then on."""
         marks = ",".join("?" * len(course_ids))
         completed = " AND k.timecompleted >= ?" if since > 0 else ""
+        source = "course_enrolments"
+        method = "'manual' AS method"
+        if by_method:
+            source = (
+                "(SELECT userid, courseid, timestart, timeend, status, 'manual' AS method"
+                " FROM enrolments UNION ALL SELECT userid, courseid, 0, 0, status, 'cohort'"
+                " FROM cohort_enrolments)"
+            )
+            method = "e.method"
         sql = (
-            "SELECT e.userid, e.courseid, e.status, e.timestart, e.timeend, u.idnumber,"  # noqa: S608
-            " u.username, u.email, k.timecompleted FROM enrolments e"
-            " JOIN users u ON u.id = e.userid AND u.deleted = 0 LEFT JOIN completions k"
-            " ON k.userid = e.userid AND k.courseid = e.courseid"
+            f"SELECT e.userid, e.courseid, e.status, e.timestart, e.timeend, {method},"  # noqa: S608
+            " u.idnumber, u.username, u.email, k.timecompleted"
+            f" FROM {source} e JOIN users u ON u.id = e.userid AND u.deleted = 0"
+            " LEFT JOIN completions k ON k.userid = e.userid AND k.courseid = e.courseid"
             f" WHERE e.courseid IN ({marks}){completed}"
-            " ORDER BY e.courseid, e.userid LIMIT ? OFFSET ?"
-        )
+            " ORDER BY e.courseid, e.userid, method LIMIT ? OFFSET ?"
+        )  # fixed fragments only
         args = [*course_ids, *([since] if since > 0 else []), limit, start]
         return self._all(sql, args)
 

@@ -61,6 +61,7 @@ $services = [
             'core_cohort_add_cohort_members',
             'core_cohort_delete_cohort_members',
             'core_cohort_search_cohorts',
+            'core_cohort_get_cohort_members',
             'local_upskill_get_completions',
             'local_upskill_get_enrolments',
         ],
