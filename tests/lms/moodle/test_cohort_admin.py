@@ -161,7 +161,7 @@ def workdir(tmp_path: Path, moodle: MoodleUnderTest, monkeypatch: pytest.MonkeyP
     for name in list(os.environ):
         if name.startswith("UPSKILL_"):
             monkeypatch.delenv(name)
-    write_org(tmp_path / "org.csv", org(6))
+    write_org(tmp_path / "org.csv", org(4))
     (tmp_path / "token").write_text(moodle.token + "\n", encoding="utf-8")
     configure(tmp_path, moodle.url, timeout=60)
     return tmp_path
@@ -203,23 +203,23 @@ def test_a_course_moved_into_cohort_mode_and_out_again(
     link(moodle, settings)
     planned = sync(settings, store, dry_run=True).prepared.plan.changes
     assert {(c.kind.value, c.course_ref) for c in planned} == {("move", COURSE)}
-    assert len(planned) == 6 and "moves from manual to cohort" in planned[0].reason
+    assert len(planned) == 4 and "moves from manual to cohort" in planned[0].reason
     outcome = sync(settings, store)
     assert outcome.applied is not None and outcome.applied.failed_total == 0
-    assert members(moodle) == {int(accounts[f"E{i}"]) for i in range(6)}
+    assert members(moodle) == {int(accounts[f"E{i}"]) for i in range(4)}
     assert methods(moodle, accounts["E1"], COURSE) == {"cohort": "active", "manual": "suspended"}
     state_matches_moodle(moodle, store)
     assert sync(settings, store).prepared.plan.is_empty  # moved once
     # a leaver loses access through the cohort: no manual enrolment keeps them in
-    write_org(workdir / "org.csv", org(6, status=lambda i: "terminated" if i == 5 else "active"))
+    write_org(workdir / "org.csv", org(4, status=lambda i: "terminated" if i == 3 else "active"))
     sync(settings, store)
-    assert status(moodle, accounts["E5"], COURSE) == "suspended"
+    assert status(moodle, accounts["E3"], COURSE) == "suspended"
     state_matches_moodle(moodle, store)
     # and out of cohort mode again: manual enrolments back first, then out of the cohort
     settings = cohort_mode(workdir, moodle, on=False)
     planned = sync(settings, store, dry_run=True).prepared.plan.changes
     assert {(c.kind.value, c.course_ref) for c in planned} == {("move", COURSE)}
-    assert len(planned) == 5
+    assert len(planned) == 3
     outcome = sync(settings, store)
     assert outcome.applied is not None and outcome.applied.failed_total == 0
     assert members(moodle) == set()
@@ -255,7 +255,7 @@ def test_a_deleted_cohort_stops_the_run_and_its_repair_enrols_everyone_again(
     kinds = {d.kind for d in outcome.reconciled.drift if d.course_ref == COURSE}
     assert kinds == {"not in the cohort"}
     assert outcome.applied is not None and outcome.applied.failed_total == 0
-    assert members(moodle) == {int(accounts[f"E{i}"]) for i in range(6)}
+    assert members(moodle) == {int(accounts[f"E{i}"]) for i in range(4)}
     assert status(moodle, accounts["E1"], COURSE) == "active"
     state_matches_moodle(moodle, store)
     again = sync(settings, store, reconcile=True)
