@@ -6,8 +6,6 @@ as in progress."""
 
 from __future__ import annotations
 
-import pytest
-
 from connector.lms import EnrollRow
 from connector.model import Person
 from tests.servers.moodle_site import MoodleUnderTest
@@ -29,12 +27,6 @@ def test_progress_is_the_share_of_activities_completed(moodle: MoodleUnderTest) 
     found = {(c.person_key, c.course_ref): c for c in target.completions(rows)}
     progress = {k: (c.completed, c.progress) for k, c in found.items()}
     assert progress[("P0", "progress-parts")] == (False, 0.0)  # observed on 5.2dev too
-    if moodle.real:
-        pytest.xfail(
-            "the real site's complete_activities (completion_info::update_state from the CLI) "
-            "left progress at 0.0 on 5.2dev; the sandbox follows Moodle's "
-            "completion/classes/progress.php until the control verb is fixed"
-        )
     assert progress[("P1", "progress-parts")] == (False, 25.0)
     assert progress[("P2", "progress-parts")] == (False, 75.0)
     assert progress[("P1", "progress-plain")][1] is None  # no activity: Moodle says null
