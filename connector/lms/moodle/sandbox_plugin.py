@@ -9,8 +9,10 @@ naming every id, the front page included), then ``local/upskill:read`` per cours
 next page holds more.
 
 Where the sandbox is laxer than the plugin on Moodle: a cohort sync enrolment has no dates;
-every sandbox course has exactly one completion criterion, so ``criteria`` is 1 and
-``progress`` 0 or 100.
+every sandbox course has exactly one completion criterion, so ``criteria`` is 1.
+``progress`` is Moodle's course progress, as core's ``core_enrol_get_users_courses`` gives it:
+the share of the course's activities with completion tracking the learner completed, 100 once
+the course is complete, null without such activities or with completion off.
 """
 
 from __future__ import annotations
@@ -78,7 +80,12 @@ def get_completions(site: Site, params: Mapping[str, Any]) -> Any:
     completions = []
     for row in rows:
         done = int(row["timecompleted"] or 0) if tracked[row["courseid"]] else 0
-        progress = 100.0 if done else 0.0 if tracked[row["courseid"]] else None
+        progress = None
+        if done:
+            progress = 100.0
+        elif tracked[row["courseid"]]:
+            ticked, total = site.store.activities_done(row["userid"], row["courseid"])
+            progress = None if total == 0 else round(100.0 * ticked / total, 2)
         completions.append(
             {
                 "userid": row["userid"], "idnumber": row["idnumber"],

@@ -65,6 +65,7 @@ class get_completions extends external_api {
     public static function execute(array $courseids, int $since = 0, int $limitfrom = 0,
             int $limitnumber = reads::MAX_PAGE): array {
         global $CFG, $DB;
+        require_once($CFG->libdir . '/completionlib.php');
         $params = self::validate_parameters(self::execute_parameters(), [
             'courseids' => $courseids, 'since' => $since, 'limitfrom' => $limitfrom,
             'limitnumber' => $limitnumber,
@@ -86,6 +87,14 @@ class get_completions extends external_api {
         $criteria = $DB->get_records_sql_menu(
             "SELECT course, COUNT(1) FROM {course_completion_criteria} WHERE course $critsql GROUP BY course",
             $critparams);
+        // Moodle's course progress (core_completion\progress::get_course_progress_percentage):
+        // activities with completion tracking (completion_info::get_activities) and the ones a
+        // learner completed or passed (completion_info::count_modules_completed).
+        [$actsql, $actparams] = $DB->get_in_or_equal($ids, SQL_PARAMS_NAMED, 'a');
+        $activities = $DB->get_records_sql_menu(
+            "SELECT course, COUNT(1) FROM {course_modules}
+              WHERE course $actsql AND completion > 0 AND deletioninprogress = 0
+           GROUP BY course", $actparams);
         [$donesql, $doneparams] = $DB->get_in_or_equal($ids, SQL_PARAMS_NAMED, 'd');
         $having = $params['since'] > 0 ? 'HAVING MAX(COALESCE(cc.timecompleted, 0)) >= :since' : '';
         $sql = "SELECT ue.userid, e.courseid, u.idnumber,
@@ -93,15 +102,16 @@ class get_completions extends external_api {
                                  AND ue.timestart < :now1 AND (ue.timeend = 0 OR ue.timeend > :now2)
                                 THEN 1 ELSE 0 END) AS isactive,
                        MAX(COALESCE(cc.timecompleted, 0)) AS timecompleted,
-                       MAX(COALESCE(done.criteria, 0)) AS criteriadone
+                       MAX(COALESCE(done.modules, 0)) AS modulesdone
                   FROM {user_enrolments} ue
                   JOIN {enrol} e ON e.id = ue.enrolid
                   JOIN {user} u ON u.id = ue.userid AND u.deleted = 0
              LEFT JOIN {course_completions} cc ON cc.userid = ue.userid AND cc.course = e.courseid
-             LEFT JOIN (SELECT userid, course, COUNT(1) AS criteria
-                          FROM {course_completion_crit_compl}
-                         WHERE course $donesql AND timecompleted > 0
-                      GROUP BY userid, course) done ON done.userid = ue.userid AND done.course = e.courseid
+             LEFT JOIN (SELECT cmc.userid, cm.course, COUNT(1) AS modules
+                          FROM {course_modules_completion} cmc
+                          JOIN {course_modules} cm ON cm.id = cmc.coursemoduleid
+                         WHERE cm.course $donesql AND cmc.completionstate IN (:complete, :completepass)
+                      GROUP BY cmc.userid, cm.course) done ON done.userid = ue.userid AND done.course = e.courseid
                  WHERE e.courseid $insql
               GROUP BY ue.userid, e.courseid, u.idnumber
                        $having
@@ -109,6 +119,7 @@ class get_completions extends external_api {
         $sqlparams = $inparams + $doneparams + [
             'useractive' => ENROL_USER_ACTIVE, 'instanceenabled' => ENROL_INSTANCE_ENABLED,
             'now1' => $now, 'now2' => $now,
+            'complete' => COMPLETION_COMPLETE, 'completepass' => COMPLETION_COMPLETE_PASS,
         ];
         if ($params['since'] > 0) {
             $sqlparams['since'] = $params['since'];
@@ -127,12 +138,12 @@ class get_completions extends external_api {
             }
             $courseid = (int)$row->courseid;
             $timecompleted = $tracked[$courseid] ? (int)$row->timecompleted : 0;
-            $count = (int)($criteria[$courseid] ?? 0);
+            $count = (int)($activities[$courseid] ?? 0);
             $progress = null;
             if ($timecompleted > 0) {
                 $progress = 100.0;
             } else if ($tracked[$courseid] && $count > 0) {
-                $progress = round(100.0 * min((int)$row->criteriadone, $count) / $count, 2);
+                $progress = round(100.0 * min((int)$row->modulesdone, $count) / $count, 2);
             }
             $completions[] = [
                 'userid' => (int)$row->userid,
@@ -173,7 +184,9 @@ class get_completions extends external_api {
                     'active, or suspended (suspended, not started, ended or method disabled)'),
                 'timecompleted' => new external_value(PARAM_INT, 'When the course was completed; 0: not'),
                 'progress' => new external_value(PARAM_FLOAT,
-                    'Percentage of completion criteria met; null when completion is not tracked',
+                    'Course progress as Moodle gives it: the percentage of the activities with completion '
+                    . 'tracking completed, 100 once the course is complete; null without such activities '
+                    . 'or when completion is not tracked',
                     VALUE_REQUIRED, null, NULL_ALLOWED),
             ])),
             'hasmore' => new external_value(PARAM_BOOL, 'Whether a next page (limitfrom + limitnumber) holds more'),
