@@ -197,8 +197,6 @@ def main() -> None:
     parser.add_argument("--samba-people", type=int, default=SAMBA_PEOPLE)
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    # a SIGTERM (``timeout``, CI) still stops the servers, through the ``finally`` below
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.one:
         print(json.dumps(measure(json.loads(args.one))))
         return
@@ -236,4 +234,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    # a SIGTERM (``timeout``, CI) still stops the servers, through the ``finally`` blocks
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     main()

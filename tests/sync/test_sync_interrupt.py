@@ -90,6 +90,7 @@ def test_a_signal_finishes_the_batch_in_flight_and_records_the_run_as_stopped(
 ) -> None:
     faulty = _faulty(monkeypatch, workdir, action)
     config = str(workdir / "upskill.toml")
+    before = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
     assert main(["--config", config, "sync"]) == code
     err = capsys.readouterr().err
     assert "Traceback" not in err and f"the sync stopped: interrupted by {action}" in err
@@ -102,7 +103,7 @@ def test_a_signal_finishes_the_batch_in_flight_and_records_the_run_as_stopped(
     assert main(["--config", config, "sync"]) == 0
     pairs = [(e["username"], e["shortname"]) for e in SandboxControl(sandbox.url).enrolments()]
     assert len(pairs) == len(set(pairs)) == sum(1 for _ in store.enrollments("moodle"))
-    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # handlers restored
+    assert {s: signal.getsignal(s) for s in before} == before  # handlers restored
 
 
 def test_the_time_limit_stops_a_run_between_batches(

@@ -579,12 +579,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         partial.write_text(f"{sandbox.port}\n", encoding="utf-8")
         partial.replace(opts.port_file)
     print(f"Moodle sandbox listening on {sandbox.url}", flush=True)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         http.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
+        signal.signal(signal.SIGTERM, previous)
         http.server_close()
         sandbox.state.store.close()
         if opts.port_file:
