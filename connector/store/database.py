@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, Table, create_engine, event, inspect, text
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
@@ -23,6 +23,7 @@ from connector.errors import StateError
 
 if TYPE_CHECKING:  # Alembic is imported only when a migration may have to run (about 0.2 s)
     from alembic.config import Config
+    from sqlalchemy.dialects import postgresql  # with its asyncpg dialect, about 0.05 s
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 BUSY_TIMEOUT_SECONDS = 30.0
@@ -229,6 +230,8 @@ def current_revision(connection: Connection) -> str | None:
 def dialect_insert(conn: Connection, table: Table) -> postgresql.Insert | sqlite.Insert:
     """An INSERT of the connection's dialect, which offers ``on_conflict_do_*``."""
     if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
         return postgresql.insert(table)
     if conn.dialect.name == "sqlite":
         return sqlite.insert(table)

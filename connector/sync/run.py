@@ -35,22 +35,21 @@ from connector.personas.analysis import rule_problems
 from connector.personas.engine import Assignment, assign, assign_each, expired_pins, untouched
 from connector.personas.loader import Mappings, Override, load_mappings
 from connector.personas.reach import UnseenGroup, unseen_groups
-from connector.progress.collect import CollectResult, collect
-from connector.progress.xapi.collect import XapiResult
 from connector.registry import build_source, build_targets, enabled_targets, mappings_path
-from connector.report.admin import after_sync
 from connector.store import Store
 from connector.sync import approval, course_identity, guard_hold, guards, quarantine
-from connector.sync.executor import ApplyResult, Executor
-from connector.sync.interrupt import StopRequest
 from connector.sync.planner import Policy, plan
 from connector.sync.policy import modes_after, unwanted_after
 from connector.sync.preview import PopulationDiff, moved_people, people_subset, population_diff
 from connector.sync.reading import READ_FAILED, checked_read, read_directory, save_cursor
 from connector.sync.state import Refusal, State
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # what only a sync that writes, or a collect, uses is imported there
+    from connector.progress.collect import CollectResult
+    from connector.progress.xapi.collect import XapiResult
     from connector.skillbuilder.publish import PublishResult
+    from connector.sync.executor import ApplyResult, Executor
+    from connector.sync.interrupt import StopRequest
 
 log = logging.getLogger(__name__)
 
@@ -381,6 +380,11 @@ def sync(
     ``stop`` (set by signals, see :mod:`connector.sync.interrupt`), the time limit
     ``[sync] max_minutes`` and a lost run lock stop the apply between two batches: the run is
     recorded ``stopped`` with what it applied, and :class:`Interrupted` is raised."""
+    from connector.progress.collect import CollectResult, collect
+    from connector.report.admin import after_sync
+    from connector.sync.executor import Executor
+    from connector.sync.interrupt import StopRequest
+
     try:
         mappings = load_mappings(mappings_path(settings))  # fail fast, before taking the lock
         run_id = store.start_run("sync", dry_run=dry_run, mappings_hash=mappings.content_hash)
@@ -736,6 +740,8 @@ def collect_only(
 ) -> CollectResult:
     """Collect progress without planning or applying enrollments; ``xapi_since`` re-reads
     the LRS from then (see :func:`connector.progress.xapi.collect.collect_xapi`)."""
+    from connector.progress.collect import collect
+
     if xapi_since is not None and settings.progress.xapi is None:
         raise ConfigError("--xapi-since needs a [progress.xapi] section (the LRS to read)")
     run_id = store.start_run("collect", dry_run=False, mappings_hash=None)
