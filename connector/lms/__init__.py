@@ -69,11 +69,59 @@ def row_key(person_key: str, course_ref: str) -> str:
 
 @dataclass(slots=True)
 class RequestStats:
-    """Requests a client sent in this process, split into reads and writes."""
+    """Requests a client sent in this process (each attempt, retries included), split into
+    reads and writes and by function; and the errors they met, by function and kind: the
+    target's own error code (Moodle's ``errorcode``), ``http_NNN`` for an HTTP status other
+    than 200, ``timeout``, ``connection``, ``tls`` or ``not_json``."""
 
     reads: int = 0
     writes: int = 0
     by_function: dict[str, int] = field(default_factory=dict)
+    errors: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def copy(self) -> RequestStats:
+        return RequestStats(self.reads, self.writes, dict(self.by_function), dict(self.errors))
+
+    def counts(self, target: str, since: RequestStats | None = None) -> dict[str, int]:
+        """The run counts of the requests sent since ``since`` (a :meth:`copy` taken at the
+        run's start): ``requests.TARGET.FUNCTION`` and ``lms_errors.TARGET.FUNCTION.KIND``."""
+        before = since or RequestStats()
+        found: dict[str, int] = {}
+        for function, n in self.by_function.items():
+            if n > before.by_function.get(function, 0):
+                found[f"requests.{target}.{function}"] = n - before.by_function.get(function, 0)
+        for (function, kind), n in self.errors.items():
+            if n > before.errors.get((function, kind), 0):
+                key = f"{ERRORS_PREFIX}{target}.{function}.{kind}"
+                found[key] = n - before.errors.get((function, kind), 0)
+        return found
+
+
+ERRORS_PREFIX = "lms_errors."
+REQUESTS_PREFIX = "requests."
+
+
+def request_counts(
+    targets: Mapping[str, LmsTarget] | None, before: Mapping[str, RequestStats]
+) -> dict[str, int]:
+    """The run counts of every target's requests and errors since ``before`` (the copies
+    taken when the run started; a target built during the run started from none)."""
+    found: dict[str, int] = {}
+    for name, target in sorted((targets or {}).items()):
+        found.update(target.stats.counts(name, before.get(name)))
+    return found
+
+
+def parse_request_count(key: str) -> tuple[str, str, str, str] | None:
+    """``(requests|errors, target, function, kind)`` of a run count :func:`request_counts`
+    wrote (kind empty for requests), None for any other count."""
+    if key.startswith(REQUESTS_PREFIX):
+        parts = key.removeprefix(REQUESTS_PREFIX).split(".", 1)
+        return ("requests", parts[0], parts[1], "") if len(parts) == 2 else None
+    if key.startswith(ERRORS_PREFIX):
+        parts = key.removeprefix(ERRORS_PREFIX).split(".", 2)
+        return ("errors", parts[0], parts[1], parts[2]) if len(parts) == 3 else None
+    return None
 
 
 @runtime_checkable

@@ -2,8 +2,10 @@
 write, so that the worker's ``/metrics``, the textfile of one-shot runs and ``upskill status``
 tell the same story, and a restart loses nothing.
 
-Every ``upskill_last_*`` family describes the newest real (not dry) run of each job; the
-``upskill_changes`` and LMS families the newest real sync; ``upskill_stage_duration_seconds``
+Every ``upskill_last_*`` family describes the newest real (not dry) run of each job, and so do
+``upskill_lms_requests`` and ``upskill_lms_errors`` (the requests each target's client sent,
+every attempt, and the errors they met, as the run recorded them: :func:`connector.lms.
+request_counts`); ``upskill_changes`` the newest real sync; ``upskill_stage_duration_seconds``
 the stages this process ran (the directory read among them).
 """
 
@@ -20,6 +22,7 @@ from prometheus_client import CollectorRegistry, write_to_textfile
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from connector.lms import parse_request_count
 from connector.monitoring import stages
 from connector.monitoring.status import JOBS, duration
 
@@ -52,6 +55,18 @@ class StoreCollector(Collector):
         success = _gauge("last_success_timestamp_seconds", "End of the newest successful run")
         running = _gauge("run_in_progress", "1 while a run of the job is going")
         people = _gauge("people_read", "People read from the directory by the newest run")
+        requests = GaugeMetricFamily(
+            "upskill_lms_requests",
+            "Requests the newest real run of the job sent to each target, by web-service "
+            "function (every attempt, retries included)",
+            labels=["job", "target", "function"],
+        )
+        errors = GaugeMetricFamily(
+            "upskill_lms_errors",
+            "Errors the newest real run of the job met on each target, by function and kind "
+            "(the target's error code, http_NNN, timeout, connection, tls, not_json)",
+            labels=["job", "target", "function", "kind"],
+        )
         for job in JOBS:
             last = store.last_run(job, status=None, dry_run=False)
             good = store.last_run(job, status="succeeded", dry_run=False)
@@ -69,7 +84,16 @@ class StoreCollector(Collector):
                 people.add_metric([job], float(last.people_read))
             if good is not None:
                 success.add_metric([job], (good.finished_at or good.started_at).timestamp())
-        yield from (started, took, outcome, success, running, people)
+            for key, value in sorted(last.counts.items()):
+                parsed = parse_request_count(key)
+                if parsed is None:
+                    continue
+                what, target, function, kind = parsed
+                if what == "requests":
+                    requests.add_metric([job, target, function], float(value))
+                else:
+                    errors.add_metric([job, target, function, kind], float(value))
+        yield from (started, took, outcome, success, running, people, requests, errors)
         yield from self._sync_families(store)
         yield from _stage_families()
 
@@ -81,11 +105,6 @@ class StoreCollector(Collector):
             labels=["state", "kind", "target"],
         )
         writes = _gauge("lms_write_requests", "Write requests the newest real sync sent")
-        errors = GaugeMetricFamily(
-            "upskill_lms_errors",
-            "Changes a target refused in the newest real sync, by target and change kind",
-            labels=["target", "kind"],
-        )
         last = store.last_run("sync", status=None, dry_run=False)
         if last is not None:
             for key, value in sorted(last.counts.items()):
@@ -94,10 +113,8 @@ class StoreCollector(Collector):
                     changes.add_metric(["planned", parts[2], parts[1]], float(value))
             for (state, target, kind), n in sorted(self._outcomes(store, last).items()):
                 changes.add_metric([state, kind, target], float(n))
-                if state == "failed":
-                    errors.add_metric([target, kind], float(n))
             writes.add_metric(["sync"], float(last.writes_sent))
-        yield from (changes, writes, errors)
+        yield from (changes, writes)
 
     def _outcomes(self, store: Store, run: RunRecord) -> dict[tuple[str, str, str], int]:
         """(applied or failed, target, kind) → changes, from the run's journal; kept once the

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from connector.config import Settings
 from connector.errors import SafetyStop, UpskillError
+from connector.lms import parse_request_count
 from connector.model import RecordProblem
 from connector.report.address import parse_address
 from connector.report.message import Envelope, build_message
@@ -163,6 +164,20 @@ def _listed(title: str, lines: Sequence[str], empty: str) -> list[str]:
     return out
 
 
+def _count_lines(counts: dict[str, int]) -> list[str]:
+    """The run's counts, its requests as one total per target (``upskill runs --show`` lists
+    them by function); the errors the targets answered stay one line each."""
+    lines: list[str] = []
+    requests: dict[str, int] = {}
+    for key, value in sorted(counts.items()):
+        parsed = parse_request_count(key)
+        if parsed is not None and parsed[0] == "requests":
+            requests[parsed[1]] = requests.get(parsed[1], 0) + value
+        else:
+            lines.append(f"{key}: {value}")
+    return lines + [f"requests to {t}: {n}" for t, n in sorted(requests.items())]
+
+
 def render_summary(summary: AdminSummary) -> str:
     """The summary as plain text."""
     when = summary.started_at.strftime("%Y-%m-%d %H:%M:%S UTC") if summary.started_at else "–"
@@ -174,7 +189,7 @@ def render_summary(summary: AdminSummary) -> str:
     ]
     if summary.message:
         lines.append(f"Message: {summary.message}")
-    lines += _listed("Counts", [f"{k}: {v}" for k, v in sorted(summary.counts.items())], "none")
+    lines += _listed("Counts", _count_lines(summary.counts), "none")
     lines += _listed("Guards that fired", list(summary.guards), "none")
     lines += _listed("Rows skipped", [str(p) for p in summary.skipped], "none")
     held = {r.ident for r in summary.quarantined}

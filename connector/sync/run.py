@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from connector.config import Settings
 from connector.errors import ConfigError, Interrupted, SafetyStop, UpskillError, UserError
-from connector.lms import CourseModes, LmsTarget
+from connector.lms import CourseModes, LmsTarget, RequestStats, request_counts
 from connector.lms.reconcile import HandRemovalLimit, ReconcileResult, reconcile_targets
 from connector.model import (
     Bundle,
@@ -395,6 +395,8 @@ def sync(
     prepared: Prepared | None = None
     read_failed = False
     executor: Executor | None = None
+    live: Mapping[str, LmsTarget] | None = targets
+    before = _stats_now(targets)
     stop = stop if stop is not None else StopRequest()
     if settings.sync.max_minutes:
         stop.limit_minutes = settings.sync.max_minutes
@@ -403,7 +405,6 @@ def sync(
     try:
         _warn_plaintext(settings, store, run_id)
         now = clock()
-        live: Mapping[str, LmsTarget] | None = targets
         reconciled: ReconcileResult | None = None
         recreated: list[RecordProblem] = []
         if not dry_run:
@@ -529,6 +530,7 @@ def sync(
         counts["completions_changed"] = collected.changed
         if held_now:
             counts["quarantined"] = len(held_now)
+        counts.update(request_counts(live, before))
         outcome = SyncOutcome(
             run_id, prepared, False, applied, collected, reconciled, tuple(held_now), files,
             guard_note,
@@ -549,8 +551,10 @@ def sync(
         store.finish_run(
             run_id,
             "stopped" if isinstance(exc, Interrupted) else "failed",
-            counts=_counts_so_far(store, run_id, prepared)
-            if prepared or not read_failed else {READ_FAILED: 1},
+            counts=(
+                _counts_so_far(store, run_id, prepared)
+                if prepared or not read_failed else {READ_FAILED: 1}
+            ) | request_counts(live, before),
             writes_sent=executor.last_result.writes_sent if executor is not None else 0,
             people_read=len(prepared.snapshot) if prepared else None,
             message=exc.message,
@@ -561,7 +565,7 @@ def sync(
         store.finish_run(
             run_id,
             "failed",
-            counts=_counts_so_far(store, run_id, prepared),
+            counts=_counts_so_far(store, run_id, prepared) | request_counts(live, before),
             writes_sent=executor.last_result.writes_sent if executor is not None else 0,
             people_read=len(prepared.snapshot) if prepared else None,
             message=f"internal error: {type(exc).__name__}",
@@ -588,6 +592,12 @@ def skillbuilder_files(
     import_inbox(settings, store, run_id, people, courses, at, done)
     store.record_problems(run_id, done.problems)
     return done
+
+
+def _stats_now(targets: Mapping[str, LmsTarget] | None) -> dict[str, RequestStats]:
+    """The request counts of the targets a run was given, at its start: the run's counts are
+    what it added to them (:func:`connector.lms.request_counts`)."""
+    return {name: target.stats.copy() for name, target in (targets or {}).items()}
 
 
 def _counts_so_far(store: Store, run_id: int, prepared: Prepared | None) -> dict[str, int]:
@@ -746,6 +756,8 @@ def collect_only(
         raise ConfigError("--xapi-since needs a [progress.xapi] section (the LRS to read)")
     run_id = store.start_run("collect", dry_run=False, mappings_hash=None)
     people_read: int | None = None
+    live: Mapping[str, LmsTarget] | None = targets
+    before = _stats_now(targets)
     try:
         live = targets if targets is not None else build_targets(settings)
         result = collect(store, live, run_id, clock())
@@ -772,7 +784,9 @@ def collect_only(
             )
     except BaseException as exc:
         message = exc.message if isinstance(exc, UpskillError) else type(exc).__name__
-        store.finish_run(run_id, "failed", message=message)
+        store.finish_run(
+            run_id, "failed", counts=request_counts(live, before), message=message
+        )
         raise
     store.finish_run(
         run_id,
@@ -782,6 +796,7 @@ def collect_only(
             **{f"read.{k}": v for k, v in result.read.items()},
             **(from_lrs.counts() if from_lrs is not None else {}),
             **reports,
+            **request_counts(live, before),
         },
         people_read=people_read,
     )

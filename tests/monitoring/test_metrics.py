@@ -91,7 +91,7 @@ def test_a_failed_run_and_a_running_one_show_in_the_metrics(settings: Settings) 
         with MonitoringServer("127.0.0.1:0", lambda: store) as server:
             found = samples(fetch(server.url + "/metrics")[1])
     assert value(found, "upskill_last_run_outcome", job="sync", outcome="failed") == 1
-    assert value(found, "upskill_lms_errors", target="moodle", kind="enroll") == 2
+    assert value(found, "upskill_changes", state="failed", kind="enroll", target="moodle") == 2
     assert value(found, "upskill_changes", state="applied", kind="enroll", target="moodle") == 3
     assert value(found, "upskill_run_in_progress", job="collect") == 1
     assert ("upskill_last_success_timestamp_seconds", (("job", "sync"),)) not in found

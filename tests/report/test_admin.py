@@ -121,7 +121,9 @@ def test_render_summary_lists_guards_skipped_failures_stuck_and_removals() -> No
     summary = AdminSummary(
         run_id=7, status="stopped", message="guard: 60 removals is above the limit of 50",
         started_at=NOW, finished_at=NOW, dry_run=False, people_read=990,
-        counts={"planned.moodle.suspend": 60},
+        counts={"planned.moodle.suspend": 60, "requests.moodle.core_user_get_users": 3,
+                "requests.moodle.enrol_manual_enrol_users": 4,
+                "lms_errors.moodle.enrol_manual_enrol_users.http_503": 1},
         guards=("guard: 60 removals is above the limit of 50",),
         skipped=(RecordProblem("org.csv:4", "e-mail is empty", "E4", "email"),),
         failures=(entry(ChangeKind.SUSPEND, "E9", "no permission"),
@@ -137,6 +139,10 @@ def test_render_summary_lists_guards_skipped_failures_stuck_and_removals() -> No
     ) in text
     assert text.startswith("upskill sync run 7: FAILED")
     assert "Guards that fired (1):\n  guard: 60 removals" in text
+    assert (  # the requests in one total per target, each kind of error on its line
+        "Counts (3):\n  lms_errors.moodle.enrol_manual_enrol_users.http_503: 1\n"
+        "  planned.moodle.suspend: 60\n  requests to moodle: 7\n"
+    ) in text
     assert "Rows skipped (1):\n  org.csv:4 [email]: e-mail is empty" in text
     assert "Changes that failed (2):" in text
     assert "Stuck Skill Builder requests (1):\n  E5 GENAI-ARCH requested 2024-04-01" in text

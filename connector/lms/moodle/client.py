@@ -340,6 +340,7 @@ class MoodleClient:
         except requests.RequestException as exc:
             failure = exc
         if failure is not None:
+            self._count_error(function, _transport_kind(failure))
             raise self._translate_request_error(function, failure) from self._redacted(failure)
         log.debug(
             "moodle %s: %d pairs, HTTP %d in %.3f s",
@@ -357,6 +358,11 @@ class MoodleClient:
             else:
                 self.stats.reads += 1
             self.stats.by_function[function] = self.stats.by_function.get(function, 0) + 1
+
+    def _count_error(self, function: str, kind: str) -> None:
+        with self._lock:
+            errors = self.stats.errors
+            errors[(function, kind)] = errors.get((function, kind), 0) + 1
 
     def _pace(self) -> None:
         """Keep to ``requests_per_second`` across all threads of this client."""
@@ -399,6 +405,8 @@ class MoodleClient:
     def _decode(self, function: str, response: requests.Response, raw: bool = False) -> Any:
         status = response.status_code
         text = response.text
+        if status != 200:
+            self._count_error(function, f"http_{status}")
         if status == 403:
             raise AccessDenied(
                 "web services or the REST protocol are disabled on the site "
@@ -446,14 +454,17 @@ class MoodleClient:
         try:
             answer = json.loads(text)
         except ValueError:
+            self._count_error(function, "not_json")
             kind = response.headers.get("Content-Type", "no content type")
             raise ProtocolError(
                 f"Moodle at {self.url} answered {function} with something that is not JSON "
                 f"({kind}): a proxy or login page? check targets.moodle.url",
                 detail=self.redact(text[:200]),
             ) from None
-        if _is_error(answer) and not raw:
-            raise self._error(function, answer)
+        if _is_error(answer):
+            self._count_error(function, str(answer.get("errorcode") or "no_errorcode"))
+            if not raw:
+                raise self._error(function, answer)
         return answer
 
     def _error(self, function: str, answer: Mapping[str, Any]) -> TargetError:
@@ -481,6 +492,17 @@ class MoodleClient:
             error,
             wait,
         )
+
+
+def _transport_kind(exc: requests.RequestException) -> str:
+    """The kind of a request that got no answer, for :class:`~connector.lms.RequestStats`."""
+    if isinstance(exc, requests.exceptions.SSLError):
+        return "tls"
+    if isinstance(exc, requests.Timeout):
+        return "timeout"
+    if isinstance(exc, requests.ConnectionError):
+        return "connection"
+    return "request"
 
 
 def _is_error(answer: Any) -> bool:
