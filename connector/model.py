@@ -38,11 +38,16 @@ class Tier(StrEnum):
 
 
 class Unusable(StrEnum):
-    """Why a directory row could not be used (the reason class a report may show)."""
+    """Why a directory record could not be used (the reason class a report may show).
+
+    Every reader sets such records aside in :attr:`Snapshot.unusable` with one of these, so a
+    report counts the person whatever the source (HR export, LDAP/AD, Graph, Okta, SCIM)."""
 
     NO_EMAIL = "no e-mail address"
     BAD_EMAIL = "not an e-mail address"
     SHARED_EMAIL = "e-mail address of another person"
+    NO_KEY = "no usable id"  # kept under the record's place: its DN, file:line or record
+    UNKNOWN_STATUS = "status not readable"  # counted as active: the source lists them
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,8 +134,10 @@ class Snapshot:
     groups: Mapping[str, Group] = field(default_factory=dict)
     problems: tuple[RecordProblem, ...] = ()
     membership: Membership = Membership.NESTED
-    # people whose row could not be used (no e-mail, another person's e-mail), with the
-    # reason class: counted in reports with the persona their data gives, never enrolled
+    # people whose record could not be used (no e-mail, another person's e-mail, no usable
+    # id, a status the reader cannot read), with the reason class (an :class:`Unusable`
+    # value): counted in reports with the persona their data gives, never enrolled. Their
+    # e-mail is dropped (missing, broken or someone else's); leavers are never set aside.
     unusable: Mapping[str, tuple[Person, str]] = field(default_factory=dict)
 
     def __len__(self) -> int:

@@ -320,15 +320,16 @@ class _PeopleReader:
             cells = list(map(str.strip, raw[:width]))
             cells.append("")
             key, email = cells[key_i], cells[email_i]
+            why: Unusable | None = None  # set the row aside (counted in reports) for this
             if not key:
                 self.problem(line, f"no {cols.key}; row skipped", None, cols.key)
-                continue
+                if not (email or cells[first_i] or cells[last_i]):
+                    continue  # names nobody
+                why, key = Unusable.NO_KEY, f"{self.label}:{line}"
             status = statuses.get(cells[status_i].lower()) if statuses else active
+            unknown = status is None
             if status is None:
-                self.problem(line, f"{key}: unknown {cols.status} {cells[status_i]!r}; map it "
-                             "under directory.statuses.active, .disabled or .left; row skipped",
-                             key, cols.status)
-                continue
+                why, status = why or Unusable.UNKNOWN_STATUS, active
             attributes = {name: cells[i] for name, i in extras}
             hired = date_readings(cells[hire_i]) if cells[hire_i] else ()
             if len(hired) == 1:
@@ -336,6 +337,12 @@ class _PeopleReader:
             if cells[term_i]:
                 status = self._termination(line, key, cells[term_i], cells[hire_i], status,
                                            attributes)
+            if unknown:
+                counted = "" if status is PersonStatus.LEFT else (
+                    " (counted in reports as active, never enrolled)")
+                self.problem(line, f"{key}: unknown {cols.status} {cells[status_i]!r}; map it "
+                             "under directory.statuses.active, .disabled or .left; row "
+                             f"skipped{counted}", key, cols.status)
             values = tuple(attributes.values())
             frozen = attribute_sets.get(values)
             if frozen is None or tuple(frozen) != tuple(attributes):
@@ -355,6 +362,9 @@ class _PeopleReader:
                 groups=groups,
                 attributes=frozen,
             )
+            if why is not None:
+                self.set_aside(person, why)
+                continue
             if not email:
                 self.problem(line, f"{key} has no {cols.email}; row skipped", key, cols.email)
                 self.set_aside(person, Unusable.NO_EMAIL)

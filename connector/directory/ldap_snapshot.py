@@ -3,8 +3,11 @@
 * The key is objectGUID on AD (``uuid.UUID(bytes_le=raw)``), entryUUID on OpenLDAP, or the
   configured attribute; an entry without a key, or with a key another entry already has, is
   skipped and reported.
-* A person without e-mail, or whose e-mail another person already uses (ignoring case), is
-  skipped and reported.
+* A person without e-mail, with a value that is not an e-mail address, or whose e-mail another
+  person already uses (ignoring case), is skipped and reported.
+* A skipped person who has not left (those above, and an entry without a usable key, kept
+  under its DN) is set aside in :attr:`Snapshot.unusable` with the reason class, so reports
+  count them with their manager and groups; they are never enrolled.
 * Status: AD's userAccountControl bit 2 (ACCOUNTDISABLE), or the configured attribute rule
   (present, or one of its values) makes a person DISABLED; its ``left_values`` make them LEFT.
 * Managers are DNs, resolved to the manager's key; a manager outside the read scope leaves
@@ -19,6 +22,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -29,11 +33,12 @@ from ldap3.utils.dn import parse_dn
 
 from connector.directory import precedence
 from connector.directory.ldap_wire import RawEntry
-from connector.model import Group, Person, PersonStatus, RecordProblem, Snapshot
+from connector.model import Group, Person, PersonStatus, RecordProblem, Snapshot, Unusable
 
 ACCOUNTDISABLE = 0x2
 AD_CN_LENGTH = 64  # the longest cn Active Directory keeps (rangeUpper of common-name)
 GUID_ATTRIBUTES = frozenset({"objectguid"})
+_EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)+")  # as the HR export and web readers
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,11 +167,17 @@ def build_snapshot(
     records: list[tuple[RawEntry, str]] = []
     person_dns = _DnIndex()
     seen_keys: dict[str, str] = {}
+    no_key: set[str] = set()  # entries without a usable key: set aside under their DN
     for entry in people:
         key = _key(entry, schema)
         if not key:
-            problems.append(RecordProblem(entry.dn, f"no {schema.key}; skipped", None, schema.key))
-            continue
+            what = "no usable" if entry.raw(schema.key) else "no"
+            problems.append(RecordProblem(entry.dn, f"{what} {schema.key}; skipped", None,
+                                          schema.key, _ids(entry, "", schema)))
+            if entry.dn in seen_keys:
+                continue
+            key = entry.dn
+            no_key.add(key)
         if key in seen_keys:
             problems.append(
                 RecordProblem(
@@ -203,18 +214,30 @@ def build_snapshot(
     if only_members_of is not None:
         keep = _members_through_nesting(only_members_of, person_groups, parents)
 
+    aside: dict[str, tuple[RawEntry, PersonStatus, Unusable]] = {}
     candidates: list[tuple[RawEntry, str, PersonStatus]] = []
     by_email: dict[str, list[tuple[RawEntry, str, PersonStatus]]] = {}
     for entry, key in records:
         if keep is not None and key not in keep:
+            continue
+        status = _status(entry, schema)
+        if key in no_key:
+            aside[key] = (entry, status, Unusable.NO_KEY)
             continue
         email = entry.text(schema.email)
         if not email:
             problems.append(RecordProblem(
                 entry.dn, f"{key} has no e-mail ({schema.email}); skipped", key, schema.email,
                 _ids(entry, key, schema)))
+            aside[key] = (entry, status, Unusable.NO_EMAIL)
             continue
-        record = (entry, key, _status(entry, schema))
+        if not _EMAIL.fullmatch(email):
+            problems.append(RecordProblem(
+                entry.dn, f"{key}: {email!r} is not an e-mail address ({schema.email}); "
+                "skipped", key, schema.email, _ids(entry, key, schema)))
+            aside[key] = (entry, status, Unusable.BAD_EMAIL)
+            continue
+        record = (entry, key, status)
         candidates.append(record)
         by_email.setdefault(email.casefold(), []).append(record)
     skipped: set[str] = set()
@@ -223,8 +246,9 @@ def build_snapshot(
             continue
         ordered = sorted(same, key=lambda r: precedence.rank(r[2], None, r[1]))
         winner, winner_key = ordered[0][0], ordered[0][1]
-        for entry, key, _ in ordered[1:]:
+        for entry, key, status in ordered[1:]:
             skipped.add(key)
+            aside[key] = (entry, status, Unusable.SHARED_EMAIL)
             email = entry.text(schema.email)
             problems.append(RecordProblem(
                 winner.dn, f"{winner_key}: e-mail {winner.text(schema.email)} is also used by "
@@ -276,11 +300,32 @@ def build_snapshot(
             )
             out[key] = replace(kept, manager_key=None)
     problems.extend(_manager_cycles(out))
+    unusable: dict[str, tuple[Person, str]] = {}
+    for key, (entry, status, why) in aside.items():
+        if status is PersonStatus.LEFT:
+            continue
+        manager_dn = entry.text(schema.manager) if schema.manager else ""
+        manager_key = person_dns.get(manager_dn) if manager_dn else None
+        unusable[key] = (Person(
+            key=key,
+            email="",
+            first_name=entry.text(schema.first_name),
+            last_name=entry.text(schema.last_name),
+            department=entry.text(schema.department) if schema.department else "",
+            title=entry.text(schema.title) if schema.title else "",
+            manager_key=manager_key if manager_key != key else None,
+            status=status,
+            groups=frozenset(person_groups.get(key, ())),
+            attributes=MappingProxyType({"dn": entry.dn}),
+            identifiers=MappingProxyType(_identifiers(entry, "" if key in no_key else key,
+                                                      schema)),
+        ), why.value)
     snapshot = Snapshot(
         source=source,
         taken_at=taken_at,
         people=MappingProxyType(out),
         groups=MappingProxyType({n: Group(n, frozenset(parents[n])) for n, _ in group_entries}),
+        unusable=MappingProxyType(unusable),
     )
     cycles = snapshot.group_cycles()
     if cycles:
@@ -294,7 +339,7 @@ def build_snapshot(
 
 
 def _identifiers(entry: RawEntry, key: str, schema: LdapSchema) -> dict[str, str]:
-    found = {"object id": key, "dn": entry.dn}
+    found = {"object id": key, "dn": entry.dn} if key else {"dn": entry.dn}
     for label, attribute in schema.identifiers:
         value = entry.text(attribute) if attribute else ""
         if value:

@@ -69,7 +69,7 @@ from connector.errors import (
     ProtocolError,
     TargetError,
 )
-from connector.model import Membership, PersonStatus, Snapshot
+from connector.model import Membership, PersonStatus, Snapshot, Unusable
 from connector.waits import rate_limit_reset_wait
 
 log = logging.getLogger(__name__)
@@ -86,7 +86,8 @@ STATUS_OF: Mapping[str, PersonStatus] = {
     "SUSPENDED": PersonStatus.DISABLED,
     "DEPROVISIONED": PersonStatus.LEFT,
 }
-"""Okta user status -> employment status. Any other status is reported and skipped."""
+"""Okta user status -> employment status. Any other status is reported and the person set aside
+(counted in reports as active, never enrolled)."""
 
 
 TOKEN_PATH = "/oauth2/v1/token"  # noqa: S105 (a path, not a secret)
@@ -510,19 +511,22 @@ class OktaDirectory:
         where = f"Okta user {uid}" + (f" ({login})" if login else "")
         okta_status = text(user.get("status"))
         status = STATUS_OF.get(okta_status)
-        if status is None:
-            assembly.problem(where, f"has the unknown status {okta_status!r}; record skipped",
-                             uid or None, "status",
-                             ids=tuple(v for v in (uid, login, text(profile.get("email")),
-                                                   text(profile.get("employeeNumber"))) if v))
-            return
         email = text(profile.get("email"))
-        assembly.add_person(RawPerson(
+        raw = RawPerson(
             key=uid, where=where, email=email or None,
             first_name=text(profile.get("firstName")), last_name=text(profile.get("lastName")),
             department=text(profile.get("department")), title=text(profile.get("title")),
-            manager_ref=text(profile.get("managerId")) or None, status=status,
+            manager_ref=text(profile.get("managerId")) or None,
+            status=status or PersonStatus.ACTIVE,
             aliases=(login, email, text(profile.get("employeeNumber"))),
             identifiers=(("object id", uid), ("employee id", text(profile.get("employeeNumber"))),
                          ("username", login)),
-        ))
+        )
+        if status is None:
+            assembly.problem(where, f"has the unknown status {okta_status!r}; record skipped "
+                             "(counted in reports, never enrolled)", uid or None, "status",
+                             ids=tuple(v for v in (uid, login, email,
+                                                   text(profile.get("employeeNumber"))) if v))
+            assembly.set_aside(raw, Unusable.UNKNOWN_STATUS)
+            return
+        assembly.add_person(raw)

@@ -6,6 +6,9 @@
   :mod:`~connector.directory.precedence` (never the order the source lists them in) and both
   records are reported. A record whose key repeats an earlier record's key is skipped and
   reported.
+* A skipped person who has not left (no e-mail, an invalid or another person's e-mail, no id,
+  a status the reader cannot read) is set aside in :attr:`Snapshot.unusable` with the reason
+  class, so reports count them; a record without id is kept there under its place.
 * Managers are references (an id, or for Okta a login or employee number) resolved to a key
   through the aliases every person registers; a manager outside the read leaves
   ``manager_key`` None and is reported.
@@ -23,7 +26,15 @@ from datetime import datetime
 from types import MappingProxyType
 
 from connector.directory import precedence
-from connector.model import Group, Membership, Person, PersonStatus, RecordProblem, Snapshot
+from connector.model import (
+    Group,
+    Membership,
+    Person,
+    PersonStatus,
+    RecordProblem,
+    Snapshot,
+    Unusable,
+)
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)+")
 MAX_VALUE = 1024  # longer values are cut (and reported): a directory field, not a document
@@ -59,6 +70,7 @@ class SnapshotAssembly:
         self._groups: dict[str, set[str]] = {}
         self._group_where: dict[str, str] = {}
         self._members: dict[str, set[str]] = {}
+        self._unusable: dict[str, tuple[RawPerson, Unusable]] = {}
 
     def problem(self, where: str, message: str, key: str | None = None,
                 field: str | None = None, *, ids: tuple[str, ...] = ()) -> None:
@@ -69,9 +81,11 @@ class SnapshotAssembly:
         return key in self._people
 
     def add_person(self, raw: RawPerson) -> bool:
-        """Keep the person unless the record is unusable (then report it); True when kept."""
+        """Keep the person unless the record is unusable (then report it and set it aside);
+        True when kept."""
         if not raw.key:
             self.problem(raw.where, "has no id; record skipped", field="id", ids=_ids(raw))
+            self.set_aside(raw, Unusable.NO_KEY)
             return False
         if raw.key in self._people:
             self.problem(raw.where, f"repeats the id {raw.key} of an earlier record; skipped",
@@ -81,15 +95,32 @@ class SnapshotAssembly:
         if not email:
             self.problem(raw.where, "has no e-mail address; record skipped", raw.key, "email",
                          ids=_ids(raw))
+            self.set_aside(raw, Unusable.NO_EMAIL)
             return False
         if not _EMAIL.fullmatch(email):
             self.problem(raw.where, f"has an invalid e-mail address {email!r}; record skipped",
                          raw.key, "email", ids=_ids(raw))
+            self.set_aside(raw, Unusable.BAD_EMAIL)
             return False
         raw = _cut_long_values(replace(raw, email=email), self)
         self._emails.setdefault(email.casefold(), []).append(raw)
         self._people[raw.key] = raw
         return True
+
+    def set_aside(self, raw: RawPerson, why: Unusable) -> None:
+        """A record that names a person who has not left but cannot be used: reports count
+        them (never enrolled). A record without id is kept under its place (``where``)."""
+        if raw.status is PersonStatus.LEFT:
+            return
+        key = raw.key
+        if not key:
+            key, n = raw.where, 1
+            while key in self._unusable or key in self._people:
+                n += 1
+                key = f"{raw.where} #{n}"
+        if key in self._unusable or key in self._people:
+            return
+        self._unusable[key] = (replace(raw, key=key, email=None), why)
 
     def add_group(self, name: str, where: str) -> bool:
         """Register a group; a second group of the same name is reported and skipped."""
@@ -120,6 +151,7 @@ class SnapshotAssembly:
             kept = ordered[0]
             for other in ordered[1:]:
                 del self._people[other.key]
+                self.set_aside(other, Unusable.SHARED_EMAIL)
                 self.problem(kept.where, f"shares the e-mail {kept.email} with {other.where} "
                              "(ignoring case); this record is kept", kept.key, "email")
                 self.problem(other.where, f"uses the e-mail {other.email} of {kept.where} "
@@ -154,11 +186,35 @@ class SnapshotAssembly:
             )
         known = {n: Group(n, frozenset(p)) for n, p in sorted(self._groups.items())}
         snapshot = Snapshot(self.source, taken_at, MappingProxyType(people),
-                            MappingProxyType(known), membership=self.membership)
+                            MappingProxyType(known), membership=self.membership,
+                            unusable=MappingProxyType(self._aside()))
         cycles = snapshot.group_cycles()
         if cycles:
             self.problem(self.source, f"group nesting cycle among {', '.join(cycles)}")
         return replace(snapshot, problems=tuple(self.problems))
+
+
+    def _aside(self) -> dict[str, tuple[Person, str]]:
+        """The people set aside, as reports count them: a manager named by any record read
+        (kept or set aside) is resolved, so they fall in that manager's scope."""
+        aliases = dict(self._aliases)
+        for key, (raw, _) in self._unusable.items():
+            aliases.setdefault(key, key)
+            for alias in raw.aliases:
+                if alias:
+                    aliases.setdefault(alias, key)
+        out: dict[str, tuple[Person, str]] = {}
+        for key, (raw, why) in self._unusable.items():
+            manager = aliases.get(raw.manager_ref) if raw.manager_ref else None
+            groups = frozenset(g for g in self._members.get(raw.key, ()) if g in self._groups)
+            out[key] = (Person(
+                key=key, email="", first_name=raw.first_name, last_name=raw.last_name,
+                department=raw.department[:MAX_VALUE], title=raw.title[:MAX_VALUE],
+                manager_key=manager if manager != key else None, status=raw.status,
+                groups=groups, identifiers=MappingProxyType({k: v for k, v in raw.identifiers
+                                                             if v}),
+            ), why.value)
+        return out
 
 
 def _ids(raw: RawPerson) -> tuple[str, ...]:

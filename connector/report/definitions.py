@@ -49,8 +49,8 @@ FIGURES: tuple[Definition, ...] = (
     Definition("not_started", "not started",
                "The enrollments neither completed, in progress nor not enrollable."),
     Definition("not_enrollable", "not enrollable",
-               "The enrollments of people whose directory row could not be used, by reason "
-               "class; they are in no LMS."),
+               "The enrollments of people whose directory record could not be used, by "
+               "reason class; they are in no LMS."),
     Definition("completion_rate_pct", "completion rate",
                "completed as a percentage of enrollments."),
     Definition("assigned_hours", "hours assigned",

@@ -15,6 +15,8 @@ from connector.model import RecordProblem, Unusable
 NO_EMAIL = Unusable.NO_EMAIL.value
 BAD_EMAIL = Unusable.BAD_EMAIL.value
 SHARED_EMAIL = Unusable.SHARED_EMAIL.value
+NO_KEY = Unusable.NO_KEY.value
+UNKNOWN_STATUS = Unusable.UNKNOWN_STATUS.value
 DUPLICATE_KEY = "key of another row"
 MANAGER = "manager not in the directory or in a cycle"
 OTHER = "other problem in the row"
@@ -23,8 +25,12 @@ OTHER = "other problem in the row"
 _RULES: tuple[tuple[str, str], ...] = (
     ("manager", MANAGER),
     ("is not an e-mail address", BAD_EMAIL),
+    ("invalid e-mail address", BAD_EMAIL),
     ("already used by", SHARED_EMAIL),
     ("also used by", SHARED_EMAIL),
+    ("uses the e-mail", SHARED_EMAIL),
+    ("shares the e-mail", SHARED_EMAIL),
+    ("unknown status", UNKNOWN_STATUS),
     ("duplicate", DUPLICATE_KEY),
 )
 
@@ -32,10 +38,14 @@ _RULES: tuple[tuple[str, str], ...] = (
 def reason_class(problem: RecordProblem) -> str:
     """The class of one problem (its words, never its names)."""
     text = problem.message.casefold()
-    if " has no " in text and (problem.field or "").casefold() in text:
-        field = (problem.field or "").casefold()
-        if "mail" in field:
-            return NO_EMAIL
+    field = (problem.field or "").casefold()
+    if " has no " in text and field in text and "mail" in field:
+        return NO_EMAIL
+    if field and "mail" not in field:
+        if text.startswith(("no ", "has no id")):  # "no employee_id", "no usable objectGUID"
+            return NO_KEY
+        if f"unknown {field} " in text:  # the HR export's status column, by its name
+            return UNKNOWN_STATUS
     for words, cls in _RULES:
         if words in text:
             return cls

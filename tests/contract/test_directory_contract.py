@@ -18,7 +18,7 @@ from connector.config import CsvSource
 from connector.directory import DirectorySource
 from connector.directory.hrcsv import CsvDirectory
 from connector.directory.show import find_people, membership_note, skipped_records
-from connector.model import Membership, Person, PersonStatus, Snapshot
+from connector.model import Membership, Person, PersonStatus, Snapshot, Unusable
 from tests.contract import org
 from tests.contract.org import LoadedOrg
 from tests.doubles.graph import GraphDouble, graph_reader
@@ -182,6 +182,22 @@ def test_the_person_without_email_is_skipped_and_named(loaded: LoadedOrg,
     assert key not in snapshot.people
     named = [p for p in snapshot.problems if p.record_key == key]
     assert named and "e-mail" in named[0].message.replace("work_email", "e-mail")
+
+
+def test_the_person_without_email_is_set_aside_for_the_reports(loaded: LoadedOrg,
+                                                               snapshot: Snapshot) -> None:
+    """Every reader sets the record aside (counted in reports, never enrolled) with the reason
+    class, the person's data (for the persona), their manager and groups, and no e-mail."""
+    want = next(p for p in org.PEOPLE if p.key == org.NO_EMAIL_KEY)
+    key = loaded.key_of[want.key]
+    assert {k: why for k, (_, why) in snapshot.unusable.items()} == {
+        key: Unusable.NO_EMAIL.value}
+    person = snapshot.unusable[key][0]
+    assert person.key == key and person.email == "" and person.status is want.status
+    assert (person.first_name, person.last_name, person.department, person.title) == (
+        want.first_name, want.last_name, want.department, want.title)
+    assert person.manager_key == loaded.key_of[want.manager or ""]
+    assert _effective(snapshot, person) == org.effective_groups(want)
 
 
 def test_anyone_is_found_by_employee_id_email_and_key(loaded: LoadedOrg,

@@ -13,6 +13,7 @@ from connector.config import GraphSource
 from connector.directory.graph import GraphDirectory
 from connector.errors import AccessDenied, AuthenticationError, UnavailableError
 from connector.model import PersonStatus
+from connector.report.reasons import reason_class
 from tests.contract import org
 from tests.doubles.graph import (
     GROUP_READ,
@@ -170,6 +171,13 @@ def test_bad_records_are_reported_by_name_and_the_rest_is_read(graph_double: Gra
     assert "invalid e-mail" in by_key["u3"].message
     assert len(snapshot.people["u4"].last_name) == 1024
     assert snapshot.people["u4"].manager_key == "u1"
+    # set aside, not dropped: reports count them by reason class (never enrolled)
+    assert {k: (p.email, p.last_name, why) for k, (p, why) in snapshot.unusable.items()} == {
+        "u2": ("", "Two", "e-mail address of another person"),
+        "u3": ("", "Three", "not an e-mail address")}
+    assert {reason_class(p) for p in snapshot.problems if p.record_key in ("u2", "u3")
+            and "skipped" in p.message} == {"e-mail address of another person",
+                                            "not an e-mail address"}
 
 
 def test_a_person_in_many_groups(graph_double: GraphDouble) -> None:

@@ -14,6 +14,7 @@ from connector.directory import DirectorySource
 from connector.directory.hrcsv import CsvDirectory, date_readings, detect_delimiter
 from connector.errors import InputError
 from connector.model import PersonStatus, RecordProblem
+from connector.report.reasons import reason_class
 
 TODAY = date(2025, 1, 15)
 HEADER = "employee_id,work_email,first_name,last_name,department,title,manager_employee_id,status"
@@ -286,6 +287,31 @@ def test_rows_that_name_a_person_but_cannot_be_used_are_set_aside(tmp_path: Path
         "E3": ("", PersonStatus.DISABLED, "not an e-mail address"),
         "E4": ("", PersonStatus.ACTIVE, "e-mail address of another person"),
     }
+
+
+def test_rows_without_key_or_with_an_unknown_status_are_set_aside(tmp_path: Path) -> None:
+    text = ("employee_id,work_email,first_name,status,termination_date\n"
+            "E1,a@example.com,Ann,active,\n"
+            ",b@example.com,Bea,active,\n"
+            ",,,,\n"
+            "E4,d@example.com,Dee,contractor,\n"
+            "E5,e@example.com,Eve,contractor,2020-01-01\n")
+    path = export(tmp_path, text)
+    snapshot = reader(path).read()
+    assert sorted(snapshot.people) == ["E1"]
+    aside = {k: (p.first_name, p.email, p.status, why)
+             for k, (p, why) in snapshot.unusable.items()}
+    # no key: kept under its place; an unknown status: counted as active; a row naming
+    # nobody and a leaver are not set aside
+    assert aside == {
+        f"{path}:3": ("Bea", "", PersonStatus.ACTIVE, "no usable id"),
+        "E4": ("Dee", "", PersonStatus.ACTIVE, "status not readable"),
+    }
+    classes = {p.where.rsplit(":", 1)[1]: reason_class(p) for p in snapshot.problems}
+    assert classes == {"3": "no usable id", "5": "status not readable",
+                       "6": "status not readable"}
+    assert "counted in reports" in snapshot.problems[1].message
+    assert "counted" not in snapshot.problems[2].message  # a leaver
 
 
 def test_date_readings() -> None:

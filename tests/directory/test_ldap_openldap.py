@@ -14,6 +14,7 @@ from connector.errors import (
     ConfigError,
     UnavailableError,
 )
+from connector.report.reasons import reason_class
 from tests.contract import org
 from tests.servers import slapd as s
 from tests.servers.support import Entry, free_port
@@ -235,3 +236,35 @@ def test_a_server_stopped_before_the_read_is_unavailable(
     s.stop(server.process)
     with pytest.raises(UnavailableError, match=f"127.0.0.1:{server.port}"):
         reader.read()
+
+
+def test_unusable_entries_are_set_aside_by_reason_on_openldap(
+    slapd_factory: Callable[[list[Entry]], s.Slapd],
+) -> None:
+    """Every unusable kind on a real server: no usable key (kept under its DN), no e-mail,
+    not an e-mail address, another person's e-mail in other case; the others are read."""
+    def entry(cn: str, **values: str) -> Entry:
+        return (f"cn={cn},{s.PEOPLE_BASE}", {"objectClass": "inetOrgPerson", "cn": cn,
+                                             "sn": cn, **values})
+
+    boss = f"cn=Boss,{s.PEOPLE_BASE}"
+    server = slapd_factory([
+        entry("Boss", employeeNumber="E1", mail="boss@example.org"),
+        entry("Keyless", mail="keyless@example.org", manager=boss, title="Analyst"),
+        entry("Mailless", employeeNumber="E3", manager=boss),
+        entry("Broken", employeeNumber="E4", mail="broken.example.org"),
+        entry("Upper", employeeNumber="E5", mail="BOSS@example.org"),
+        entry("Fine", employeeNumber="E6", mail="fine@example.org", manager=boss),
+    ])
+    snapshot = server.reader(attributes={"key": "employeeNumber"}).read()
+    assert set(snapshot.people) == {"E1", "E6"}
+    keyless = f"cn=Keyless,{s.PEOPLE_BASE}"
+    assert {k: why for k, (_, why) in snapshot.unusable.items()} == {
+        keyless: "no usable id", "E3": "no e-mail address", "E4": "not an e-mail address",
+        "E5": "e-mail address of another person"}
+    person = snapshot.unusable[keyless][0]
+    assert (person.title, person.manager_key, person.email) == ("Analyst", "E1", "")
+    assert snapshot.people["E6"].manager_key == "E1"
+    classes = sorted(reason_class(p) for p in snapshot.problems if "skipped" in p.message)
+    assert classes == sorted(["no usable id", "no e-mail address", "not an e-mail address",
+                              "e-mail address of another person"])

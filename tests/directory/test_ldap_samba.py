@@ -84,3 +84,51 @@ def test_a_group_name_longer_than_a_cn_comes_from_the_description(samba: s.Samba
             conn.delete(base)
         finally:
             conn.unbind()
+
+
+def test_unusable_accounts_are_set_aside_by_reason_on_ad(samba: s.Samba) -> None:
+    """On a real AD: an account without the configured key (kept under its DN), without mail,
+    with a mail that is not an address, or with another account's mail in other case is set
+    aside for the reports with its reason class, manager and status; the others are read."""
+    base = f"OU=Unusable,{s.SUFFIX}"
+
+    def dn(name: str) -> str:
+        return f"CN={name},{base}"
+
+    accounts = [
+        ("Boss", {"employeeID": "U1", "mail": "u.boss@example.org"}),
+        ("Keyless", {"mail": "u.keyless@example.org", "manager": dn("Boss")}),
+        ("Mailless", {"employeeID": "U3", "manager": dn("Boss"),
+                      "userAccountControl": str(s.DISABLED)}),
+        ("Broken", {"employeeID": "U4", "mail": "u.broken.example.org"}),
+        ("Upper", {"employeeID": "U5", "mail": "U.BOSS@example.org"}),
+        ("Fine", {"employeeID": "U6", "mail": "u.fine@example.org", "manager": dn("Boss")}),
+    ]
+    conn = samba.admin()
+    try:
+        conn.add(base, "organizationalUnit")
+        for name, values in accounts:
+            conn.add(dn(name), ["top", "person", "organizationalPerson", "user"], {
+                "sAMAccountName": f"unusable-{name.lower()}", "sn": name,
+                "userAccountControl": str(s.NORMAL), **values})
+    finally:
+        conn.unbind()
+    try:
+        snapshot = samba.reader(user_base=base, attributes={"key": "employeeID"}).read()
+        assert set(snapshot.people) == {"U1", "U6"}
+        aside = {k: (p.status.value, p.manager_key, why)
+                 for k, (p, why) in snapshot.unusable.items()}
+        assert aside == {
+            dn("Keyless"): ("active", "U1", "no usable id"),
+            "U3": ("disabled", "U1", "no e-mail address"),
+            "U4": ("active", None, "not an e-mail address"),
+            "U5": ("active", None, "e-mail address of another person"),
+        }
+    finally:
+        conn = samba.admin()
+        try:
+            for name, _ in reversed(accounts):
+                conn.delete(dn(name))
+            conn.delete(base)
+        finally:
+            conn.unbind()

@@ -97,6 +97,34 @@ def test_no_key_duplicate_key_and_duplicate_email_are_skipped_and_reported() -> 
     assert "also the key of cn=a" in where["cn=b"]
     assert "no entryUUID" in where["cn=c"]
     assert "already used by k1" in where["cn=d"]
+    # the entry without a key is set aside under its DN, the other e-mail's under its key;
+    # the repeated key is the same person read twice: not set aside
+    assert {k: why for k, (_, why) in snapshot.unusable.items()} == {
+        "cn=c": "no usable id", "k4": "e-mail address of another person"}
+
+
+def test_unusable_entries_are_set_aside_with_manager_and_groups_unless_left() -> None:
+    rule = settings(disabled={"attribute": "employeeType", "values": ["leave"],
+                              "left_values": ["terminated"]})
+    people = [
+        person("cn=boss", entryUUID="boss", mail="boss@x.org"),
+        person("cn=a", entryUUID="a", mail="not-an-address", manager="cn=boss", sn="A"),
+        person("cn=b", entryUUID="b", manager="cn=a", employeeType="leave"),
+        person("cn=c", entryUUID="c", employeeType="terminated"),
+        person("cn=d", entryUUID="d", mail="d@x.org", manager="cn=a"),
+    ]
+    group = person("cn=g", cn="G", member=["cn=a", "cn=b"])
+    snapshot = build_snapshot("t", NOW, people, [group], schema_of(rule))
+    assert set(snapshot.people) == {"boss", "d"}
+    aside = {k: (p.email, p.last_name, p.status, p.manager_key, p.groups, why)
+             for k, (p, why) in snapshot.unusable.items()}
+    assert aside == {
+        "a": ("", "A", PersonStatus.ACTIVE, "boss", {"G"}, "not an e-mail address"),
+        "b": ("", "", PersonStatus.DISABLED, "a", {"G"}, "no e-mail address"),
+    }  # c left: never set aside
+    assert snapshot.people["d"].manager_key is None  # its manager is not enrolled
+    assert any(p.where == "cn=a" and "is not an e-mail address" in p.message
+               for p in snapshot.problems)
 
 
 def test_manager_dn_resolves_whatever_its_spelling() -> None:

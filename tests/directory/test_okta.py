@@ -11,6 +11,7 @@ from connector.config import OktaSource
 from connector.directory.okta import STATUS_OF, OktaDirectory
 from connector.errors import AuthenticationError, UnavailableError
 from connector.model import PersonStatus
+from connector.report.reasons import reason_class
 from tests.doubles.okta import (
     DEPROVISIONED,
     OktaDouble,
@@ -91,6 +92,11 @@ def test_statuses_follow_the_table_and_unknown_ones_are_reported(okta_double: Ok
     assert got["deprovisioned"] is PersonStatus.LEFT
     assert got["active"] is got["recovery"] is got["password-expired"] is PersonStatus.ACTIVE
     assert [p.record_key for p in snapshot.problems] == ["odd"]
+    # set aside, counted in reports as active, never enrolled
+    aside, why = snapshot.unusable["odd"]
+    assert (aside.status, aside.email, why) == (PersonStatus.ACTIVE, "", "status not readable")
+    assert list(snapshot.unusable) == ["odd"]
+    assert reason_class(snapshot.problems[0]) == "status not readable"
 
 
 def test_managers_by_login_or_number_and_outside_the_read(okta_double: OktaDouble) -> None:

@@ -112,6 +112,9 @@ def test_bad_records_are_reported_and_the_rest_read(scim_server: ScimServer) -> 
     assert snapshot.people[ids["A"]].status is PersonStatus.DISABLED
     assert snapshot.people[ids["C"]].manager_key == ids["A"]
     assert snapshot.people[ids["C"]].groups == {"Ünïcode (x)*"}
+    # the skipped record is set aside for the reports, with its reason class
+    assert {k: (p.first_name, p.email, why) for k, (p, why) in snapshot.unusable.items()} == {
+        skipped: ("Bob", "", "e-mail address of another person")}
 
 
 def test_the_primary_email_wins() -> None:
