@@ -383,7 +383,7 @@ class MoodleSettings(Section):
     cohort_prefix: str = "upskill-"  # cohort idnumber = prefix + course short name
     completion_concurrency: int = Field(4, ge=1, le=32)
     completion_budget: int = Field(0, ge=0)  # requests per run for completion; 0 = no limit
-    completion_per_user: bool = True  # core_enrol_get_users_courses for users of 2+ courses
+    completion_per_user: bool = True  # core_enrol_get_users_courses per learner (progress)
     full_check_days: int = Field(7, ge=0)  # also re-read completed enrollments every N days
     requests_per_second: float = Field(0.0, ge=0)  # 0 = no limit
     pause_between_batches: float = Field(0.0, ge=0, le=60)  # seconds after each write batch
@@ -522,19 +522,32 @@ XAPI_COMPLETION_VERBS = (
     "http://adlnet.gov/expapi/verbs/mastered",
     "https://w3id.org/xapi/adl/verbs/satisfied",
 )
+XAPI_PROGRESS_VERBS = (
+    "http://adlnet.gov/expapi/verbs/progressed",
+    "http://adlnet.gov/expapi/verbs/attempted",
+    "http://adlnet.gov/expapi/verbs/experienced",
+    "http://adlnet.gov/expapi/verbs/launched",
+    "http://adlnet.gov/expapi/verbs/initialized",
+)
+"""Verbs that say a learner began a course (cmi5's ``launched``/``initialized``, SCORM-style
+``attempted``, ``experienced``) or moved on in it (``progressed``, with cmi5's progress
+extension where present): the course is in progress until a completion verb completes it."""
 
 
 class XapiSettings(Section):
     """A Learning Record Store to read completion statements from (``[progress.xapi]``).
     A statement with one of ``verbs`` on an activity that a course of the bundles lists under
     ``activities`` completes that course for the person its actor names (by ``mbox``,
-    ``mbox_sha1sum`` or ``account.name``: a person key or an e-mail)."""
+    ``mbox_sha1sum`` or ``account.name``: a person key or an e-mail). A statement with one of
+    ``progress_verbs`` (or a completion verb whose result says not complete) puts the course in
+    progress for the person until it is completed."""
 
     endpoint: str  # the xAPI base URL, e.g. https://lrs.example.org/data/xAPI/
     username: str | None = None  # the Basic authentication key
     password: SecretStr | None = None  # UPSKILL_PROGRESS__XAPI__PASSWORD, or password_file
     password_file: Path | None = None
     verbs: list[str] = list(XAPI_COMPLETION_VERBS)
+    progress_verbs: list[str] = list(XAPI_PROGRESS_VERBS)  # [] reads completions only
     overlap_minutes: int = Field(10, ge=0, le=1440)  # each read re-reads this much, by stored
     read_from: datetime | None = None  # the first read starts here (default: all the LRS holds)
     # an actor given as an account (homePage, name) names a person only when its homePage is

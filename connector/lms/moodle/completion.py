@@ -2,9 +2,18 @@
 
 Moodle has no bulk completion read. Per (user, course) ``core_completion_get_course_completion_
 status`` gives the completion time; per user ``core_enrol_get_users_courses`` gives completed
-or not for all of a user's courses in one request, but no time. So a user with two or more rows
-to read is read per user, and only the courses found completed are then asked for their time
-(completions are rare each night, so this is the cheap path). Requests run on
+or not and Moodle's course progress for all of a user's courses in one request, but no time. So
+every user is read per user (one request, whatever their number of courses), and only the
+courses found completed are then asked for their time (completions are rare each night, so this
+is the cheap path).
+
+Progress is Moodle's course progress only (the share of the course's activities with completion
+tracking the learner has completed, as ``core_enrol_get_users_courses`` and the local_upskill
+plugin give it): 100 once the course is complete, None where Moodle gives none. The completion
+status's share of completion criteria met is a different figure and is never reported as
+progress, so a learner of one course and a learner of five are measured alike. With
+``completion_per_user = false`` every row is read with the completion status alone, and a
+course not completed has no progress (Moodle's is not read). Requests run on
 ``completion_concurrency`` threads. With ``completion_budget`` > 0 a run spends at most that
 many requests; the rows left are read by later runs, in an order that rotates every day, so a
 budget never starves the same learners.
@@ -86,7 +95,7 @@ class CompletionReader:
             by_user.setdefault(row.user_id, []).append(row)
         groups: list[list[EnrollRow]] = []
         for user_rows in by_user.values():
-            if self.settings.completion_per_user and len(user_rows) > 1:
+            if self.settings.completion_per_user:  # one request, and Moodle's progress
                 groups.append(user_rows)
             else:
                 groups.extend([r] for r in user_rows)
@@ -96,7 +105,7 @@ class CompletionReader:
         return groups
 
     def _read_group(self, group: list[EnrollRow]) -> list[Completion]:
-        if len(group) == 1:
+        if not self.settings.completion_per_user:
             return self._status_or_nothing(group[0])
         try:
             answer = self.client.call(
@@ -176,13 +185,8 @@ class CompletionReader:
         criteria = [c for c in status.get("completions") or [] if isinstance(c, dict)]
         times = [int(c["timecompleted"]) for c in criteria if c.get("timecompleted")]
         when = datetime.fromtimestamp(max(times), UTC) if completed and times else None
-        if completed:
-            progress: float | None = 100.0
-        elif criteria:
-            progress = 100.0 * sum(1 for c in criteria if c.get("complete")) / len(criteria)
-        else:
-            progress = None
-        return self._completion(row, completed, when, progress)
+        # the criteria met are not Moodle's course progress: only a completion says 100
+        return self._completion(row, completed, when, 100.0 if completed else None)
 
     def _completion(
         self, row: EnrollRow, completed: bool, when: datetime | None, progress: float | None
