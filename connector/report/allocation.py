@@ -35,6 +35,7 @@ from connector.report.learner import (
     Learner,
     learner_of,
     merge_completions,
+    with_started,
 )
 from connector.report.trend import TrendWeek, weekly_trend
 
@@ -60,6 +61,8 @@ class ReportInput:
     tolerance: float
     unusable: Mapping[str, tuple[Person, str]] = field(default_factory=dict)  # key → reason
     recorded: Mapping[EnrollmentKey, datetime] = field(default_factory=dict)
+    # enrollments an xAPI statement says were begun: when first, and the furthest cmi5 progress
+    started: Mapping[EnrollmentKey, tuple[datetime, float | None]] = field(default_factory=dict)
     skipped: Sequence[RecordProblem] = ()
     as_of: datetime | None = None  # end of the period; default generated_at
     since: Mapping[EnrollmentKey, datetime] = field(default_factory=dict)
@@ -299,7 +302,7 @@ def population(inp: ReportInput) -> Population:
 
 def _population(inp: ReportInput) -> Population:
     end = inp.end
-    records = merge_completions(inp.completions, inp.recorded)
+    records = with_started(merge_completions(inp.completions, inp.recorded), inp.started, end)
     deadlines = Deadlines(end, inp.since, inp.stuck_after_days, unconfirmed=inp.unconfirmed)
     learners: dict[str, Learner] = {}
     people: dict[str, Person] = {}

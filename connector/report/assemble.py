@@ -96,6 +96,7 @@ def assemble(
         tolerance=mappings.tolerance,
         unusable=unusable,
         recorded=store.completion_times(),
+        started=store.xapi_started(min(period.ends_at, now.astimezone(UTC))),
         skipped=skipped,
         as_of=min(period.ends_at, now.astimezone(UTC)),
         since=since,

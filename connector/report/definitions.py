@@ -44,8 +44,9 @@ FIGURES: tuple[Definition, ...] = (
                "The enrollments the LMS or a completion source reports completed by the end "
                "of the period."),
     Definition("in_progress", "in progress",
-               "The enrollments not completed whose learner has made progress: their LMS "
-               "reports more than 0 % (Moodle's course progress, Skill Builder's percent)."),
+               "The enrollments not completed whose learner has begun: their LMS reports "
+               "more than 0 % (Moodle's activity progress, Skill Builder's percent), or an "
+               "xAPI statement says they launched, attempted or progressed in the course."),
     Definition("not_started", "not started",
                "The enrollments neither completed, in progress nor not enrollable."),
     Definition("not_enrollable", "not enrollable",

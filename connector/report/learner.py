@@ -8,7 +8,8 @@ whatever the LMS holds yet. Each enrollment is in exactly one state at the end o
 * **completed**: a completion record says completed, dated before the end of the period (a
   record without a date counts when it was recorded before the end, or has no record time);
 * **in progress**: not completed, and the record says progress above 0 % and was last changed
-  before the end of the period;
+  before the end of the period, or an xAPI statement dated before the end says the learner
+  began or progressed in the course (``started``);
 * **not started**: anything else. A record changed after the end of a past period says nothing
   about that period (its earlier state is not kept), so it counts as not started there.
 
@@ -54,6 +55,7 @@ class Record:
     at: datetime | None  # when it was completed
     progress: float | None
     recorded: datetime | None  # when the record last changed (None: unknown)
+    started: bool = False  # an xAPI statement before the end says the learner began it
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +162,29 @@ def _completed_by(rec: Record, end: datetime) -> bool:
     return rec.recorded is None or rec.recorded < end
 
 
+def with_started(
+    records: dict[EnrollmentKey, Record],
+    started: Mapping[EnrollmentKey, tuple[datetime, float | None]],
+    end: datetime,
+) -> dict[EnrollmentKey, Record]:
+    """``records`` with the enrollments an xAPI statement says were begun before ``end``
+    marked started (their cmi5 progress merged as the highest); completions are untouched."""
+    for key, (first, progress) in started.items():
+        if (first if first.tzinfo is UTC else as_utc(first)) >= end:
+            continue
+        rec = records.get(key)
+        if rec is None:
+            records[key] = Record(False, None, progress, None, started=True)
+            continue
+        marks = [p for p in (rec.progress, progress) if p is not None]
+        records[key] = Record(rec.completed, rec.at, max(marks, default=None), rec.recorded,
+                              started=True)
+    return records
+
+
 def _in_progress_by(rec: Record, end: datetime) -> bool:
+    if rec.started:
+        return True
     if rec.progress is None or rec.progress <= 0:
         return False
     return rec.recorded is None or rec.recorded < end

@@ -662,6 +662,15 @@ class Store:
                 xapi_q.move_cursor(conn, endpoint, through, run_id)
         return gone + changed
 
+    def xapi_started(
+        self, before: datetime
+    ) -> dict[tuple[str, str, str], tuple[datetime, float | None]]:
+        """(person, target, course) → when an xAPI progress statement (not voided, dated before
+        ``before``) first says the learner began the course, and the furthest cmi5 progress
+        they give (None: none gives one). Completion records are not touched by them."""
+        with self._read("read xAPI progress") as conn:
+            return xapi_q.started(conn, before)
+
     def completions(self) -> list[Completion]:
         """Every stored completion, ordered by person, target, course."""
         c = completions_table.c

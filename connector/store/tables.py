@@ -277,6 +277,10 @@ xapi_statements = Table(
     Column("stored", UtcDateTime),
     Column("voided", Boolean, nullable=False, default=False),
     Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),
+    # "completed" (completes the course) or "progress" (began it; cmi5 progress 0-100)
+    Column("kind", String(16), nullable=False, default="completed",
+           server_default="completed"),
+    Column("progress", Float),
     Index("ix_xapi_statements_course", "person_key", "target", "course_ref"),
 )
 

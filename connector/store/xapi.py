@@ -1,5 +1,10 @@
 """The statements behind the xAPI completion source (tables ``xapi_statements`` and
-``xapi_cursors``, migration ``0006_xapi``)."""
+``xapi_cursors``, migrations ``0006_xapi`` and ``0015_xapi_progress``).
+
+A statement is kept as a completion (``kind`` "completed": it completes the course at its time)
+or as progress ("progress": the learner began the course at its time, with cmi5's progress
+where the statement gives it). Only completions make completion records; progress is read by
+the report (:func:`started`)."""
 
 from __future__ import annotations
 
@@ -7,17 +12,20 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, delete, select, tuple_, update
+from sqlalchemy import Connection, delete, func, select, tuple_, update
 
 from connector.store.queries import chunks, execute_many
 from connector.store.tables import completions, xapi_cursors, xapi_statements
 
 Key = tuple[str, str, str]  # (person_key, target, course_ref)
+COMPLETED = "completed"
+PROGRESS = "progress"
 
 
 @dataclass(frozen=True, slots=True)
 class StatementRow:
-    """A completion statement as the connector keeps it."""
+    """A completion or progress statement as the connector keeps it. ``completed_at`` is the
+    statement's time (for progress: when the learner was there)."""
 
     statement_id: str
     person_key: str
@@ -25,6 +33,8 @@ class StatementRow:
     course_ref: str
     completed_at: datetime
     stored: datetime | None
+    kind: str = COMPLETED
+    progress: float | None = None  # cmi5's progress (0-100) of a progress statement
 
     @property
     def key(self) -> Key:
@@ -90,6 +100,8 @@ def record(
                 "completed_at": row.completed_at,
                 "stored": row.stored,
                 "voided": row.statement_id in voided or row.statement_id in was_voided,
+                "kind": row.kind,
+                "progress": row.progress,
                 "run_id": run_id,
             }
             for row in new
@@ -107,15 +119,16 @@ def record(
 
 
 def earliest(conn: Connection, keys: Iterable[Key]) -> dict[Key, datetime | None]:
-    """Per key, the earliest completion of its statements that are not voided (None: every
-    statement of the key was voided)."""
+    """Per key, the earliest completion of its completion statements that are not voided
+    (None: it has none, or every one was voided)."""
     s = xapi_statements.c
     wanted = sorted(set(keys))
     out: dict[Key, datetime | None] = dict.fromkeys(wanted)
     for chunk in chunks(wanted):
         rows = conn.execute(
             select(s.person_key, s.target, s.course_ref, s.completed_at).where(
-                tuple_(s.person_key, s.target, s.course_ref).in_(chunk), s.voided.is_(False)
+                tuple_(s.person_key, s.target, s.course_ref).in_(chunk), s.voided.is_(False),
+                s.kind == COMPLETED,
             )
         )
         for person, target, course, at in rows:
@@ -124,6 +137,20 @@ def earliest(conn: Connection, keys: Iterable[Key]) -> dict[Key, datetime | None
             if first is None or at < first:
                 out[key] = at
     return out
+
+
+def started(conn: Connection, before: datetime) -> dict[Key, tuple[datetime, float | None]]:
+    """Per (person, target, course) with a progress statement not voided and dated before
+    ``before``: when the first says the learner began, and the furthest cmi5 progress of them
+    (None when none gives one)."""
+    s = xapi_statements.c
+    query = (
+        select(s.person_key, s.target, s.course_ref, func.min(s.completed_at),
+               func.max(s.progress))
+        .where(s.kind == PROGRESS, s.voided.is_(False), s.completed_at < before)
+        .group_by(s.person_key, s.target, s.course_ref)
+    )
+    return {(p, t, c): (first, furthest) for p, t, c, first, furthest in conn.execute(query)}
 
 
 def retract(conn: Connection, keys: Iterable[Key], source: str) -> int:

@@ -113,7 +113,8 @@ def test_completions_by_mbox_sha1_and_account_become_course_completions(world: W
         ("bob", "INTRO"): datetime(2026, 11, 22, 8, 0, tzinfo=UTC),
     }
     assert result.completions == 3 and result.changed == 3
-    assert result.read == 4  # the completion verbs' listings, paged 2 at a time; no voiding
+    assert result.progress == 2  # cy experienced INTRO, and DEEP is "not complete": begun
+    assert result.read == 5  # the completion and progress verbs' listings, paged 2 at a time
     assert world.client.requests >= 4  # more than one page: `more` was followed
 
     again = world.collect()  # nothing new: nothing changes
@@ -175,7 +176,7 @@ def test_unknown_actors_and_unlisted_activities_are_skipped_and_reported(world: 
     assert any("the actor (an mbox) is nobody in the directory" in m for m in messages)
     assert not any("stranger@" in m for m in messages)  # no e-mail address in the problems
     assert [m for m in messages if other in m] == [
-        f"2 completion statement(s) on activity {other}, which no course lists under "
+        f"2 completion or progress statement(s) on activity {other}, which no course lists under "
         "activities: add it to the course in mappings/bundles.yaml, then `upskill collect "
         "--xapi-since DATE` to count them"
     ]

@@ -1,8 +1,10 @@
-"""Completions from a Learning Record Store: who completed which course, by xAPI statements.
+"""Completions and progress from a Learning Record Store: who completed, and who began, which
+course, by xAPI statements.
 
 Each night the statements stored since the last read (less ``overlap_minutes``, since a write
-may become visible after a later one) are read, once per completion verb, plus the voiding
-statements (a listing also holds the statements that reference one of its matches, voiding
+may become visible after a later one) are read, once per completion verb and per progress verb
+(``progress_verbs``: progressed, attempted, experienced, launched, initialized), plus the
+voiding statements (a listing also holds the statements that reference one of its matches, voiding
 ones among them: each statement id is taken once). A statement counts when its actor is a
 person of the directory (``mbox``, ``mbox_sha1sum``, or ``account.name`` as a person key or an
 e-mail) and its object is an activity a course of the bundles lists under ``activities``; its
@@ -10,6 +12,12 @@ e-mail) and its object is an activity a course of the bundles lists under ``acti
 twice; a voided statement no longer counts, and a course left with no statement loses the
 completion this source recorded. The cursor moves to the LRS's consistent-through watermark
 (else the newest ``stored`` read), in the same transaction as the statements.
+
+A progress statement (or a completion verb whose ``result.completion`` is false) says the
+person began the course at its ``timestamp``, with cmi5's progress extension (0-100) where it
+gives one: the report counts the course in progress from then until it is completed
+(:meth:`Store.xapi_started <connector.store.Store.xapi_started>`). It never changes a completion
+record, so it can never undo a completion; voided, it no longer counts.
 
 Bad records are skipped and reported, never stop the others: a statement that does not parse,
 an actor nobody in the directory has (reported with the statement id only), and the activities
@@ -29,7 +37,7 @@ from connector.config import XapiSettings
 from connector.model import Bundle, Person, PersonStatus, RecordProblem
 from connector.progress.xapi.models import VOIDED, Actor, Statement, as_utc, parse_statement
 from connector.store import Store
-from connector.store.xapi import StatementRow
+from connector.store.xapi import PROGRESS, StatementRow
 
 if TYPE_CHECKING:  # the HTTP client is imported by the runs that read an LRS
     from connector.progress.xapi.client import LrsClient
@@ -41,6 +49,7 @@ SHOWN = 50  # problems of one kind recorded per run; the counts hold the rest
 class XapiResult:
     read: int = 0  # statements read, every listing together
     completions: int = 0  # completion statements of a known person on a known course
+    progress: int = 0  # progress statements (began, progressed) of a known person and course
     voided: int = 0  # voiding statements read
     changed: int = 0  # completion records changed
     unknown_actor: int = 0
@@ -52,6 +61,7 @@ class XapiResult:
         return {
             "xapi.read": self.read,
             "xapi.completions": self.completions,
+            "xapi.progress": self.progress,
             "xapi.voided": self.voided,
             "xapi.changed": self.changed,
             "xapi.unknown_actor": self.unknown_actor,
@@ -152,7 +162,9 @@ def collect_xapi(
     newest: datetime | None = None
     seen: set[str] = set()
     where = f"xapi {client.endpoint}"
-    for verb in [*settings.verbs, VOIDED]:
+    completing = frozenset(settings.verbs)
+    progress_verbs = [v for v in settings.progress_verbs if v not in completing]
+    for verb in [*settings.verbs, *progress_verbs, VOIDED]:
         for page in client.statements(verb=verb, since=since, limit=settings.page_size):
             if page.consistent_through is not None:
                 watermarks.append(page.consistent_through)
@@ -176,12 +188,14 @@ def collect_xapi(
                         voided.add(parsed.object.id)
                         result.voided += 1
                     continue
-                rows.extend(_rows(parsed, who, courses, result, unknown, where))
+                rows.extend(_rows(parsed, who, courses, result, unknown, where,
+                                  completes=parsed.verb.id in completing))
     for iri, n in unknown.most_common(SHOWN):
         result.problems.append(
             RecordProblem(
                 where,
-                f"{n} completion statement(s) on activity {iri}, which no course lists under "
+                f"{n} completion or progress statement(s) on activity {iri}, which no course "
+                "lists under "
                 "activities: add it to the course in mappings/bundles.yaml, then `upskill "
                 "collect --xapi-since DATE` to count them",
             )
@@ -200,9 +214,11 @@ def _rows(
     result: XapiResult,
     unknown: Counter[str],
     where: str,
+    *,
+    completes: bool,
 ) -> list[StatementRow]:
-    if statement.result is not None and statement.result.completion is False:
-        return []  # a completion verb that says it is not complete
+    if completes and statement.result is not None and statement.result.completion is False:
+        completes = False  # a completion verb that says it is not complete: begun, no more
     activity = statement.object.id
     if statement.object.objectType not in (None, "Activity") or not activity:
         return []
@@ -229,8 +245,16 @@ def _rows(
     when = statement.when
     if when is None:
         return []
-    result.completions += 1
+    if completes:
+        result.completions += 1
+        return [
+            StatementRow(statement.id, person, target, ref, when, statement.stored)
+            for target, ref in found
+        ]
+    result.progress += 1
+    progress = statement.result.progress if statement.result is not None else None
     return [
-        StatementRow(statement.id, person, target, ref, when, statement.stored)
+        StatementRow(statement.id, person, target, ref, when, statement.stored,
+                     kind=PROGRESS, progress=progress)
         for target, ref in found
     ]

@@ -44,8 +44,21 @@ class StatementObject(_Read):
         return self.objectType == "StatementRef"
 
 
+CMI5_PROGRESS = "https://w3id.org/xapi/cmi5/result/extensions/progress"
+"""cmi5's result extension: how far the learner is, an integer 0-100."""
+
+
 class Result(_Read):
     completion: bool | None = None
+    extensions: dict[str, Any] | None = None
+
+    @property
+    def progress(self) -> float | None:
+        """cmi5's progress (0-100) when the statement gives a usable one, else None."""
+        value = (self.extensions or {}).get(CMI5_PROGRESS)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return None
+        return float(value) if 0 <= value <= 100 else None
 
 
 def as_utc(value: datetime | None) -> datetime | None:
