@@ -6,8 +6,8 @@ posted 500 at a time; the load is timed apart) and a tenth of them voided. Measu
 collection (every statement read, kept by id, turned into completions and retractions in one
 transaction), and the next one, which re-reads the ``overlap_minutes`` window (here: all of it)
 and changes nothing. Requests are counted against the minimum the
-page size allows: one listing per completion verb and one of voiding statements, each
-ceil(n / page) pages (at least one).
+page size allows: one listing per completion verb, per progress verb and one of voiding
+statements, each ceil(n / page) pages (at least one).
 """
 
 from __future__ import annotations
@@ -91,10 +91,11 @@ def main() -> None:
                 seconds = time.perf_counter() - t1
                 store.finish_run(run, "succeeded", counts=result.counts())
                 # the completed listing holds the kept statements and the voiding ones that
-                # reference them; the other verbs' listings are one empty page each
+                # reference them; the other verbs' listings (progress verbs too) are one
+                # empty page each
                 listing = result.completions + result.voided
                 minimum = (max(1, math.ceil(listing / args.page))
-                           + len(settings.verbs) - 1
+                           + len(settings.verbs) - 1 + len(settings.progress_verbs)
                            + max(1, math.ceil(result.voided / args.page)))
                 rows.append((label, seconds, result.read, result.completions, result.voided,
                              result.changed, client.requests, minimum))
