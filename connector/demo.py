@@ -152,12 +152,15 @@ def run_demo(settings: Settings, *, fresh: bool, echo: Echo) -> None:
             + ", ".join(f"{t} {n}" for t, n in sorted(tiers.items()))
         )
         echo(format_plan(prepared.plan, prepared.snapshot.people))
-        applied = outcome.applied
-        done = ", ".join(f"{k} {v}" for k, v in sorted(applied.done.items())) if applied else ""
+        on_moodle: dict[str, int] = {}  # the run's journal: Skill Builder's have their line
+        for entry in store.journal(outcome.run_id):
+            if entry.target == "moodle" and entry.state == "done":
+                on_moodle[entry.kind.value] = on_moodle.get(entry.kind.value, 0) + 1
+        done = ", ".join(f"{k} {v}" for k, v in sorted(on_moodle.items()))
         if outcome.writes_sent == 0:
             echo("Write requests sent to Moodle: 0  (nothing to change: the sandbox matches)")
         else:
-            echo(f"Write requests sent to Moodle: {outcome.writes_sent}  (applied: {done})")
+            echo(f"Write requests sent to Moodle: {outcome.writes_sent}  (changes applied: {done})")
 
         source = build_source(live).read()
         accounts = store.accounts("moodle")

@@ -140,6 +140,8 @@ def test_demo_twice_second_run_sends_no_writes(tmp_path: Path) -> None:
     run_demo(settings, fresh=True, echo=first.append)
     text = "\n".join(first)
     assert "create_user" in text and "Write requests sent to Moodle: 0" not in text
+    # the Moodle changes only: Skill Builder's 94 learners are in its batch's line
+    assert "(changes applied: create_user 295, enroll 1408)" in text
     assert "completion record(s) new" in text
     reports = tmp_path / "var" / "reports"
     assert (reports / "latest.html").exists() and (reports / "latest.csv").exists()
