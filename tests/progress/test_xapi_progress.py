@@ -100,6 +100,33 @@ def test_a_completion_verb_that_says_not_complete_is_a_start(lrs: Lrs, tmp_path:
         ("cy", "moodle", "DEEP")}
 
 
+def test_progress_on_a_part_of_a_course_begins_that_course(lrs: Lrs, tmp_path: Path) -> None:
+    """A page or an AU whose context names the course (parent or grouping): the course is
+    begun; the part's own progress is not the course's. A part of nothing listed is reported."""
+    world = World(lrs, tmp_path)
+    page, unit, stray = (f"{world.intro}/page-3", f"{world.deep}/au-1",
+                         "https://vendor.example.com/page-9")
+    world.client.post([
+        world.statement(world.mbox("ann"), page, verb=EXPERIENCED, when="2026-11-20T10:00:00Z",
+                        context={"contextActivities": {"parent": [{"id": world.intro}]}}),
+        world.statement(world.mbox("bob"), unit, verb=PROGRESSED, when="2026-11-21T10:00:00Z",
+                        result={"extensions": {CMI5_PROGRESS: 90}},
+                        context={"contextActivities": {"grouping": [{"id": world.deep}]}}),
+        world.statement(world.mbox("cy"), stray, verb=EXPERIENCED,
+                        context={"contextActivities": {"parent": [{"id": stray + "/x"}]}}),
+        # a completion of a part never completes the course
+        world.statement(world.mbox("cy"), page, verb=COMPLETED,
+                        context={"contextActivities": {"parent": [{"id": world.intro}]}}),
+    ])
+    result = world.collect()
+    assert (result.progress, result.completions, result.unknown_activity) == (2, 0, 2)
+    assert world.store.xapi_started(at("2026-12-01T00:00:00Z")) == {
+        ("ann", "moodle", "INTRO"): (at("2026-11-20T10:00:00Z"), None),
+        ("bob", "moodle", "DEEP"): (at("2026-11-21T10:00:00Z"), None),
+    }
+    assert world.store.completions() == []
+
+
 def test_progress_verbs_can_be_switched_off(lrs: Lrs, tmp_path: Path) -> None:
     world = World(lrs, tmp_path)
     world.settings = XapiSettings(endpoint=world.client.endpoint, overlap_minutes=0,

@@ -15,7 +15,9 @@ completion this source recorded. The cursor moves to the LRS's consistent-throug
 
 A progress statement (or a completion verb whose ``result.completion`` is false) says the
 person began the course at its ``timestamp``, with cmi5's progress extension (0-100) where it
-gives one: the report counts the course in progress from then until it is completed
+gives one; one on a part of a course (its object unlisted, a listed activity among its context's
+``parent`` or ``grouping``) says they began that course (the part's progress is not the
+course's): the report counts the course in progress from then until it is completed
 (:meth:`Store.xapi_started <connector.store.Store.xapi_started>`). It never changes a completion
 record, so it can never undo a completion; voided, it no longer counts.
 
@@ -223,6 +225,12 @@ def _rows(
     if statement.object.objectType not in (None, "Activity") or not activity:
         return []
     found = courses.get(activity)
+    measured = True
+    if not found and not completes:
+        # a part of a course (a page, an AU of a cmi5 course): progress in the course its
+        # context names as parent or grouping; the part's own progress is not the course's
+        found = sorted({c for iri in statement.within for c in courses.get(iri, ())})
+        measured = False
     if not found:
         result.unknown_activity += 1
         unknown[activity] += 1
@@ -252,7 +260,7 @@ def _rows(
             for target, ref in found
         ]
     result.progress += 1
-    progress = statement.result.progress if statement.result is not None else None
+    progress = statement.result.progress if statement.result is not None and measured else None
     return [
         StatementRow(statement.id, person, target, ref, when, statement.stored,
                      kind=PROGRESS, progress=progress)

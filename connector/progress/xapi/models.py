@@ -61,6 +61,30 @@ class Result(_Read):
         return float(value) if 0 <= value <= 100 else None
 
 
+class ActivityRef(_Read):
+    id: str
+
+
+class ContextActivities(_Read):
+    """The activities a statement's object belongs to (xAPI: an array, or one object)."""
+
+    parent: list[ActivityRef] | ActivityRef | None = None
+    grouping: list[ActivityRef] | ActivityRef | None = None
+
+    def ids(self) -> list[str]:
+        out: list[str] = []
+        for found in (self.parent, self.grouping):
+            if isinstance(found, ActivityRef):
+                out.append(found.id)
+            elif found:
+                out.extend(ref.id for ref in found)
+        return out
+
+
+class Context(_Read):
+    contextActivities: ContextActivities | None = None
+
+
 def as_utc(value: datetime | None) -> datetime | None:
     if value is None:
         return None
@@ -73,6 +97,7 @@ class Statement(_Read):
     verb: Verb
     object: StatementObject
     result: Result | None = None
+    context: Context | None = None
     timestamp: datetime | None = None  # when the learning happened (any zone)
     stored: datetime | None = None  # set by the LRS: the sync cursor
 
@@ -80,6 +105,12 @@ class Statement(_Read):
     @classmethod
     def _aware(cls, value: datetime | None) -> datetime | None:
         return as_utc(value)
+
+    @property
+    def within(self) -> list[str]:
+        """The ids of the activities the object is part of (context parent and grouping)."""
+        found = self.context.contextActivities if self.context is not None else None
+        return found.ids() if found is not None else []
 
     @property
     def when(self) -> datetime | None:
