@@ -368,9 +368,10 @@ def collect(c: _Context, xapi_since: datetime | None) -> None:
 def _xapi_line(found: Any) -> str:
     return (
         f"xAPI: {found.read} statement(s) read, {found.completions} completion(s) of known "
-        f"people on listed courses, {found.voided} voided, {found.changed} completion "
-        f"record(s) changed; skipped: {found.unknown_actor} unknown actor(s), "
-        f"{found.unknown_activity} on unlisted activities, {found.unusable} unusable"
+        f"people on listed courses, {found.progress} progress, {found.voided} voided, "
+        f"{found.changed} completion record(s) changed; skipped: {found.unknown_actor} "
+        f"unknown actor(s), {found.unknown_activity} on unlisted activities, "
+        f"{found.unusable} unusable"
     )
 
 

@@ -88,7 +88,8 @@ def test_sync_then_collect_record_xapi_completions_of_enrolled_people(
     ])
     assert main(["--config", str(config), "collect"]) == 0
     out = capsys.readouterr().out
-    assert "xAPI: 2 statement(s) read, 1 completion(s) of known people on listed courses" in out
+    assert ("xAPI: 2 statement(s) read, 1 completion(s) of known people on listed courses, "
+            "0 progress, 0 voided") in out
     assert "skipped: 1 unknown actor(s), 0 on unlisted activities, 0 unusable" in out
 
     store = Store.open(load_settings(config).state_url())
