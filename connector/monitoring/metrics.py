@@ -6,7 +6,9 @@ Every ``upskill_last_*`` family describes the newest real (not dry) run of each 
 ``upskill_lms_requests`` and ``upskill_lms_errors`` (the requests each target's client sent,
 every attempt, and the errors they met, as the run recorded them: :func:`connector.lms.
 request_counts`); ``upskill_changes`` the newest real sync; ``upskill_stage_duration_seconds``
-the stages this process ran (the directory read among them).
+the stages this process ran. ``upskill_directory_read_duration_seconds`` is the newest real
+run's, as it recorded it (``directory.read_ms``), so a restart or the next one-shot command
+keeps it.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from prometheus_client.registry import Collector
 from connector.lms import parse_request_count
 from connector.monitoring import stages
 from connector.monitoring.status import JOBS, duration
+from connector.sync.reading import READ_MS
 
 if TYPE_CHECKING:
     from connector.store import Store
@@ -55,6 +58,10 @@ class StoreCollector(Collector):
         success = _gauge("last_success_timestamp_seconds", "End of the newest successful run")
         running = _gauge("run_in_progress", "1 while a run of the job is going")
         people = _gauge("people_read", "People read from the directory by the newest run")
+        reading = _gauge(
+            "directory_read_duration_seconds",
+            "Duration of the directory read of the newest real run of the job",
+        )
         requests = GaugeMetricFamily(
             "upskill_lms_requests",
             "Requests the newest real run of the job sent to each target, by web-service "
@@ -82,6 +89,8 @@ class StoreCollector(Collector):
                 outcome.add_metric([job, name], 1.0 if last.status == name else 0.0)
             if last.people_read is not None:
                 people.add_metric([job], float(last.people_read))
+            if READ_MS in last.counts:
+                reading.add_metric([job], last.counts[READ_MS] / 1000)
             if good is not None:
                 success.add_metric([job], (good.finished_at or good.started_at).timestamp())
             for key, value in sorted(last.counts.items()):
@@ -93,7 +102,7 @@ class StoreCollector(Collector):
                     requests.add_metric([job, target, function], float(value))
                 else:
                     errors.add_metric([job, target, function, kind], float(value))
-        yield from (started, took, outcome, success, running, people, requests, errors)
+        yield from (started, took, outcome, success, running, people, reading, requests, errors)
         yield from self._sync_families(store)
         yield from _stage_families()
 
@@ -145,14 +154,6 @@ def _stage_families() -> Iterator[Metric]:
     for name, value in sorted(stages.finished.items()):
         seconds.add_metric([name], value)
     yield seconds
-    read = stages.finished.get("read directory")
-    if read is not None:
-        family = GaugeMetricFamily(
-            "upskill_directory_read_duration_seconds",
-            "Duration of the last directory read of this process",
-        )
-        family.add_metric([], read)
-        yield family
 
 
 def _gauge(name: str, documentation: str) -> GaugeMetricFamily:

@@ -4,7 +4,7 @@ delta reads that resume from the cursor in the state database."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from connector.config import Settings
@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 
 BASELINE_LOOKBACK = 200  # runs searched for the last complete read before the last succeeded
 READ_FAILED = "directory.read_failed"  # the count a run whose directory read failed records
+READ_MS = "directory.read_ms"  # the count of how long a run's directory read took
 
 
 def checked_read(
@@ -54,6 +55,16 @@ class DirectoryRead:
     snapshot: Snapshot
     cursor: tuple[str, str, datetime] | None = None  # (source, token, full_read_at)
     changes_only: bool = False  # read through the changes since the last run (delta)
+    seconds: float = 0.0  # how long the read took
+
+    def counts(self) -> dict[str, int]:
+        """The run counts of the read: its duration in milliseconds (``directory.read_ms``,
+        the metrics' ``upskill_directory_read_duration_seconds``), and whether it read every
+        person or only the changes."""
+        found = {READ_MS: round(self.seconds * 1000)}
+        if self.cursor is not None:
+            found["directory.changes_only" if self.changes_only else "directory.full_read"] = 1
+        return found
 
 
 def read_directory(settings: Settings, store: Store, now: datetime) -> DirectoryRead:
@@ -62,7 +73,7 @@ def read_directory(settings: Settings, store: Store, now: datetime) -> Directory
         found = read_delta_or_full(settings, store, now)
         reading.set_total(len(found.snapshot))
         reading.advance(len(found.snapshot))
-    return found
+        return replace(found, seconds=reading.seconds)
 
 
 def read_delta_or_full(settings: Settings, store: Store, now: datetime) -> DirectoryRead:

@@ -41,7 +41,13 @@ from connector.sync import approval, course_identity, guard_hold, guards, quaran
 from connector.sync.planner import Policy, plan
 from connector.sync.policy import modes_after, unwanted_after
 from connector.sync.preview import PopulationDiff, moved_people, people_subset, population_diff
-from connector.sync.reading import READ_FAILED, checked_read, read_directory, save_cursor
+from connector.sync.reading import (
+    READ_FAILED,
+    READ_MS,
+    checked_read,
+    read_directory,
+    save_cursor,
+)
 from connector.sync.state import Refusal, State
 
 if TYPE_CHECKING:  # what only a sync that writes, or a collect, uses is imported there
@@ -436,9 +442,7 @@ def sync(
         _check_restore(restore, prepared)
         store.record_problems(run_id, prepared.snapshot.problems)
         warn_unseen(prepared.unseen)
-        counts = _counts(prepared)
-        if read.cursor is not None:
-            counts["directory.changes_only" if read.changes_only else "directory.full_read"] = 1
+        counts = _counts(prepared) | read.counts()
         if recreated:
             counts["courses_recreated"] = len(recreated)
         if reconciled is not None:
@@ -763,9 +767,14 @@ def collect_only(
         result = collect(store, live, run_id, clock())
         from_lrs = None
         reports: dict[str, int] = {}
+        read_ms: dict[str, int] = {}
         if settings.progress.xapi is not None or settings.targets.skillbuilder.enabled:
             mappings = load_mappings(mappings_path(settings))
-            snapshot = build_source(settings).read()
+            with stage("read directory", unit="person") as reading:
+                snapshot = build_source(settings).read()
+                reading.set_total(len(snapshot))
+                reading.advance(len(snapshot))
+                read_ms[READ_MS] = round(reading.seconds * 1000)
             people_read = len(snapshot)
         if settings.targets.skillbuilder.enabled:
             from connector.skillbuilder.publish import PublishResult, import_inbox
@@ -796,6 +805,7 @@ def collect_only(
             **{f"read.{k}": v for k, v in result.read.items()},
             **(from_lrs.counts() if from_lrs is not None else {}),
             **reports,
+            **read_ms,
             **request_counts(live, before),
         },
         people_read=people_read,

@@ -16,6 +16,7 @@ from connector.cli import main
 from connector.config import Settings, load_settings
 from connector.lms.moodle.control import SandboxControl
 from connector.lms.moodle.sandbox import SandboxServer
+from connector.store import Store
 from tests.monitoring.conftest import write_config
 from tests.monitoring.test_metrics import fetch, samples, value
 from tests.servers.moodle import catalogue_sandbox
@@ -103,6 +104,14 @@ def test_one_shot_runs_write_requests_and_errors_by_function_and_kind(
     }
     assert family(found, "upskill_lms_errors", job="collect") == {}
     assert family(found, "upskill_lms_errors", job="sync", target="moodle")  # still the sync's
+    # the sync's directory read, recorded with its run: this other process still shows it
+    with Store.open(load_settings(config).state_url()) as store:
+        synced = store.last_run("sync")
+    assert synced is not None and "directory.read_ms" in synced.counts
+    assert value(found, "upskill_directory_read_duration_seconds", job="sync") == (
+        synced.counts["directory.read_ms"] / 1000
+    )
+    assert ("upskill_directory_read_duration_seconds", (("job", "collect"),)) not in found
     capsys.readouterr()
 
     control.maintenance(True)  # from the command line: HTTP 503 to every request
