@@ -61,6 +61,11 @@ def skipped_rows(problems: Iterable[RecordProblem]) -> tuple[tuple[str, int], ..
     return tuple(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
+_KEPT = ("this row is kept", "this entry is kept", "this record is kept")
+
+
 def _skipped(problem: RecordProblem) -> bool:
+    """A problem that skipped its row; not the warning on the row kept of a pair (whose
+    partner's message, "row skipped (line 53 is kept …)", is the skipped one)."""
     text = problem.message.casefold()
-    return "skipped" in text and "is kept" not in text
+    return "skipped" in text and not any(kept in text for kept in _KEPT)

@@ -14,7 +14,7 @@ from connector.directory import DirectorySource
 from connector.directory.hrcsv import CsvDirectory, date_readings, detect_delimiter
 from connector.errors import InputError
 from connector.model import PersonStatus, RecordProblem
-from connector.report.reasons import reason_class
+from connector.report.reasons import reason_class, skipped_rows
 
 TODAY = date(2025, 1, 15)
 HEADER = "employee_id,work_email,first_name,last_name,department,title,manager_employee_id,status"
@@ -210,6 +210,19 @@ def test_rehire_reusing_an_id_keeps_the_current_row(tmp_path: Path) -> None:
     assert snapshot.people["E1"].status is PersonStatus.ACTIVE
     assert problems_at(snapshot.problems) == [(2, "employee_id"), (3, "employee_id")]
     assert "skipped (line 3 is kept)" in snapshot.problems[0].message
+
+
+def test_a_report_counts_the_skipped_row_of_each_pair_once(tmp_path: Path) -> None:
+    """Of a rehire pair and of a same-e-mail pair, the row skipped is counted in the report's
+    skipped rows, the row kept (a warning) is not: its partner's message says "is kept" too."""
+    text = (f"{HEADER}\nE1,old@example.com,Re,Hire,Sales,Rep,,terminated\n"
+            "E1,new@example.com,Re,Hire,Sales,Senior Rep,,active\n"
+            "E2,same@example.com,Sam,E,Sales,Rep,,active\n"
+            "E3,Same@Example.com,Sam,F,Sales,Rep,,active\n")
+    snapshot = reader(export(tmp_path, text)).read()
+    assert len(snapshot.problems) == 4
+    assert dict(skipped_rows(snapshot.problems)) == {
+        "key of another row": 1, "e-mail address of another person": 1}
 
 
 # -- statuses and termination dates -----------------------------------------------------------
