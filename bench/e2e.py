@@ -4,7 +4,9 @@ synthetic organisation against a standalone Moodle sandbox process.
 A seeded organisation of N people (``bench.orggen``) and the shipped mappings; the sandbox
 runs in its own process (SQLite file) with the Moodle courses of the bundles; each command
 runs as its own process, exactly as cron would start it. For ``upskill plan`` (empty state),
-the first ``upskill sync`` and the nightly no-op after it: wall time, CPU time (user + system)
+the first ``upskill sync`` and the nightly no-op after it, on Moodle's core functions and once
+more with the local_upskill plugin's functions in the token's service (completion read a whole
+course a request): wall time, CPU time (user + system)
 and peak memory of the command's process (the sandbox's work is not in them), and the web
 service requests by function the sandbox received. The last column is the issue's target.
 
@@ -34,6 +36,7 @@ TARGETS = {  # command → (wall s, cpu s, peak MB) at 100,000 people; None: no 
     "plan": (3.0, None, 500.0),
     "sync (first)": (None, 35.0, None),
     "sync (nightly no-op)": (120.0, None, None),
+    "sync (no-op, plugin)": (30.0, None, None),
 }
 
 
@@ -122,7 +125,9 @@ def main() -> None:
                 ("plan", ["plan"]),
                 ("sync (first)", ["sync"]),
                 ("sync (nightly no-op)", ["sync"]),
+                ("sync (no-op, plugin)", ["sync"]),
             ):
+                control.use_plugin(label.endswith("plugin)"))
                 control.reset_stats()
                 measured = run([*UPSKILL, *config, *command], work)
                 figures.append((label, measured, dict(control.stats()["by_function"])))
