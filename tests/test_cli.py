@@ -137,7 +137,7 @@ def test_plan_prints_counts_and_verbose_changes(
     config = write_config(tmp_path, BASE)
     assert main(["--config", str(config), "plan"]) == 0
     out = capsys.readouterr().out
-    assert "create_user" in out and "enroll" in out and "Skipped 4 directory record(s)" in out
+    assert "create_user" in out and "enroll" in out and "Directory record problems: 4 (3 skipped, 1 kept with a warning)" in out
     assert main(["--config", str(config), "plan", "--verbose"]) == 0
     verbose = capsys.readouterr().out
     assert "moodle enroll GENAI-" in verbose and "persona " in verbose

@@ -57,14 +57,14 @@ def reason_class(problem: RecordProblem) -> str:
 def skipped_rows(problems: Iterable[RecordProblem]) -> tuple[tuple[str, int], ...]:
     """How many rows were skipped per reason class (rows kept with a warning not counted),
     most first."""
-    counts = Counter(reason_class(p) for p in problems if _skipped(p))
+    counts = Counter(reason_class(p) for p in problems if is_skipped(p))
     return tuple(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 _KEPT = ("this row is kept", "this entry is kept", "this record is kept")
 
 
-def _skipped(problem: RecordProblem) -> bool:
+def is_skipped(problem: RecordProblem) -> bool:
     """A problem that skipped its row; not the warning on the row kept of a pair (whose
     partner's message, "row skipped (line 53 is kept …)", is the skipped one)."""
     text = problem.message.casefold()

@@ -177,7 +177,7 @@ def render_text(report: Report) -> str:
         lines += ["", *_wrap(requested_line(report))]
     reasons = report.total.not_enrollable_reasons
     if reasons:
-        lines += ["", *_wrap("Not enrollable, by reason: "
+        lines += ["", *_wrap("Courses not enrollable, by reason: "
                              + ", ".join(f"{why} {n}" for why, n in reasons) + ".")]
     if report.previous is not None:
         lines += ["", "Change since the previous report",

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from connector.model import ChangeKind, HoldKind, Person, Plan
+from connector.report.reasons import is_skipped
 
 HELD_TEXT = {
     HoldKind.GRACE: "kept in their grace period before removal",
@@ -51,7 +52,10 @@ def format_plan(plan: Plan, people: Mapping[str, Person], *, verbose: bool = Fal
                     f"[{hold.person_key}]: {hold.reason}"
                 )
     if plan.skipped:
-        lines.append(f"Skipped {len(plan.skipped)} directory record(s):")
+        skipped = sum(1 for problem in plan.skipped if is_skipped(problem))
+        kept = len(plan.skipped) - skipped
+        lines.append(f"Directory record problems: {len(plan.skipped)} ({skipped} skipped"
+                     + (f", {kept} kept with a warning" if kept else "") + "):")
         for problem in plan.skipped[: None if verbose else 10]:
             lines.append(f"  - {problem}")
         if not verbose and len(plan.skipped) > 10:

@@ -93,7 +93,7 @@ def test_html_progress_per_course_state(report_input: ReportInput) -> None:
     html = render_html(report_of(report_input))
     assert "In<br>progress" in html and "Not<br>started" in html
     assert "+2 not enrollable" in html
-    assert "Not enrollable, by reason: no e-mail address 2." in html
+    assert "Courses not enrollable, by reason: no e-mail address 2." in html
     # the stacked bar of the consumers: 4 completed, 2 in progress, 15 not started, 2 not
     # enrollable of 23
     assert 'width="17.39%" bgcolor="#15803d" title="completed"' in html
@@ -258,7 +258,7 @@ def test_text_tables_show_the_same_figures(report_input: ReportInput) -> None:
     assert tables["Courses"][7].split() == [
         "total", "28", "7", "3", "16", "2", "25.0", "%"]
     assert tables["People's progress"][7].split() == ["total", "4", "2", "13.3", "%", "n/c"]
-    assert "Not enrollable, by reason: no e-mail address 2." in text
+    assert "Courses not enrollable, by reason: no e-mail address 2." in text
     assert max(len(line) for line in text.splitlines()) <= 78
 
 
