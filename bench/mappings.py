@@ -145,7 +145,7 @@ def measure(given: Inputs, profile: cProfile.Profile | None = None) -> dict[str,
     function (:func:`connector.sync.run.preview`: both trees assigned, the proposed one
     planned in full, the current one for the people who move, the diff)."""
     from connector.personas.engine import assign
-    from connector.sync.run import preview
+    from connector.sync.prepare import preview
 
     if profile is not None:
         profile.enable()

@@ -54,7 +54,7 @@ class _Context:
     def _write_textfile(self) -> None:
         """After a command: the metrics for node_exporter (``monitoring.textfile``)."""
         from connector.monitoring.metrics import write_textfile
-        from connector.sync.run import open_store
+        from connector.sync.prepare import open_store
 
         settings = self.settings
         assert settings.monitoring.textfile is not None
@@ -158,7 +158,7 @@ def sync(
     from connector.sync.approval import read_approved
     from connector.sync.interrupt import StopRequest, stop_on_signals
     from connector.sync.plan_text import format_plan
-    from connector.sync.run import open_store
+    from connector.sync.prepare import open_store
     from connector.sync.run import sync as run_sync
 
     approved = read_approved(approve) if approve is not None else None
@@ -310,7 +310,7 @@ def plan(
     from connector.sync import approval, preview
     from connector.sync.guards import stop_message
     from connector.sync.plan_text import format_plan, plan_document, plan_json
-    from connector.sync.run import check_guards, open_store, prepare, prepare_preview, utcnow
+    from connector.sync.prepare import check_guards, open_store, prepare, prepare_preview, utcnow
 
     store = open_store(c.settings)
     now = utcnow()
@@ -356,7 +356,8 @@ def plan(
 @pass_ctx
 def collect(c: _Context, xapi_since: datetime | None) -> None:
     """Collect completion progress from the targets (no enrollment changes)."""
-    from connector.sync.run import collect_only, open_store
+    from connector.sync.prepare import open_store
+    from connector.sync.run import collect_only
 
     result = collect_only(c.settings, open_store(c.settings), xapi_since=xapi_since)
     read = ", ".join(f"{k} {v}" for k, v in sorted(result.read.items())) or "no targets"
@@ -417,7 +418,7 @@ def report(
     from connector.report.period import Period, parse_period
     from connector.report.run import send_reports, write_reports
     from connector.report.text import render_text
-    from connector.sync.run import open_store, utcnow
+    from connector.sync.prepare import open_store, utcnow
 
     chosen: Period | None = parse_period(period) if period and period != "last" else None
     if period == "last":
@@ -463,7 +464,7 @@ def explain(c: _Context, person: str) -> None:
     their enrollments; a person whose record was skipped, why and where."""
     from connector.directory import show
     from connector.personas.engine import explain as explain_assignment
-    from connector.sync.run import open_store, prepare, utcnow
+    from connector.sync.prepare import open_store, prepare, utcnow
 
     store = open_store(c.settings)
     prepared = prepare(c.settings, store)
@@ -532,7 +533,7 @@ def explain(c: _Context, person: str) -> None:
 def runs(c: _Context, limit: int, show: int | None, changes: bool, as_csv: bool) -> None:
     """History of runs with durations, counts, outcome and mappings version."""
     from connector.monitoring import history
-    from connector.sync.run import open_store
+    from connector.sync.prepare import open_store
 
     store = open_store(c.settings)
     if (changes or as_csv) and show is None:
@@ -635,7 +636,7 @@ def status(c: _Context, max_age: float | None, as_json: bool) -> None:
     from datetime import timedelta
 
     from connector.monitoring.status import alerts, format_status, job_statuses, status_json
-    from connector.sync.run import open_store, utcnow
+    from connector.sync.prepare import open_store, utcnow
 
     settings = c.settings
     now = utcnow()
@@ -660,7 +661,7 @@ def status(c: _Context, max_age: float | None, as_json: bool) -> None:
 @pass_ctx
 def metrics(c: _Context, serve: bool) -> None:
     """The Prometheus metrics of the state database: printed, or served with --serve."""
-    from connector.sync.run import open_store
+    from connector.sync.prepare import open_store
 
     settings = c.settings
     with open_store(settings) as store:
@@ -889,7 +890,7 @@ def directory_show(c: _Context, person: str | None, group: str | None) -> None:
     """Read the directory and show what the connector sees (nothing is written)."""
     from connector.directory import show
     from connector.registry import build_source
-    from connector.sync.run import unseen_for
+    from connector.sync.prepare import unseen_for
 
     snapshot = build_source(c.settings).read()
     if person is None and group is None:

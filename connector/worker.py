@@ -21,7 +21,8 @@ log = logging.getLogger(__name__)
 
 def nightly(settings: Settings, echo: Callable[[str], None]) -> None:
     from connector.monitoring.logs import RUN_ID
-    from connector.sync.run import open_store, sync
+    from connector.sync.prepare import open_store
+    from connector.sync.run import sync
 
     RUN_ID.set(None)
     store = None
@@ -49,7 +50,7 @@ def reports(settings: Settings, echo: Callable[[str], None]) -> None:
     from connector.monitoring.logs import RUN_ID
     from connector.report.assemble import last_complete_period
     from connector.report.run import send_reports
-    from connector.sync.run import open_store
+    from connector.sync.prepare import open_store
 
     RUN_ID.set(None)
     period = last_complete_period(settings, datetime.now(UTC))
@@ -184,7 +185,7 @@ def run_worker(settings: Settings, *, once: bool, echo: Callable[[str], None]) -
         _schedule(settings, scheduler, echo)
         return
     from connector.monitoring.server import MonitoringServer
-    from connector.sync.run import open_store
+    from connector.sync.prepare import open_store
 
     store = open_store(settings)
     try:

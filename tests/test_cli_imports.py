@@ -86,7 +86,7 @@ def test_plan_imports_no_http_stack_nor_migrations(tmp_path: Path) -> None:
 
 RUN_PROBE = """
 import atexit, gc, json, sys
-import connector.sync.run as sync_run
+import connector.sync.prepare as sync_run
 seen = {}
 opened = sync_run.open_store
 class Closing:  # a file or connection left in a reference cycle by the command's work

@@ -58,7 +58,7 @@ def assemble(
     end of the period, or now if that is earlier (the current period)."""
     from connector.personas.engine import assign
     from connector.registry import enabled_targets
-    from connector.sync.run import read_and_assign
+    from connector.sync.prepare import read_and_assign
 
     mappings, snapshot, assignments = read_and_assign(settings)
     last = store.last_run("sync", status=None)

@@ -43,7 +43,7 @@ def import_files(ctx: click.Context, files: tuple[Path, ...], as_of: datetime | 
     from connector.registry import build_source, mappings_path
     from connector.skillbuilder.importer import import_report
     from connector.store.skillbuilder import SkillBuilderLedger
-    from connector.sync.run import open_store, utcnow
+    from connector.sync.prepare import open_store, utcnow
 
     settings = _settings(ctx)
     courses = load_mappings(mappings_path(settings)).courses()
@@ -95,7 +95,7 @@ def status(ctx: click.Context, verbose: bool) -> None:
     """Batches written, requests confirmed, requested and stuck, and removals by hand."""
     from connector.skillbuilder.lifecycle import item_states
     from connector.store.skillbuilder import SkillBuilderLedger
-    from connector.sync.run import open_store, utcnow
+    from connector.sync.prepare import open_store, utcnow
 
     settings = _settings(ctx)
     store = open_store(settings)
@@ -125,7 +125,7 @@ def removed(ctx: click.Context, pairs: tuple[str, ...], everything: bool) -> Non
     """Record that assignments on the remove-by-hand list were removed in the console."""
     from connector.skillbuilder.outbox import write_removals
     from connector.store.skillbuilder import SkillBuilderLedger
-    from connector.sync.run import open_store
+    from connector.sync.prepare import open_store
 
     settings = _settings(ctx)
     if not pairs and not everything:

@@ -2,7 +2,7 @@
 
 Pure: given the same snapshot and state, the plan of the current mappings (at least for the people
 who move: :func:`people_subset`) and the plan of the proposed ones (both from
-:func:`connector.sync.run.plan_with`), it tells per tier and persona
+:func:`connector.sync.prepare.plan_with`), it tells per tier and persona
 the headcounts before and after, who moves where, and the enrollments the next sync would
 add, suspend and remove with the proposed tree, splitting out the changes the mapping change
 itself causes (those not in the plan of the current tree).
