@@ -7,6 +7,7 @@ import csv
 import io
 from collections.abc import Sequence
 
+from connector.csvsafe import neutralise
 from connector.store.records import JournalEntry, RunRecord
 
 HEADER = f"{'Run':<6} {'Started (UTC)':<19} {'Took':>8} {'Kind':<16} {'Status':<10} What it did"
@@ -63,13 +64,6 @@ def format_changes(run_id: int, rows: Sequence[dict[str, str]]) -> str:
             f"{r['course']:<{width['course']}}  {r['kind']:<12} {r['outcome']}{error}"
         )
     return "\n".join(lines)
-
-
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet runs as a formula
-
-
-def neutralise(cell: str) -> str:
-    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
 
 
 def changes_csv(rows: Sequence[dict[str, str]]) -> str:

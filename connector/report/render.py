@@ -16,7 +16,6 @@ from __future__ import annotations
 import csv
 import io
 import os
-import re
 import tempfile
 from collections.abc import Iterable, Sequence
 from decimal import ROUND_HALF_UP, Decimal
@@ -32,6 +31,7 @@ from jinja2 import (
     select_autoescape,
 )
 
+from connector.csvsafe import neutralise
 from connector.errors import ConfigError, UserError
 from connector.model import Tier
 from connector.report.allocation import Figures, Report
@@ -67,7 +67,6 @@ FIGURE_COLUMNS = (
 )
 """The figures of a group, in the order of the figures CSV and the JSON."""
 # A cell starting with one of these is read as a formula by spreadsheet programs.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _half_up(value: float) -> Decimal:
@@ -227,15 +226,6 @@ def render_plain(report: Report, *, templates_dir: Path | None = None) -> str:
     )
 
 
-_NUMBER = re.compile(r"-?\d+(\.\d+)?")
-
-
-def neutralise(cell: str) -> str:
-    """Prefix an apostrophe to a cell a spreadsheet would take for a formula (a plain number
-    such as ``-3.7`` stays a number)."""
-    if cell.startswith(FORMULA_STARTS) and not _NUMBER.fullmatch(cell):
-        return "'" + cell
-    return cell
 
 
 def _csv(rows: Iterable[Sequence[str]]) -> str:

@@ -10,16 +10,7 @@ import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise(cell: str) -> str:
-    """Prefix an apostrophe to a cell a spreadsheet would take for a formula."""
-    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
-
-
-def formula_like(cell: str) -> bool:
-    return cell.startswith(FORMULA_STARTS)
+from connector.csvsafe import neutralise
 
 
 def csv_bytes(header: Sequence[str], rows: Iterable[Sequence[str]]) -> bytes:

@@ -25,10 +25,11 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from connector.config import SkillBuilderUpload
+from connector.csvsafe import formula_like
 from connector.errors import ConfigError
 from connector.model import Course, Enrollment, EnrollmentStatus, Person, RecordProblem
 from connector.skillbuilder import SKILLBUILDER
-from connector.skillbuilder.csvfiles import csv_bytes, formula_like, sha256, write_atomic
+from connector.skillbuilder.csvfiles import csv_bytes, sha256, write_atomic
 from connector.store.skillbuilder import (
     AssignmentRecord,
     BatchRecord,

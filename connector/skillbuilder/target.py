@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from connector.config import Settings
+from connector.csvsafe import formula_like
 from connector.errors import ConfigError
 from connector.lms import BatchOutcome, EnrollRow, RequestStats, RowFailure, TargetInfo, row_key
 from connector.model import Completion, Person
 from connector.skillbuilder import SKILLBUILDER
-from connector.skillbuilder.csvfiles import formula_like
 
 
 class SkillBuilderTarget:
