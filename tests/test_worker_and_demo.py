@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,25 +14,9 @@ from connector.errors import ConfigError
 from connector.store import Store
 from connector.worker import build_scheduler, nightly, reports
 from tests.report.smtp_server import smtp_server
+from tests.sample_config import clean_env, write_config  # noqa: F401 - clean_env is autouse
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.startswith("UPSKILL_"):
-            monkeypatch.delenv(name)
-
-
-def config(tmp_path: Path, extra: str = "") -> Path:
-    path = tmp_path / "upskill.toml"
-    path.write_text(
-        f'[directory]\npath = "{ROOT / "examples" / "org.csv"}"\n'
-        f'[mappings]\npath = "{ROOT / "mappings"}"\n{extra}',
-        encoding="utf-8",
-    )
-    return path
+config = write_config
 
 
 def test_scheduler_holds_one_nightly_job_on_the_configured_cron(tmp_path: Path) -> None:

@@ -1,30 +1,11 @@
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 from connector.config import Settings, load_settings
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.startswith("UPSKILL_"):
-            monkeypatch.delenv(name)
-
-
-def write_config(tmp_path: Path, extra: str = "") -> Path:
-    path = tmp_path / "upskill.toml"
-    path.write_text(
-        f'[directory]\npath = "{ROOT / "examples" / "org.csv"}"\n'
-        f'[mappings]\npath = "{ROOT / "mappings"}"\n{extra}',
-        encoding="utf-8",
-    )
-    return path
+from tests.sample_config import clean_env, write_config  # noqa: F401 - clean_env is autouse
 
 
 @pytest.fixture

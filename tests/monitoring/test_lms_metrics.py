@@ -17,8 +17,8 @@ from connector.config import Settings, load_settings
 from connector.lms.moodle.control import SandboxControl
 from connector.lms.moodle.sandbox import SandboxServer
 from connector.store import Store
-from tests.monitoring.conftest import write_config
 from tests.monitoring.test_metrics import fetch, samples, value
+from tests.sample_config import write_config
 from tests.servers.moodle import catalogue_sandbox
 
 TOKEN = "metrics-token-0123456789abcdef"

@@ -20,7 +20,7 @@ from connector.demo import run_demo
 from connector.model import Change, ChangeKind
 from connector.monitoring.server import MonitoringServer
 from connector.store import Store
-from tests.monitoring.conftest import write_config
+from tests.sample_config import write_config
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
