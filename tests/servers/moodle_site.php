@@ -64,21 +64,28 @@ function upskill_site_settings($identity) {
     set_config('debugdisplay', 0);
 }
 
+/** The account named $username (created, with a password nobody knows, when missing). */
+function upskill_account($username, $lastname) {
+    global $DB, $CFG;
+    $user = $DB->get_record('user', ['username' => $username]);
+    if (!$user) {
+        $id = user_create_user((object)[
+            'username' => $username, 'auth' => 'manual', 'confirmed' => 1,
+            'mnethostid' => $CFG->mnet_localhost_id, 'firstname' => 'Upskill',
+            'lastname' => $lastname, 'email' => $username . '@example.org',
+            'password' => 'Not-used-1!' . random_string(12),
+        ], true, false);
+        $user = $DB->get_record('user', ['id' => $id], '*', MUST_EXIST);
+    }
+    return $user;
+}
+
 /** The dedicated web-service user, its role with exactly these capabilities, the external
  * service with these functions, and a token. */
 function upskill_web_service_user($args) {
     global $DB, $CFG;
     $syscontext = context_system::instance();
-    $user = $DB->get_record('user', ['username' => $args['username']]);
-    if (!$user) {
-        $id = user_create_user((object)[
-            'username' => $args['username'], 'auth' => 'manual', 'confirmed' => 1,
-            'mnethostid' => $CFG->mnet_localhost_id, 'firstname' => 'Upskill',
-            'lastname' => 'Connector', 'email' => $args['username'] . '@example.org',
-            'password' => 'Not-used-1!' . random_string(12),
-        ], true, false);
-        $user = $DB->get_record('user', ['id' => $id], '*', MUST_EXIST);
-    }
+    $user = upskill_account($args['username'], 'Connector');
     $role = $DB->get_record('role', ['shortname' => 'upskillws']);
     $roleid = $role ? $role->id : create_role('Upskill web service', 'upskillws',
         'The upskill connector\'s web-service user', '');
@@ -120,16 +127,7 @@ function upskill_web_service_user($args) {
 function upskill_plugin_user($args) {
     global $DB, $CFG;
     $syscontext = context_system::instance();
-    $user = $DB->get_record('user', ['username' => $args['username']]);
-    if (!$user) {
-        $id = user_create_user((object)[
-            'username' => $args['username'], 'auth' => 'manual', 'confirmed' => 1,
-            'mnethostid' => $CFG->mnet_localhost_id, 'firstname' => 'Upskill',
-            'lastname' => 'Plugin', 'email' => $args['username'] . '@example.org',
-            'password' => 'Not-used-1!' . random_string(12),
-        ], true, false);
-        $user = $DB->get_record('user', ['id' => $id], '*', MUST_EXIST);
-    }
+    $user = upskill_account($args['username'], 'Plugin');
     $role = $DB->get_record('role', ['shortname' => 'upskillconnector'], '*', MUST_EXIST);
     role_assign($role->id, $user->id, $syscontext->id);
     $service = $DB->get_record('external_services', ['shortname' => 'local_upskill'], '*', MUST_EXIST);
