@@ -22,24 +22,25 @@ never the row order), an e-mail that another row already uses ignoring case (the
 then the smaller key; both rows are reported). Kept but reported: a manager not
 in the export, a manager cycle (once per cycle), a date that cannot be read, a nesting cycle.
 
-The reader never writes; the file is read whole, once per :meth:`CsvDirectory.read`.
+The reader never writes; the file is read whole, once per :meth:`CsvDirectory.read`, and parsed
+as it is decoded (:mod:`~connector.directory.csvfile`); two rows of one key that tie on all but
+their text are told apart by a second pass over the same bytes.
 """
 
 from __future__ import annotations
 
-import codecs
-import csv
-import io
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime
+from operator import itemgetter
 from pathlib import Path
 from types import MappingProxyType
 
 from connector.bulk import collector_paused
 from connector.config import CsvSource
 from connector.directory import precedence
+from connector.directory.csvfile import ExportFile, Records, detect_delimiter
 from connector.directory.hrdates import date_readings
 from connector.errors import InputError
 from connector.model import (
@@ -50,15 +51,15 @@ from connector.model import (
     RecordProblem,
     Snapshot,
     Unusable,
+    new_person,
 )
 
-DELIMITERS = (",", ";", "\t", "|")
 ALWAYS_ATTRIBUTES = ("division", "location", "employment_type", "preferred_name")
 TERMINATION_COLUMN = "termination_date"
 HIRE_COLUMN = "hire_date"
+__all__ = ["CsvDirectory", "date_readings", "detect_delimiter", "read_nesting"]
 _EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)+")
 _NO_GROUP = frozenset({""})
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
 def _today_utc() -> date:
@@ -97,18 +98,30 @@ class CsvDirectory:
 
     def _read(self) -> tuple[Snapshot, int]:
         label = str(self.path)
-        text = load_text(self.path, self.settings.encoding, "directory.path")
-        reader = _PeopleReader(self.settings, label, self._today())
-        people, problems = reader.read(text)
+        export = ExportFile.load(self.path, self.settings.encoding, "directory.path")
+        today = self._today()
+
+        def consume(records: Callable[[], Records]) -> _PeopleReader:
+            reader = _PeopleReader(self.settings, label, today)
+            reader.read(records)
+            return reader
+
+        reader = export.parse(self.settings.delimiter, label, consume)
+        del export  # its bytes are not needed any more
+        people, problems = reader.people, reader.problems
         nesting: dict[str, set[str]] = {}
         if self.groups_path is not None:
-            groups_text = load_text(self.groups_path, self.settings.encoding, "the groups file")
-            nesting = read_nesting(groups_text, str(self.groups_path), self.settings, problems)
+            groups = ExportFile.load(self.groups_path, self.settings.encoding, "the groups file")
+            nesting, bad_rows = groups.parse(
+                self.settings.delimiter, str(self.groups_path),
+                lambda records: read_nesting(records(), str(self.groups_path)),
+            )
+            problems.extend(bad_rows)
         names = set(nesting)
         for parents in nesting.values():
             names |= parents
-        for person in people.values():
-            names |= person.groups
+        for group_set in {id(p.groups): p.groups for p in people.values()}.values():
+            names |= group_set  # each distinct set once: people share them
         snapshot = Snapshot(
             source=f"csv:{label}",
             taken_at=datetime.fromtimestamp(self.path.stat().st_mtime, UTC),
@@ -131,93 +144,6 @@ class CsvDirectory:
         )
 
 
-# -- the file ---------------------------------------------------------------------------------
-
-
-def load_text(path: Path, encoding: str, setting: str) -> str:
-    """The whole file as text; :class:`InputError` when it cannot be read as a CSV at all."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError as exc:
-        raise InputError(f"{path}: file not found; check {setting} or export the file") from exc
-    except IsADirectoryError as exc:
-        raise InputError(f"{path}: is a folder; set {setting} to the CSV file itself") from exc
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read it ({exc.strerror}); check permissions") from exc
-    if raw.startswith(b"PK\x03\x04"):
-        raise InputError(f"{path}: is a ZIP or Excel workbook, not CSV; save it as CSV (UTF-8)")
-    if b"\x00" in raw[:65536] and not raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        raise InputError(f"{path}: holds binary data, not CSV text; export the file as CSV")
-    text = decode(raw, encoding, path)
-    if _CONTROL.search(text[:65536]):
-        raise InputError(f"{path}: holds binary data, not CSV text; export the file as CSV")
-    if not text.strip():
-        raise InputError(f"{path}: is empty; expected a header row and one row per person")
-    return text
-
-
-def decode(raw: bytes, encoding: str, path: Path) -> str:
-    """Decode by the configured encoding; ``auto`` tries UTF-8 (BOM or not), then cp1252."""
-    if encoding.lower() != "auto":
-        try:
-            return raw.decode(encoding).removeprefix("\ufeff")
-        except LookupError as exc:
-            raise InputError(
-                f"{path}: unknown encoding {encoding!r}; set directory.encoding to 'auto', "
-                "'utf-8' or 'cp1252'"
-            ) from exc
-        except UnicodeDecodeError as exc:
-            raise InputError(
-                f"{path}: not valid {encoding} text (byte {exc.start}); set directory.encoding "
-                "to the export's encoding, or 'auto'"
-            ) from exc
-    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        try:
-            return raw.decode("utf-16").removeprefix("\ufeff")
-        except UnicodeDecodeError as exc:
-            raise InputError(f"{path}: broken UTF-16 text (byte {exc.start})") from exc
-    for candidate in ("utf-8-sig", "cp1252"):
-        try:
-            return raw.decode(candidate)
-        except UnicodeDecodeError:
-            continue
-    raise InputError(
-        f"{path}: neither UTF-8 nor cp1252 text; set directory.encoding to the export's encoding"
-    )
-
-
-def detect_delimiter(header_line: str) -> str:
-    """The most frequent of , ; tab | outside quotes in the header line (',' when none)."""
-    counts = dict.fromkeys(DELIMITERS, 0)
-    quoted = False
-    for char in header_line:
-        if char == '"':
-            quoted = not quoted
-        elif not quoted and char in counts:
-            counts[char] += 1
-    best = max(DELIMITERS, key=lambda d: counts[d])  # max keeps the first of equal counts
-    return best if counts[best] else ","
-
-
-def csv_rows(text: str, delimiter: str, label: str) -> Iterator[tuple[int, list[str]]]:
-    """(first line number, cells) per record, blank lines left out."""
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    line = 1
-    try:
-        for row in reader:
-            if "".join(row).strip():
-                yield line, row
-            line = reader.line_num + 1
-    except csv.Error as exc:
-        raise InputError(f"{label}:{reader.line_num}: cannot parse the CSV ({exc})") from exc
-
-
-def _delimiter(text: str, configured: str) -> str:
-    if configured != "auto":
-        return configured
-    return detect_delimiter(next((ln for ln in io.StringIO(text) if ln.strip()), ""))
-
-
 def _header_index(header: Sequence[str]) -> dict[str, int]:
     index: dict[str, int] = {}
     for i, name in enumerate(header):
@@ -228,24 +154,22 @@ def _header_index(header: Sequence[str]) -> dict[str, int]:
 # -- people -----------------------------------------------------------------------------------
 
 
-@dataclass(slots=True)
-class _Row:
-    line: int
-    person: Person
-    hired: date | None = None
-    text: str = ""
+_Row = tuple[int, Person, date | None]  # line, person, hire date (when one reading)
 
-    def rank(self, tiebreak: str) -> tuple[bool, int, bool, str]:
-        return precedence.rank(self.person.status, self.hired, tiebreak)
+
+def _rank(row: _Row, tiebreak: str) -> tuple[bool, int, bool, str]:
+    return precedence.rank(row[1].status, row[2], tiebreak)
 
 
 class _PeopleReader:
-    """Turns the text of one export into people and problems."""
+    """Turns the records of one export into people (:attr:`people`, in the line order of the
+    rows kept) and problems (:attr:`problems`, in line order)."""
 
     def __init__(self, settings: CsvSource, label: str, today: date) -> None:
         self.settings = settings
         self.label = label
         self.today = today
+        self.people: dict[str, Person] = {}
         self.problems: list[RecordProblem] = []
         self.unusable: dict[str, tuple[Person, str]] = {}
         self.rows_seen = 0
@@ -257,6 +181,9 @@ class _PeopleReader:
         ):
             for value in values:
                 self.statuses[value.strip().lower()] = status
+        # every date a cell can mean, and the ISO text of a single one: a few thousand
+        # distinct dates in a file of a million rows, each read once
+        self.dates: dict[str, tuple[tuple[date, ...], str | None]] = {}
 
     def problem(
         self, line: int, message: str, key: str | None = None, column: str | None = None
@@ -269,8 +196,18 @@ class _PeopleReader:
         if person.status is not PersonStatus.LEFT and person.key not in self.unusable:
             self.unusable[person.key] = (replace(person, email=""), why.value)
 
-    def read(self, text: str) -> tuple[dict[str, Person], list[RecordProblem]]:
-        rows = csv_rows(text, _delimiter(text, self.settings.delimiter), self.label)
+    def date_of(self, cell: str) -> tuple[tuple[date, ...], str | None]:
+        found = self.dates.get(cell)
+        if found is None:
+            readings = date_readings(cell)
+            found = self.dates[cell] = (
+                readings, readings[0].isoformat() if len(readings) == 1 else None)
+        return found
+
+    def read(self, records: Callable[[], Records]) -> None:
+        """Reads the export. ``records`` gives its records afresh: a second pass is made only
+        when two rows of one key tie on everything but their text."""
+        rows = records()
         try:
             _, header = next(rows)
         except StopIteration:
@@ -302,197 +239,276 @@ class _PeopleReader:
         term_i, hire_i = at(TERMINATION_COLUMN), at(HIRE_COLUMN)
         extras = [(n, i) for n in dict.fromkeys((*cols.extra, *ALWAYS_ATTRIBUTES))
                   if (i := at(n)) != width]
+        names = tuple(name for name, _ in extras)
+        # the cells the attributes are made of: the extras, the hire and termination dates
+        cells_of_attributes = _cells_at([*(i for _, i in extras), hire_i, term_i])
         separator = self.settings.group_separator
         statuses = self.statuses if status_i != width else {}
         active = PersonStatus.ACTIVE
-        rows_by_key: dict[str, list[_Row]] = {}
-        # one object for each repeated value (department, title, group set, attributes), not
-        # one a person: a third less memory for a large organisation
+        problem, date_of, email_ok = self.problem, self.date_of, _EMAIL.fullmatch
+        strip = str.strip
+        by_key: dict[str, _Row] = {}  # the first row of each key
+        again: dict[str, list[_Row]] = {}  # every row of the keys that have several
+        # one object for each repeated value (names, department, title, manager, group set,
+        # attributes), not one a person: a third less memory for a large organisation
         shared: dict[str, str] = {}
+        share = shared.setdefault
         group_sets: dict[str, frozenset[str]] = {}
-        attribute_sets: dict[tuple[str, ...], Mapping[str, str]] = {}
+        # by the cells they are made of, and which dates they hold (1 hire, 2 termination)
+        attribute_sets: tuple[dict[tuple[str, ...], Mapping[str, str]], ...] = (
+            {}, {}, {}, {})
+        seen = 0
         for line, raw in rows:
-            self.rows_seen += 1
-            if len(raw) != width and (len(raw) < width or "".join(raw[width:]).strip()):
-                self.problem(line, f"the row has {len(raw)} cells but the header has {width}; "
-                             "row skipped (check quoting and the delimiter)")
-                continue
-            cells = list(map(str.strip, raw[:width]))
+            seen += 1
+            if len(raw) != width:
+                if len(raw) < width or "".join(raw[width:]).strip():
+                    problem(line, f"the row has {len(raw)} cells but the header has {width}; "
+                            "row skipped (check quoting and the delimiter)")
+                    continue
+                raw = raw[:width]
+            cells = list(map(strip, raw))
             cells.append("")
             key, email = cells[key_i], cells[email_i]
             why: Unusable | None = None  # set the row aside (counted in reports) for this
             if not key:
-                self.problem(line, f"no {cols.key}; row skipped", None, cols.key)
+                problem(line, f"no {cols.key}; row skipped", None, cols.key)
                 if not (email or cells[first_i] or cells[last_i]):
                     continue  # names nobody
                 why, key = Unusable.NO_KEY, f"{self.label}:{line}"
-            status = statuses.get(cells[status_i].lower()) if statuses else active
+            if statuses:
+                status_cell = cells[status_i]
+                status = statuses.get(status_cell) or statuses.get(status_cell.lower())
+            else:
+                status = active
             unknown = status is None
             if status is None:
                 why, status = why or Unusable.UNKNOWN_STATUS, active
-            attributes = {name: cells[i] for name, i in extras}
-            hired = date_readings(cells[hire_i]) if cells[hire_i] else ()
-            if len(hired) == 1:
-                attributes[HIRE_COLUMN] = hired[0].isoformat()  # a report of a past period
+            added = 0  # which dates the attributes hold: 1 hire, 2 termination
+            hired: date | None = None
+            hire_cell = cells[hire_i]
+            readings: tuple[date, ...] = ()
+            hired_on = left_on = None
+            if hire_cell:
+                readings, hired_on = date_of(hire_cell)
+                if hired_on is not None:  # a report of a past period
+                    hired, added = readings[0], 1
             if cells[term_i]:
-                status = self._termination(line, key, cells[term_i], cells[hire_i], status,
-                                           attributes)
+                status, left_on = self._termination(line, key, cells[term_i], readings, status)
+                if left_on is not None:
+                    added |= 2
             if unknown:
                 counted = "" if status is PersonStatus.LEFT else (
                     " (counted in reports as active, never enrolled)")
-                self.problem(line, f"{key}: unknown {cols.status} {cells[status_i]!r}; map it "
-                             "under directory.statuses.active, .disabled or .left; row "
-                             f"skipped{counted}", key, cols.status)
-            values = tuple(attributes.values())
-            frozen = attribute_sets.get(values)
-            if frozen is None or tuple(frozen) != tuple(attributes):
-                frozen = MappingProxyType(attributes)
-                attribute_sets[values] = frozen
-            groups = group_sets.get(cells[groups_i])
+                problem(line, f"{key}: unknown {cols.status} {cells[status_i]!r}; map it "
+                        "under directory.statuses.active, .disabled or .left; row "
+                        f"skipped{counted}", key, cols.status)
+            made_of = cells_of_attributes(cells)
+            frozen = attribute_sets[added].get(made_of)
+            if frozen is None:
+                attributes = dict(zip(names, made_of[:-2], strict=True))
+                if hired_on is not None:
+                    attributes[HIRE_COLUMN] = hired_on
+                if left_on is not None:
+                    attributes[TERMINATION_COLUMN] = left_on
+                frozen = attribute_sets[added][made_of] = MappingProxyType(attributes)
+            groups_cell = cells[groups_i]
+            groups = group_sets.get(groups_cell)
             if groups is None:
-                groups = frozenset(map(str.strip, cells[groups_i].split(separator)))
-                groups = group_sets[cells[groups_i]] = (
+                groups = frozenset(map(strip, groups_cell.split(separator)))
+                groups = group_sets[groups_cell] = (
                     groups - _NO_GROUP if "" in groups else groups
                 )
-            person = Person(
-                key=key, email=email, first_name=cells[first_i], last_name=cells[last_i],
-                department=shared.setdefault(cells[dept_i], cells[dept_i]),
-                title=shared.setdefault(cells[title_i], cells[title_i]),
-                manager_key=cells[manager_i] or None, status=status,
-                groups=groups,
-                attributes=frozen,
+            manager = cells[manager_i]
+            person = new_person(
+                key, email, share(cells[first_i], cells[first_i]),
+                share(cells[last_i], cells[last_i]), share(cells[dept_i], cells[dept_i]),
+                share(cells[title_i], cells[title_i]), share(manager, manager) or None, status,
+                groups, frozen,
             )
             if why is not None:
                 self.set_aside(person, why)
                 continue
             if not email:
-                self.problem(line, f"{key} has no {cols.email}; row skipped", key, cols.email)
+                problem(line, f"{key} has no {cols.email}; row skipped", key, cols.email)
                 self.set_aside(person, Unusable.NO_EMAIL)
                 continue
-            if not _EMAIL.fullmatch(email):
-                self.problem(line, f"{key}: {email!r} is not an e-mail address; row skipped",
-                             key, cols.email)
+            if not email_ok(email):
+                problem(line, f"{key}: {email!r} is not an e-mail address; row skipped",
+                        key, cols.email)
                 self.set_aside(person, Unusable.BAD_EMAIL)
                 continue
-            rows_by_key.setdefault(key, []).append(
-                _Row(line, person, hired[0] if len(hired) == 1 else None, "\x1f".join(cells)))
-        kept = self._one_per_key(rows_by_key)
+            row = (line, person, hired)
+            first = by_key.setdefault(key, row)
+            if first is not row:
+                again.setdefault(key, [first]).append(row)
+        self.rows_seen = seen
+        if again:
+            self._one_per_key(again, by_key, records, width)
+            kept = sorted(by_key.values(), key=_line_of)
+        else:
+            kept = list(by_key.values())  # already in line order
+        del by_key
         kept = self._one_per_email(kept)
-        people = {row.person.key: row.person for row in kept}
-        for key in people:
-            self.unusable.pop(key, None)  # another row of the same key was used
+        people = self.people = {row[1].key: row[1] for row in kept}
+        for key in [key for key in self.unusable if key in people]:
+            del self.unusable[key]  # another row of the same key was used
         self._check_managers(kept, people)
         self.problems.sort(key=_line_order)
-        return people, self.problems
 
     def _termination(
-        self, line: int, key: str, value: str, hired: str, status: PersonStatus,
-        attributes: dict[str, str],
-    ) -> PersonStatus:
-        readings = date_readings(value)
+        self, line: int, key: str, value: str, hire: tuple[date, ...], status: PersonStatus,
+    ) -> tuple[PersonStatus, str | None]:
+        """The status a termination date gives, and the date as ISO text when the person
+        left on one day that is known."""
+        readings, iso = self.date_of(value)
         if not readings:
             self.problem(line, f"{key}: {TERMINATION_COLUMN} {value!r} is not a date; "
                          "write it as YYYY-MM-DD; ignored", key, TERMINATION_COLUMN)
-            return status
+            return status, None
         past = {d < self.today for d in readings}
         if len(past) > 1:
             self.problem(line, f"{key}: {TERMINATION_COLUMN} {value!r} reads as day/month or "
                          "month/day; write it as YYYY-MM-DD; ignored", key, TERMINATION_COLUMN)
-            return status
-        hire = date_readings(hired) if hired else ()
+            return status, None
         if len(hire) == 1 and all(hire[0] > d for d in readings):
-            return status  # rehired after that termination
+            return status, None  # rehired after that termination
         if past == {False}:
-            return status
-        if len(readings) == 1:
-            attributes[TERMINATION_COLUMN] = readings[0].isoformat()
-        return PersonStatus.LEFT
+            return status, None
+        return PersonStatus.LEFT, iso
 
-    def _one_per_key(self, rows_by_key: dict[str, list[_Row]]) -> list[_Row]:
-        """One row per key (rehires): :mod:`~connector.directory.precedence` decides."""
-        kept: list[_Row] = []
+    def _one_per_key(
+        self, again: dict[str, list[_Row]], by_key: dict[str, _Row],
+        records: Callable[[], Records], width: int,
+    ) -> None:
+        """One row per key (rehires): :mod:`~connector.directory.precedence` decides, the
+        winner goes into ``by_key``."""
         col = self.settings.columns.key
-        for key, rows in rows_by_key.items():
-            if len(rows) == 1:
-                kept.append(rows[0])
-                continue
-            ordered = sorted(rows, key=lambda r: r.rank(r.text))
-            winner = ordered[0]
-            kept.append(winner)
-            tied = ordered[1].rank("") == winner.rank("")
+        groups = sorted(again.items(), key=lambda item: item[1][0][0])  # by first line
+        ties = {
+            row[0]
+            for _, rows in groups
+            for row in rows
+            if len({_rank(r, "") for r in rows}) < len(rows)
+        }
+        texts = _texts(records(), ties, width) if ties else {}
+        for key, rows in groups:
+            ordered = sorted(rows, key=lambda r: _rank(r, texts.get(r[0], "")))
+            winner = by_key[key] = ordered[0]
+            tied = _rank(ordered[1], "") == _rank(winner, "")
             for row in rows:
-                others = ", ".join(str(r.line) for r in rows if r is not row)
+                others = ", ".join(str(r[0]) for r in rows if r is not row)
                 also = f"duplicate {col} {key}, also on line {others}"
                 if row is winner:
                     why = f"this row is kept ({_why(winner, ordered[1])})"
                     if tied:
                         why += f"; add {HIRE_COLUMN} to say which row is current"
                 else:
-                    why = f"row skipped (line {winner.line} is kept)"
-                self.problem(row.line, f"{also}; {why}", key, col)
-        kept.sort(key=lambda r: r.line)
-        return kept
+                    why = f"row skipped (line {winner[0]} is kept)"
+                self.problem(row[0], f"{also}; {why}", key, col)
 
     def _one_per_email(self, rows: list[_Row]) -> list[_Row]:
         """One person per e-mail ignoring case: :mod:`~connector.directory.precedence` decides
         (the smaller key last), never the row order; both rows are reported."""
         col = self.settings.columns.email
-        by_email: dict[str, list[_Row]] = {}
+        first: dict[str, _Row] = {}
+        same_email: dict[str, list[_Row]] = {}
         for row in rows:
-            by_email.setdefault(row.person.email.casefold(), []).append(row)
+            folded = row[1].email.casefold()
+            other = first.setdefault(folded, row)
+            if other is not row:
+                same_email.setdefault(folded, [other]).append(row)
+        if not same_email:
+            return rows
         skipped: set[int] = set()
-        for same in by_email.values():
-            if len(same) == 1:
-                continue
-            ordered = sorted(same, key=lambda r: r.rank(r.person.key))
-            p, seen = ordered[0].person, ordered[0]
+        for same in sorted(same_email.values(), key=lambda group: group[0][0]):
+            ordered = sorted(same, key=lambda r: _rank(r, r[1].key))
+            seen = ordered[0]
+            p = seen[1]
             for row in ordered[1:]:
-                q = row.person
+                q = row[1]
                 skipped.add(id(row))
-                self.problem(seen.line, f"{p.key}: e-mail {p.email} is also used by {q.key} on "
-                             f"line {row.line} (ignoring case); this row is kept "
+                self.problem(seen[0], f"{p.key}: e-mail {p.email} is also used by {q.key} on "
+                             f"line {row[0]} (ignoring case); this row is kept "
                              f"({_why(seen, row)})", p.key, col)
-                self.problem(row.line, f"{q.key}: e-mail {q.email} is already used by {p.key} "
-                             f"on line {seen.line} (ignoring case); row skipped (line "
-                             f"{seen.line} is kept: {precedence.RULE})", q.key, col)
+                self.problem(row[0], f"{q.key}: e-mail {q.email} is already used by {p.key} "
+                             f"on line {seen[0]} (ignoring case); row skipped (line "
+                             f"{seen[0]} is kept: {precedence.RULE})", q.key, col)
                 self.set_aside(q, Unusable.SHARED_EMAIL)
         return [row for row in rows if id(row) not in skipped]
 
     def _check_managers(self, rows: list[_Row], people: Mapping[str, Person]) -> None:
         col = self.settings.columns.manager_key
-        line_of = {r.person.key: r.line for r in rows}
-        for row in rows:
-            manager = row.person.manager_key
-            if manager is not None and manager not in people:
-                self.problem(row.line, f"manager {manager} is not in the export",
-                             row.person.key, col)
-        state: dict[str, bool] = {}  # True while on the walk in progress, then False
-        for start in people:
-            if start in state:
-                continue
+        managers = {person.manager_key for _, person, _ in rows}
+        managers.discard(None)
+        missing = {manager for manager in managers if manager not in people}
+        if missing:
+            for line, person, _ in rows:
+                if person.manager_key in missing:
+                    self.problem(line, f"manager {person.manager_key} is not in the export",
+                                 person.key, col)
+        # a cycle is made of managers only: someone nobody reports to is never on one, and
+        # their walk is their manager's (the same cycle found, entered at the same place)
+        done: set[str] = set()  # people whose chain is walked
+        on_walk: dict[str, int] = {}  # the walk in progress: person → place on it
+        for start, starter in people.items():
+            node: str | None = start if start in managers else starter.manager_key
             path: list[str] = []
-            node: str | None = start
-            while node is not None and node not in state and node in people:
-                state[node] = True
+            while node is not None and node not in done:
+                above = people.get(node)
+                if above is None:
+                    break
+                if node in on_walk:
+                    self._report_cycle(path[on_walk[node]:], rows, col)
+                    break
+                on_walk[node] = len(path)
                 path.append(node)
-                node = people[node].manager_key
-            if node is not None and state.get(node):
-                cycle = path[path.index(node):]
-                first = min(cycle, key=lambda k: line_of[k])
-                chain = " → ".join([*cycle, cycle[0]])
-                lines = ", ".join(str(line_of[k]) for k in cycle)
-                self.problem(line_of[first], f"manager cycle: {chain}; fix {col} on one of "
-                             f"these rows (lines {lines})", first, col)
-            for key in path:
-                state[key] = False
+                node = above.manager_key
+            if path:
+                done.update(path)
+                on_walk.clear()
+
+    def _report_cycle(self, cycle: list[str], rows: list[_Row], col: str) -> None:
+        members = set(cycle)
+        line_of = {person.key: line for line, person, _ in rows if person.key in members}
+        first = min(cycle, key=lambda k: line_of[k])
+        chain = " → ".join([*cycle, cycle[0]])
+        lines = ", ".join(str(line_of[k]) for k in cycle)
+        self.problem(line_of[first], f"manager cycle: {chain}; fix {col} on one of "
+                     f"these rows (lines {lines})", first, col)
+
+
+def _line_of(row: _Row) -> int:
+    return row[0]
+
+
+def _cells_at(indexes: list[int]) -> Callable[[list[str]], tuple[str, ...]]:
+    """The cells at ``indexes`` of a row, as a tuple (in C: this runs once a row)."""
+    if not indexes:
+        return lambda cells: ()
+    if len(indexes) == 1:
+        only = indexes[0]
+        return lambda cells: (cells[only],)
+    return itemgetter(*indexes)
+
+
+def _texts(rows: Records, lines: set[int], width: int) -> dict[int, str]:
+    """The text of the rows at ``lines`` (every cell, stripped), to order rows that tie on all
+    else."""
+    out: dict[int, str] = {}
+    for line, raw in rows:
+        if line in lines:
+            cells = list(map(str.strip, raw[:width]))
+            cells.append("")
+            out[line] = "\x1f".join(cells)
+    return out
 
 
 def _why(winner: _Row, other: _Row) -> str:
-    a, b = winner.person, other.person
+    (_, a, a_hired), (_, b, b_hired) = winner, other
     if (a.status is PersonStatus.LEFT) != (b.status is PersonStatus.LEFT):
         return "still employed"
-    if winner.hired != other.hired:
-        return f"hired {winner.hired}, the latest" if winner.hired else "latest hire date"
+    if a_hired != b_hired:
+        return f"hired {a_hired}, the latest" if a_hired else "latest hire date"
     if a.status is not b.status:
         return "active"
     return "the smaller key" if a.key != b.key else "same standing and hire date"
@@ -506,13 +522,10 @@ def _line_order(problem: RecordProblem) -> tuple[str, int]:
 # -- group nesting ----------------------------------------------------------------------------
 
 
-def read_nesting(
-    text: str, label: str, settings: CsvSource, problems: list[RecordProblem]
-) -> dict[str, set[str]]:
-    """``group,parent`` rows as {group: parents}; bad rows go to ``problems``."""
-    rows = csv_rows(text, _delimiter(text, settings.delimiter), label)
+def read_nesting(records: Records, label: str) -> tuple[dict[str, set[str]], list[RecordProblem]]:
+    """``group,parent`` rows as {group: parents}, and the bad rows as problems."""
     try:
-        _, header = next(rows)
+        _, header = next(records)
     except StopIteration:
         raise InputError(f"{label}: no header row") from None
     index = _header_index(header)
@@ -523,7 +536,8 @@ def read_nesting(
         )
     group_i, parent_i = index["group"], index["parent"]
     nesting: dict[str, set[str]] = {}
-    for line, raw in rows:
+    problems: list[RecordProblem] = []
+    for line, raw in records:
         cells = [c.strip() for c in raw]
         group = cells[group_i] if group_i < len(cells) else ""
         parent = cells[parent_i] if parent_i < len(cells) else ""
@@ -537,4 +551,4 @@ def read_nesting(
             parents = nesting.setdefault(group, set())
             if parent:
                 parents.add(parent)
-    return nesting
+    return nesting, problems

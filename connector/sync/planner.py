@@ -42,7 +42,9 @@ from connector.model import (
     CHANGE_ORDER,
     Bundle,
     Change,
+    ChangeDetail,
     ChangeKind,
+    Changes,
     EnrollmentStatus,
     Hold,
     HoldKind,
@@ -137,7 +139,8 @@ def _plan(
         for key, bundle in bundles.items()
     }
     wanted = {key: frozenset((c.target, c.ref) for c in found) for key, found in courses.items()}
-    buckets: dict[tuple[str, ChangeKind], list[Change]] = {}
+    buckets: dict[tuple[str, ChangeKind], _Run] = {}
+    details: dict[ChangeDetail, ChangeDetail] = {}  # one tuple for each distinct detail
     reasons: dict[tuple[str, ...], str] = {}  # the same few sentences, shared by every change
     held: list[Hold] = []
     no_account = quarantine.account_blocks(held_back)
@@ -166,9 +169,9 @@ def _plan(
                     )
                 )
             return
-        change = Change(kind, target, person_key, reason, course_ref, persona)
         if held_back:
-            refusal = held_back.get(change.ident)
+            ident = Change(kind, target, person_key, reason, course_ref, persona).ident
+            refusal = held_back.get(ident)
             why_not = "quarantined, " + quarantine.reason(refusal) if refusal is not None else ""
             blocked = no_account.get((target, person_key)) if course_ref is not None else None
             if refusal is None and blocked is not None:
@@ -188,7 +191,12 @@ def _plan(
                     )
                 )
                 return
-        buckets.setdefault((target, kind), []).append(change)
+        run = buckets.get((target, kind))
+        if run is None:
+            run = buckets[(target, kind)] = _Run()
+        detail = (reason, course_ref, persona)
+        run.keys.append(person_key)
+        run.details.append(details.setdefault(detail, detail))
 
     enrollments = state.enrollments
     withdrawn = state.withdrawn
@@ -199,23 +207,37 @@ def _plan(
         EnrollmentStatus.REMOVED,
         EnrollmentStatus.SUSPENDED,
     )
-    columns = {key: [(c.target, c.ref) for c in found] for key, found in courses.items()}
+    wanted_statuses = frozenset(status for status in PersonStatus if policy.wants(status))
+    # per persona, each course it sends: target, ref and the reasons, worked out once
+    columns: dict[str, list[_Column]] = {}
     off_targets = {
         key: [c.target for c in bundle.courses if c.target not in targets]
         for key, bundle in bundles.items()
     }
-    not_enabled: dict[str, int] = {}
+    people_by_bundle: dict[str, int] = {}
+    # the common case goes straight to its bucket; untouched people and quarantined
+    # changes go through ``add``
+    direct = not untouched and not held_back
+    accounts = {target: state.accounts.get(target, {}) for target in targets}
+    created: dict[str, str] = {}  # target → the last person an account creation was planned for
     for person_key in sorted(people):
-        if not policy.wants(people[person_key].status):
+        if people[person_key].status not in wanted_statuses:
             continue
         persona = personas.get(person_key)
         if persona is None:
             continue
-        for off in off_targets[persona.bundle]:
-            not_enabled[off] = not_enabled.get(off, 0) + 1
-        for target, ref in columns[persona.bundle]:
-            applied = enrollments.get((person_key, target, ref))
-            removed_at = withdrawn.get((person_key, target, ref)) if withdrawn else None
+        people_by_bundle[persona.bundle] = people_by_bundle.get(persona.bundle, 0) + 1
+        sent = columns.get(persona.key)
+        if sent is None:
+            sent = columns[persona.key] = [
+                _Column(c.target, c.ref, persona.key, buckets, details)
+                for c in courses[persona.bundle]
+            ]
+        for column in sent:
+            target, ref = column.target, column.ref
+            ident = (person_key, target, ref)
+            applied = enrollments.get(ident)
+            removed_at = withdrawn.get(ident) if withdrawn else None
             if removed_at is None and applied is not None and applied.status is active:
                 continue  # the common case: applied and wanted
             p = persona.key
@@ -233,19 +255,26 @@ def _plan(
                 )
             elif removed_at is not None or applied is None or applied.status is removed:
                 if (
-                    person_key not in state.accounts.get(target, {})
-                    and not _has_create(buckets, target, person_key)
+                    created.get(target) != person_key
+                    and person_key not in accounts[target]
                     and (target, person_key) not in held_creates
                 ):
-                    add(ChangeKind.CREATE_USER, target, person_key, ("account", target, p), None, p)
+                    created[target] = person_key
+                    if direct:
+                        column.creates.keys.append(person_key)
+                        column.creates.details.append(column.account)
+                    else:
+                        add(CREATE_USER, target, person_key, ("account", target, p), None, p)
+                if direct and applied is None and removed_at is None:
+                    column.enrolls.keys.append(person_key)
+                    column.enrolls.details.append(column.enroll)
+                    continue
                 cause = ("enroll", p, ref) if applied is None else ("again", p, ref)
                 if removed_at is not None:
                     cause = ("restore", p, ref)
                 add(ChangeKind.ENROLL, target, person_key, cause, ref, p)
             elif applied.status is suspended:
-                suspended_at = (
-                    hand_suspended.get((person_key, target, ref)) if hand_suspended else None
-                )
+                suspended_at = hand_suspended.get(ident) if hand_suspended else None
                 if suspended_at is None:
                     add(ChangeKind.REVIVE, target, person_key, ("revive", p, ref), ref, p)
                 elif person_key in restore:
@@ -263,6 +292,10 @@ def _plan(
                             since=suspended_at,
                         )
                     )
+    not_enabled: dict[str, int] = {}
+    for bundle_key, count in people_by_bundle.items():
+        for off in off_targets[bundle_key]:
+            not_enabled[off] = not_enabled.get(off, 0) + count
 
     removal = {t: policy.removal_for(t) for t in targets}
     leaving: list[tuple[str, str, str, tuple[str, ...], str | None]] = []
@@ -325,12 +358,12 @@ def _plan(
             add(ChangeKind.MOVE, target, person_key, ("move", ref, was_mode, mode), ref,
                 applied.persona)  # fmt: skip
 
-    ordered: list[Change] = []
-    for target, kind in sorted(buckets, key=lambda tk: (tk[0], CHANGE_ORDER[tk[1]])):
-        ordered.extend(buckets[(target, kind)])
     held.sort(key=lambda h: (h.target, h.person_key, h.course_ref, h.kind.value))
     return Plan(
-        changes=tuple(ordered),
+        changes=Changes(
+            (kind, target, buckets[(target, kind)].keys, buckets[(target, kind)].details)
+            for target, kind in sorted(buckets, key=lambda tk: (tk[0], CHANGE_ORDER[tk[1]]))
+        ),
         skipped=snapshot.problems,
         held=tuple(held),
         not_enabled=tuple(sorted(not_enabled.items())),
@@ -351,10 +384,34 @@ _REASONS: Mapping[str, str] = {
 }
 
 
-def _has_create(
-    buckets: Mapping[tuple[str, ChangeKind], list[Change]], target: str, person_key: str
-) -> bool:
-    """Whether the person's account creation was just planned (people come in key order, so
-    it can only be the last one planned)."""
-    created = buckets.get((target, ChangeKind.CREATE_USER))
-    return created is not None and bool(created) and created[-1].person_key == person_key
+CREATE_USER, ENROLL = ChangeKind.CREATE_USER, ChangeKind.ENROLL
+
+
+class _Run:
+    """The changes of one kind on one target, in order (see :class:`~connector.model.Changes`)."""
+
+    __slots__ = ("details", "keys")
+
+    def __init__(self) -> None:
+        self.keys: list[str] = []
+        self.details: list[ChangeDetail] = []
+
+
+class _Column:
+    """One course a persona sends on a target: what its account creations and enrollments
+    say, and the runs they go to (shared by every person of the persona)."""
+
+    __slots__ = ("account", "creates", "enroll", "enrolls", "ref", "target")
+
+    def __init__(
+        self, target: str, ref: str, persona: str,
+        buckets: dict[tuple[str, ChangeKind], _Run],
+        details: dict[ChangeDetail, ChangeDetail],
+    ) -> None:
+        self.target, self.ref = target, ref
+        account = (_REASONS["account"].format(target, persona), None, persona)
+        enroll = (_REASONS["enroll"].format(persona, ref), ref, persona)
+        self.account = details.setdefault(account, account)
+        self.enroll = details.setdefault(enroll, enroll)
+        self.creates = buckets.setdefault((target, CREATE_USER), _Run())
+        self.enrolls = buckets.setdefault((target, ENROLL), _Run())
