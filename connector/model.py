@@ -61,6 +61,52 @@ def fast_constructor(cls: Callable[P, T]) -> Callable[P, T]:
     return build  # type: ignore[return-value]
 
 
+class Attributes(Mapping[str, str]):
+    """A person's attributes: a mapping shared by everyone whose values are the same, and the
+    few that are their own (an HR export's hire and termination dates), which come after it
+    or take the place of a shared one of the same name. A million people share a few thousand
+    mappings and each holds one small object, not a dictionary of their own."""
+
+    __slots__ = ("_own", "_shared")
+
+    def __init__(self, shared: Mapping[str, str], own: tuple[tuple[str, str], ...]) -> None:
+        self._shared = shared
+        self._own = own
+
+    def __getitem__(self, name: str) -> str:
+        for key, value in self._own:
+            if key == name:
+                return value
+        return self._shared[name]
+
+    @overload
+    def get(self, name: str, /) -> str | None: ...
+
+    @overload
+    def get(self, name: str, /, default: str | T) -> str | T: ...
+
+    def get(self, name: str, /, default: str | T | None = None) -> str | T | None:
+        for key, value in self._own:
+            if key == name:
+                return value
+        return self._shared.get(name, default)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._shared or any(key == name for key, _ in self._own)
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._shared
+        for key, _ in self._own:
+            if key not in self._shared:
+                yield key
+
+    def __len__(self) -> int:
+        return len(self._shared) + sum(1 for key, _ in self._own if key not in self._shared)
+
+    def __repr__(self) -> str:
+        return f"Attributes({dict(self)!r})"
+
+
 class PersonStatus(StrEnum):
     """Employment status as the directory reports it."""
 

@@ -33,7 +33,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from pathlib import Path
 from types import MappingProxyType
 
@@ -44,6 +44,7 @@ from connector.directory.csvfile import ExportFile, Records, detect_delimiter
 from connector.directory.hrdates import date_readings
 from connector.errors import InputError
 from connector.model import (
+    Attributes,
     Group,
     Membership,
     Person,
@@ -120,7 +121,7 @@ class CsvDirectory:
         names = set(nesting)
         for parents in nesting.values():
             names |= parents
-        for group_set in {id(p.groups): p.groups for p in people.values()}.values():
+        for group_set in set(map(attrgetter("groups"), people.values())):
             names |= group_set  # each distinct set once: people share them
         snapshot = Snapshot(
             source=f"csv:{label}",
@@ -240,12 +241,12 @@ class _PeopleReader:
         extras = [(n, i) for n in dict.fromkeys((*cols.extra, *ALWAYS_ATTRIBUTES))
                   if (i := at(n)) != width]
         names = tuple(name for name, _ in extras)
-        # the cells the attributes are made of: the extras, the hire and termination dates
-        cells_of_attributes = _cells_at([*(i for _, i in extras), hire_i, term_i])
+        extras_of = _cells_at([i for _, i in extras])
         separator = self.settings.group_separator
         statuses = self.statuses if status_i != width else {}
         active = PersonStatus.ACTIVE
-        problem, date_of, email_ok = self.problem, self.date_of, _EMAIL.fullmatch
+        problem, date_of, dates, email_ok = (
+            self.problem, self.date_of, self.dates, _EMAIL.fullmatch)
         strip = str.strip
         by_key: dict[str, _Row] = {}  # the first row of each key
         again: dict[str, list[_Row]] = {}  # every row of the keys that have several
@@ -254,9 +255,9 @@ class _PeopleReader:
         shared: dict[str, str] = {}
         share = shared.setdefault
         group_sets: dict[str, frozenset[str]] = {}
-        # by the cells they are made of, and which dates they hold (1 hire, 2 termination)
-        attribute_sets: tuple[dict[tuple[str, ...], Mapping[str, str]], ...] = (
-            {}, {}, {}, {})
+        # attributes: the extras, shared by their cells; a person's dates their own
+        attribute_sets: dict[tuple[str, ...], Mapping[str, str]] = {}
+        hire_dates: dict[str, tuple[tuple[str, str], ...]] = {}
         seen = 0
         for line, raw in rows:
             seen += 1
@@ -289,7 +290,7 @@ class _PeopleReader:
             readings: tuple[date, ...] = ()
             hired_on = left_on = None
             if hire_cell:
-                readings, hired_on = date_of(hire_cell)
+                readings, hired_on = dates.get(hire_cell) or date_of(hire_cell)
                 if hired_on is not None:  # a report of a past period
                     hired, added = readings[0], 1
             if cells[term_i]:
@@ -302,15 +303,21 @@ class _PeopleReader:
                 problem(line, f"{key}: unknown {cols.status} {cells[status_i]!r}; map it "
                         "under directory.statuses.active, .disabled or .left; row "
                         f"skipped{counted}", key, cols.status)
-            made_of = cells_of_attributes(cells)
-            frozen = attribute_sets[added].get(made_of)
-            if frozen is None:
-                attributes = dict(zip(names, made_of[:-2], strict=True))
-                if hired_on is not None:
-                    attributes[HIRE_COLUMN] = hired_on
-                if left_on is not None:
-                    attributes[TERMINATION_COLUMN] = left_on
-                frozen = attribute_sets[added][made_of] = MappingProxyType(attributes)
+            made_of = extras_of(cells)
+            attributes = attribute_sets.get(made_of)
+            if attributes is None:
+                attributes = attribute_sets[made_of] = MappingProxyType(
+                    dict(zip(names, made_of, strict=True)))
+            if hired_on is not None and left_on is None:
+                own = hire_dates.get(hired_on)
+                if own is None:
+                    own = hire_dates[hired_on] = ((HIRE_COLUMN, hired_on),)
+                attributes = Attributes(attributes, own)
+            elif added:
+                attributes = Attributes(attributes, tuple(
+                    (name, value) for name, value in
+                    ((HIRE_COLUMN, hired_on), (TERMINATION_COLUMN, left_on)) if value is not None
+                ))
             groups_cell = cells[groups_i]
             groups = group_sets.get(groups_cell)
             if groups is None:
@@ -323,7 +330,7 @@ class _PeopleReader:
                 key, email, share(cells[first_i], cells[first_i]),
                 share(cells[last_i], cells[last_i]), share(cells[dept_i], cells[dept_i]),
                 share(cells[title_i], cells[title_i]), share(manager, manager) or None, status,
-                groups, frozen,
+                groups, attributes,
             )
             if why is not None:
                 self.set_aside(person, why)
