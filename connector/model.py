@@ -213,6 +213,15 @@ class Membership(StrEnum):
     FLATTENED = "flattened"  # every group a person is in, nesting resolved by the source (Okta)
 
 
+def in_key_order(people: Mapping[str, Person]) -> Iterable[tuple[str, Person]]:
+    """``people``'s (key, person) pairs by key: the mapping's own order when it is that
+    already (an HR export sorted by employee id), without looking each one up again."""
+    keys = sorted(people)
+    if keys == list(people):
+        return people.items()
+    return ((key, people[key]) for key in keys)
+
+
 @dataclass(frozen=True, slots=True)
 class Snapshot:
     """An immutable, complete read of the directory at one moment."""

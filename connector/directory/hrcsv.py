@@ -250,6 +250,9 @@ class _PeopleReader:
         strip = str.strip
         by_key: dict[str, _Row] = {}  # the first row of each key
         again: dict[str, list[_Row]] = {}  # every row of the keys that have several
+        by_email: dict[str, _Row] = {}  # the first row of each e-mail, ignoring case
+        same_email = False
+        managers: set[str] = set()  # the manager keys of the rows used (and of a few not)
         # one object for each repeated value (names, department, title, manager, group set,
         # attributes), not one a person: a third less memory for a large organisation
         shared: dict[str, str] = {}
@@ -321,7 +324,8 @@ class _PeopleReader:
             groups_cell = cells[groups_i]
             groups = group_sets.get(groups_cell)
             if groups is None:
-                groups = frozenset(map(strip, groups_cell.split(separator)))
+                groups = frozenset(
+                    share(name, name) for name in map(strip, groups_cell.split(separator)))
                 groups = group_sets[groups_cell] = (
                     groups - _NO_GROUP if "" in groups else groups
                 )
@@ -348,18 +352,25 @@ class _PeopleReader:
             first = by_key.setdefault(key, row)
             if first is not row:
                 again.setdefault(key, [first]).append(row)
+            # e-mails shared ignoring case are looked for here while the row is at hand;
+            # after rehires are settled only if some are
+            if by_email.setdefault(email.casefold(), row) is not row:
+                same_email = True
+            if person.manager_key is not None:
+                managers.add(person.manager_key)
         self.rows_seen = seen
         if again:
             self._one_per_key(again, by_key, records, width)
             kept = sorted(by_key.values(), key=_line_of)
         else:
             kept = list(by_key.values())  # already in line order
-        del by_key
-        kept = self._one_per_email(kept)
+        del by_key, by_email
+        if same_email:
+            kept = self._one_per_email(kept)
         people = self.people = {row[1].key: row[1] for row in kept}
         for key in [key for key in self.unusable if key in people]:
             del self.unusable[key]  # another row of the same key was used
-        self._check_managers(kept, people)
+        self._check_managers(kept, people, managers)
         self.problems.sort(key=_line_order)
 
     def _termination(
@@ -443,10 +454,12 @@ class _PeopleReader:
                 self.set_aside(q, Unusable.SHARED_EMAIL)
         return [row for row in rows if id(row) not in skipped]
 
-    def _check_managers(self, rows: list[_Row], people: Mapping[str, Person]) -> None:
+    def _check_managers(
+        self, rows: list[_Row], people: Mapping[str, Person], managers: set[str]
+    ) -> None:
+        """Managers not in the export, and manager cycles. ``managers`` holds every manager
+        key of ``rows`` (and may hold more)."""
         col = self.settings.columns.manager_key
-        managers = {person.manager_key for _, person, _ in rows}
-        managers.discard(None)
         missing = {manager for manager in managers if manager not in people}
         if missing:
             for line, person, _ in rows:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from connector.bulk import collector_paused
-from connector.model import Person, Persona, PersonStatus, Snapshot
+from connector.model import Person, Persona, PersonStatus, Snapshot, in_key_order
 from connector.personas.conditions import (
     AllOf,
     AnyOf,
@@ -311,8 +311,9 @@ def assign_each(
     with collector_paused():
         evaluator = _Evaluator(snapshot, [rule for tree in trees for rule in tree.rules])
         people = snapshot.people
+        left = PersonStatus.LEFT
         seen, facts = evaluator.numbered_facts(
-            people[key] for key in sorted(people) if people[key].status is not PersonStatus.LEFT
+            person for _, person in in_key_order(people) if person.status is not left
         )
         return [_assign(tree, today, evaluator, seen, facts) for tree in trees]
 

@@ -52,6 +52,7 @@ from connector.model import (
     PersonStatus,
     Plan,
     Snapshot,
+    in_key_order,
 )
 from connector.sync import quarantine
 from connector.sync.policy import Policy, RemovalMode
@@ -220,8 +221,10 @@ def _plan(
     direct = not untouched and not held_back
     accounts = {target: state.accounts.get(target, {}) for target in targets}
     created: dict[str, str] = {}  # target → the last person an account creation was planned for
-    for person_key in sorted(people):
-        if people[person_key].status not in wanted_statuses:
+    # a first sync (nothing applied, nothing held back): every course of everyone is new
+    fresh = direct and not enrollments and not withdrawn
+    for person_key, each in in_key_order(people):
+        if each.status not in wanted_statuses:
             continue
         persona = personas.get(person_key)
         if persona is None:
@@ -233,6 +236,16 @@ def _plan(
                 _Column(c.target, c.ref, persona.key, buckets, details)
                 for c in courses[persona.bundle]
             ]
+        if fresh:
+            for column in sent:
+                target = column.target
+                if created.get(target) != person_key and person_key not in accounts[target]:
+                    created[target] = person_key
+                    column.create_key(person_key)
+                    column.create_detail(column.account)
+                column.enroll_key(person_key)
+                column.enroll_detail(column.enroll)
+            continue
         for column in sent:
             target, ref = column.target, column.ref
             ident = (person_key, target, ref)
@@ -401,7 +414,8 @@ class _Column:
     """One course a persona sends on a target: what its account creations and enrollments
     say, and the runs they go to (shared by every person of the persona)."""
 
-    __slots__ = ("account", "creates", "enroll", "enrolls", "ref", "target")
+    __slots__ = ("account", "create_detail", "create_key", "creates", "enroll", "enroll_detail",
+                 "enroll_key", "enrolls", "ref", "target")
 
     def __init__(
         self, target: str, ref: str, persona: str,
@@ -415,3 +429,5 @@ class _Column:
         self.enroll = details.setdefault(enroll, enroll)
         self.creates = buckets.setdefault((target, CREATE_USER), _Run())
         self.enrolls = buckets.setdefault((target, ENROLL), _Run())
+        self.create_key, self.create_detail = self.creates.keys.append, self.creates.details.append
+        self.enroll_key, self.enroll_detail = self.enrolls.keys.append, self.enrolls.details.append
