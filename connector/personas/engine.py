@@ -20,11 +20,13 @@ from __future__ import annotations
 import dataclasses
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import date
 
 from connector.bulk import collector_paused
-from connector.model import Person, Persona, PersonStatus, Snapshot, in_key_order
+from connector.model import Person, PersonStatus, Snapshot, in_key_order
+from connector.personas.assignment import Assignment as Assignment
+from connector.personas.assignment import Assignments as Assignments
+from connector.personas.assignment import Match as Match
 from connector.personas.conditions import (
     AllOf,
     AnyOf,
@@ -41,32 +43,6 @@ from connector.personas.conditions import (
 )
 from connector.personas.loader import Mappings, Override, Rule
 from connector.personas.matching import Facts, matching_rules, title_as_searched
-
-
-@dataclass(frozen=True, slots=True)
-class Match:
-    """A rule that matched a person. Why it matched (``group executive-team via cfo-office →
-    executive-team``, ``title 'VP of Sales' matches '^vp\\b'``) is built on demand by
-    :func:`reasons`: only ``explain`` and the preview's per-person output need the words."""
-
-    rule: str
-    persona: str
-    priority: int
-
-
-@dataclass(frozen=True, slots=True)
-class Assignment:
-    """The persona a person gets (:func:`assign` maps person keys to these; people with equal
-    facts and no override share one). ``rule`` is ``None`` when no rule matched and the
-    default persona applies; ``lost`` holds the rules that matched too but lost, in precedence
-    order."""
-
-    persona: Persona
-    rule: str | None
-    winner: Match | None
-    lost: tuple[Match, ...]
-    pin: Override | None = None  # the override in force for this person, if any
-
 
 _NOTHING: frozenset[str] = frozenset()
 
@@ -295,7 +271,7 @@ def expired_pins(mappings: Mappings, today: date) -> list[Override]:
 
 def assign(
     snapshot: Snapshot, mappings: Mappings, *, today: date | None = None
-) -> dict[str, Assignment]:
+) -> Assignments:
     """The persona of every active or disabled person of ``snapshot``, by person key
     (in key order). Overrides expired on ``today`` are ignored; callers that run for real pass
     the day (None applies every override, whatever its expiry)."""
@@ -304,7 +280,7 @@ def assign(
 
 def assign_each(
     snapshot: Snapshot, trees: Sequence[Mappings], *, today: date | None = None
-) -> list[dict[str, Assignment]]:
+) -> list[Assignments]:
     """:func:`assign` for each of several mappings trees on one snapshot (a preview compares
     two): what the rules can see of each person is worked out once, for the conditions of
     every tree together, and only the matching is done per tree."""
@@ -324,7 +300,7 @@ def _assign(
     evaluator: _Evaluator,
     seen: Mapping[str, int],
     facts: Sequence[Facts],
-) -> dict[str, Assignment]:
+) -> Assignments:
     rules = by_precedence(mappings.rules)
     personas = mappings.personas
     default = personas[mappings.default_persona]
@@ -340,17 +316,17 @@ def _assign(
         else Assignment(default, None, None, ())
         for found in found_by_fact
     ]
-    out = {key: by_fact[number] for key, number in seen.items()}
+    own: dict[str, Assignment] = {}
     for key, pin in pins_in_force(mappings, today).items():
         number = seen.get(key)
         if number is None:
             continue
         found = found_by_fact[number]
         if pin.persona is not None:
-            out[key] = Assignment(personas[pin.persona], None, None, found, pin)
+            own[key] = Assignment(personas[pin.persona], None, None, found, pin)
         else:
-            out[key] = dataclasses.replace(out[key], pin=pin)
-    return out
+            own[key] = dataclasses.replace(by_fact[number], pin=pin)
+    return Assignments(seen, by_fact, own)
 
 
 def reasons(snapshot: Snapshot, mappings: Mappings, person_key: str) -> dict[str, str]:

@@ -78,7 +78,7 @@ def open_store(settings: Settings) -> Store:
 
 def read_and_assign(
     settings: Settings, *, today: date | None = None
-) -> tuple[Mappings, Snapshot, dict[str, Assignment]]:
+) -> tuple[Mappings, Snapshot, Mapping[str, Assignment]]:
     """Load the mappings, read the directory, and give everyone a persona (no writes)."""
     mappings = load_mappings(mappings_path(settings))
     snapshot = build_source(settings).read()
