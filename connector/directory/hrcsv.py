@@ -250,11 +250,11 @@ class _PeopleReader:
         strip = str.strip
         by_key: dict[str, _Row] = {}  # the first row of each key
         again: dict[str, list[_Row]] = {}  # every row of the keys that have several
-        by_email: dict[str, _Row] = {}  # the first row of each e-mail, ignoring case
+        emails: set[str] = set()  # ignoring case (for ASCII, lower case is the case fold)
         same_email = False
         managers: set[str] = set()  # the manager keys of the rows used (and of a few not)
-        # one object for each repeated value (names, department, title, manager, group set,
-        # attributes), not one a person: a third less memory for a large organisation
+        # one object for each repeated value (names, department, title, group set and group
+        # names, attributes), not one a person: a third less memory for a large organisation
         shared: dict[str, str] = {}
         share = shared.setdefault
         group_sets: dict[str, frozenset[str]] = {}
@@ -333,7 +333,7 @@ class _PeopleReader:
             person = new_person(
                 key, email, share(cells[first_i], cells[first_i]),
                 share(cells[last_i], cells[last_i]), share(cells[dept_i], cells[dept_i]),
-                share(cells[title_i], cells[title_i]), share(manager, manager) or None, status,
+                share(cells[title_i], cells[title_i]), manager or None, status,
                 groups, attributes,
             )
             if why is not None:
@@ -354,7 +354,9 @@ class _PeopleReader:
                 again.setdefault(key, [first]).append(row)
             # e-mails shared ignoring case are looked for here while the row is at hand;
             # after rehires are settled only if some are
-            if by_email.setdefault(email.casefold(), row) is not row:
+            known = len(emails)
+            emails.add(email.lower() if email.isascii() else email.casefold())
+            if len(emails) == known:
                 same_email = True
             if person.manager_key is not None:
                 managers.add(person.manager_key)
@@ -364,7 +366,7 @@ class _PeopleReader:
             kept = sorted(by_key.values(), key=_line_of)
         else:
             kept = list(by_key.values())  # already in line order
-        del by_key, by_email
+        del by_key, emails
         if same_email:
             kept = self._one_per_email(kept)
         people = self.people = {row[1].key: row[1] for row in kept}
