@@ -312,20 +312,25 @@ def _plan(
 
     removal = {t: policy.removal_for(t) for t in targets}
     leaving: list[tuple[str, str, str, tuple[str, ...], str | None]] = []
+    # what a person still wants, worked out once for their run of enrollments (the state
+    # lists a person's enrollments together)
+    last_key: str | None = None
+    still: frozenset[tuple[str, str]] = frozenset()
     for (person_key, target, ref), applied in enrollments.items():
         if applied.status is not active or target not in removal:
             continue
         if withdrawn and (person_key, target, ref) in withdrawn:
             continue  # already gone on the target
+        if person_key != last_key:
+            last_key, still = person_key, frozenset()
+            person = people.get(person_key)
+            persona = personas.get(person_key)
+            if person is not None and persona is not None and person.status in wanted_statuses:
+                still = wanted[persona.bundle]
+        if (target, ref) in still:
+            continue  # the common case: still wanted
         person = people.get(person_key)
         persona = personas.get(person_key)
-        if (
-            person is not None
-            and persona is not None
-            and policy.wants(person.status)
-            and (target, ref) in wanted[persona.bundle]
-        ):
-            continue  # the common case: still wanted
         if person is None:
             why: tuple[str, ...] = ("gone",)
         elif person.status is PersonStatus.LEFT:
