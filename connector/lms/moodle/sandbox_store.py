@@ -57,18 +57,13 @@ CREATE TABLE IF NOT EXISTS cohort_enrolments (
     userid INTEGER NOT NULL, courseid INTEGER NOT NULL, cohortid INTEGER NOT NULL,
     status INTEGER NOT NULL, PRIMARY KEY (userid, courseid, cohortid)
 );
-CREATE VIEW IF NOT EXISTS course_enrolments AS
-SELECT userid, courseid, MIN(timestart) AS timestart,
-       CASE WHEN MIN(timeend) = 0 THEN 0 ELSE MAX(timeend) END AS timeend,
-       MIN(status) AS status
-  FROM (SELECT userid, courseid, timestart, timeend, status FROM enrolments
-        UNION ALL SELECT userid, courseid, 0, 0, status FROM cohort_enrolments)
- GROUP BY userid, courseid;
 CREATE INDEX IF NOT EXISTS ix_users_idnumber ON users (idnumber);
 CREATE INDEX IF NOT EXISTS ix_enrolments_course ON enrolments (courseid, userid);
 CREATE INDEX IF NOT EXISTS ix_users_email ON users (email);
 CREATE INDEX IF NOT EXISTS ix_users_email_lower ON users (lower(email));
 CREATE INDEX IF NOT EXISTS ix_cohorts_idnumber ON cohorts (idnumber);
+CREATE INDEX IF NOT EXISTS ix_cohort_enrolments_course ON cohort_enrolments (courseid, userid);
+CREATE INDEX IF NOT EXISTS ix_activities_course ON activities (courseid);
 """
 
 TABLES = (
@@ -84,6 +79,22 @@ SEED_USERS = (
 )
 
 Record = dict[str, Any]
+
+
+def merged(where: str) -> str:
+    """Enrolments as Moodle counts them, one per user and course with every method together
+    (active when one of them is; the earliest start; no end when one has none), of the rows
+    ``where`` selects (a fixed fragment on ``userid`` and ``courseid`` with named parameters).
+    The condition goes into each method's table, where an index serves it: a view grouping
+    the whole union is read in full for every user's or course's question."""
+    return (
+        "(SELECT userid, courseid, MIN(timestart) AS timestart,"  # noqa: S608 - fixed fragments
+        " CASE WHEN MIN(timeend) = 0 THEN 0 ELSE MAX(timeend) END AS timeend,"
+        " MIN(status) AS status FROM ("
+        f"SELECT userid, courseid, timestart, timeend, status FROM enrolments WHERE {where}"
+        f" UNION ALL SELECT userid, courseid, 0, 0, status FROM cohort_enrolments WHERE {where}"
+        ") GROUP BY userid, courseid)"
+    )
 _USER_COLUMNS = frozenset(
     {"username", "email", "firstname", "lastname", "idnumber", "auth", "suspended", "department"}
 )
@@ -136,7 +147,7 @@ class SandboxStore:
     def _all(self, sql: str, args: Sequence[Any] | dict[str, Any] = ()) -> list[Record]:
         return [dict(r) for r in self.conn.execute(sql, args).fetchall()]
 
-    def _one(self, sql: str, args: Sequence[Any] = ()) -> Record | None:
+    def _one(self, sql: str, args: Sequence[Any] | dict[str, Any] = ()) -> Record | None:
         row = self.conn.execute(sql, args).fetchone()
         return dict(row) if row is not None else None
 
@@ -258,8 +269,8 @@ class SandboxStore:
         """The user's enrolment in the course as Moodle counts it: every method together
         (active when one of them is)."""
         return self._one(
-            "SELECT * FROM course_enrolments WHERE userid = ? AND courseid = ?",
-            (user_id, course_id),
+            f"SELECT * FROM {merged('userid = :user AND courseid = :course')}",  # noqa: S608
+            {"user": user_id, "course": course_id},
         )
 
     def manual_enrolment(self, user_id: int, course_id: int) -> Record | None:
@@ -333,13 +344,13 @@ class SandboxStore:
 
     def enrolments(self, course_id: int | None = None) -> list[Record]:
         """Enrolments as Moodle counts them (one per user and course, every method together)."""
+        where = "1 = 1" if course_id is None else "courseid = :course"
         sql = (
-            "SELECT e.*, u.username, c.shortname FROM course_enrolments e"
+            f"SELECT e.*, u.username, c.shortname FROM {merged(where)} e"  # noqa: S608
             " JOIN users u ON u.id = e.userid JOIN courses c ON c.id = e.courseid"
+            " ORDER BY e.courseid, e.userid"
         )
-        if course_id is None:
-            return self._all(sql + " ORDER BY e.courseid, e.userid")
-        return self._all(sql + " WHERE e.courseid = ? ORDER BY e.userid", (course_id,))
+        return self._all(sql, {"course": course_id})
 
     def enrolment_rows(self, course_id: int | None = None) -> list[Record]:
         """Every enrolment of each method apart (``method``: manual or cohort), as an
@@ -375,9 +386,9 @@ class SandboxStore:
         where = {"active": f" AND {active}", "suspended": f" AND NOT {active}"}.get(only or "", "")
         page = " LIMIT :limit OFFSET :start" if limit else " LIMIT -1 OFFSET :start"
         sql = (
-            "SELECT e.timestart, e.timeend, e.status, u.* FROM course_enrolments e"  # noqa: S608
-            " JOIN users u ON u.id = e.userid WHERE e.courseid = :course"
-            f"{where} ORDER BY u.id{page}"  # fixed fragments only
+            "SELECT e.timestart, e.timeend, e.status, u.*"  # noqa: S608
+            f" FROM {merged('courseid = :course')} e"
+            f" JOIN users u ON u.id = e.userid WHERE 1 = 1{where} ORDER BY u.id{page}"
         )
         return self._all(sql, {"course": course_id, "now": now, "start": start, "limit": limit})
 
@@ -388,15 +399,16 @@ class SandboxStore:
         """Enrolments of these courses with their users and completion, in course then user
         id order (local_upskill's reads): one row per user and course, or with ``by_method``
         one per enrolment method (``method``); with ``since`` only completions from then on."""
-        marks = ",".join("?" * len(course_ids))
-        completed = " AND k.timecompleted >= ?" if since > 0 else ""
-        source = "course_enrolments"
+        marks = ",".join(f":c{i}" for i in range(len(course_ids)))
+        completed = " AND k.timecompleted >= :since" if since > 0 else ""
+        source = merged(f"courseid IN ({marks})")
         method = "'manual' AS method"
         if by_method:
             source = (
-                "(SELECT userid, courseid, timestart, timeend, status, 'manual' AS method"
-                " FROM enrolments UNION ALL SELECT userid, courseid, 0, 0, status, 'cohort'"
-                " FROM cohort_enrolments)"
+                "(SELECT userid, courseid, timestart, timeend, status, 'manual' AS method"  # noqa: S608
+                f" FROM enrolments WHERE courseid IN ({marks}) UNION ALL SELECT userid,"
+                " courseid, 0, 0, status, 'cohort' FROM cohort_enrolments"
+                f" WHERE courseid IN ({marks}))"
             )
             method = "e.method"
         sql = (
@@ -404,10 +416,11 @@ class SandboxStore:
             " u.idnumber, u.username, u.email, k.timecompleted"
             f" FROM {source} e JOIN users u ON u.id = e.userid AND u.deleted = 0"
             " LEFT JOIN completions k ON k.userid = e.userid AND k.courseid = e.courseid"
-            f" WHERE e.courseid IN ({marks}){completed}"
-            " ORDER BY e.courseid, e.userid, method LIMIT ? OFFSET ?"
+            f" WHERE 1 = 1{completed}"
+            " ORDER BY e.courseid, e.userid, method LIMIT :limit OFFSET :start"
         )  # fixed fragments only
-        args = [*course_ids, *([since] if since > 0 else []), limit, start]
+        args = {f"c{i}": c for i, c in enumerate(course_ids)}
+        args.update(since=since, limit=limit, start=start)
         return self._all(sql, args)
 
     def roles_of_course(self, course_id: int) -> dict[int, list[int]]:
@@ -421,12 +434,11 @@ class SandboxStore:
 
     def user_enrolments(self, user_id: int) -> list[Record]:
         return self._all(
-            "SELECT e.*, c.shortname, c.fullname, c.criteria, k.timecompleted"
-            " FROM course_enrolments e"
+            "SELECT e.*, c.shortname, c.fullname, c.criteria, k.timecompleted"  # noqa: S608
+            f" FROM {merged('userid = :user')} e"
             " JOIN courses c ON c.id = e.courseid LEFT JOIN completions k"
-            " ON k.userid = e.userid AND k.courseid = e.courseid WHERE e.userid = ?"
-            " ORDER BY e.courseid",
-            (user_id,),
+            " ON k.userid = e.userid AND k.courseid = e.courseid ORDER BY e.courseid",
+            {"user": user_id},
         )
 
     def roles(self, user_id: int, course_id: int) -> list[int]:
