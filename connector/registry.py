@@ -17,7 +17,7 @@ from connector.errors import ConfigError
 from connector.lms import LmsTarget
 
 if TYPE_CHECKING:  # the HTTP stack is imported by the commands that contact a target
-    import requests
+    pass
 
 GROUPS_FILE = "groups.csv"
 
@@ -56,7 +56,7 @@ def enabled_targets(settings: Settings) -> list[str]:
 
 TARGET_GROUP = "upskill.targets"
 """Entry-point group of LMS targets: ``name = "package.module:factory"``, where the factory
-takes (settings, session) and returns an :class:`LmsTarget`. Another LMS is a separate package
+takes the settings and returns an :class:`LmsTarget`. Another LMS is a separate package
 that registers here."""
 
 
@@ -76,9 +76,7 @@ def target_factories() -> dict[str, Callable[..., LmsTarget]]:
     return found
 
 
-def build_targets(
-    settings: Settings, session: requests.Session | None = None
-) -> dict[str, LmsTarget]:
+def build_targets(settings: Settings) -> dict[str, LmsTarget]:
     factories = target_factories()
     targets: dict[str, LmsTarget] = {}
     for name in enabled_targets(settings):
@@ -88,7 +86,7 @@ def build_targets(
                 f"targets.{name}: no installed package provides the target {name!r} "
                 f"(entry point group {TARGET_GROUP}); install it or disable the target"
             )
-        targets[name] = factory(settings, session)
+        targets[name] = factory(settings)
     return targets
 
 

@@ -61,6 +61,9 @@ class BatchOutcome:
     done: dict[str, str] = field(default_factory=dict)
     failed: dict[str, RowFailure] = field(default_factory=dict)
     warnings: dict[str, RowFailure] = field(default_factory=dict)  # done, but with a remark
+    created: set[str] = field(default_factory=set)
+    """Keys of accounts the LMS made in this call, not found or adopted: such an account has
+    completed nothing yet (its completion needs no read in the same run)."""
 
 
 def row_key(person_key: str, course_ref: str) -> str:

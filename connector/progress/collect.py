@@ -46,9 +46,13 @@ def collect(
     at: datetime,
     *,
     only: Collection[tuple[str, str, str]] | None = None,
+    created: Mapping[str, Collection[str]] | None = None,
 ) -> CollectResult:
     """Read completion of every open enrollment from each target and record it; with
-    ``only``, of those (person, target, course) enrollments only (no full check)."""
+    ``only``, of those (person, target, course) enrollments only (no full check). People
+    whose account on a target ``created`` names (target → person keys: made by this run) are
+    not read there: an account made minutes ago has completed nothing, and on a first sync
+    that is one request per learner saved; the next run reads them."""
     result = CollectResult()
     completed = {(c.person_key, c.target, c.course_ref) for c in store.completions() if c.completed}
     for name, target in sorted(targets.items()):
@@ -59,13 +63,22 @@ def collect(
             days = 0
         last = store.last_full_check(name) if days > 0 else None
         full = days > 0 and (last is None or at - last >= timedelta(days=days))
+        new = (created or {}).get(name, ())
         open_rows = [
             e
             for e in store.enrollments(name)
             if e.status is EnrollmentStatus.ACTIVE
             and (full or e.ident not in completed)
             and (only is None or e.ident in only)
+            and e.person_key not in new
         ]
+        if new:
+            log.info(
+                "%s: %d account(s) made by this run not read for completion (nothing to read "
+                "yet; the next run reads them)",
+                name,
+                len(new),
+            )
         if not open_rows:
             result.read[name] = 0
             continue

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from connector.config import Settings
 from connector.csvsafe import formula_like
@@ -33,7 +32,7 @@ class SkillBuilderTarget:
         self.stats = RequestStats()
 
     @classmethod
-    def from_settings(cls, settings: Settings, session: Any = None) -> SkillBuilderTarget:
+    def from_settings(cls, settings: Settings) -> SkillBuilderTarget:
         sb = settings.targets.skillbuilder
         return cls(settings.path(sb.outbox), settings.path_or_none(sb.drop_dir))
 

@@ -63,6 +63,7 @@ class ApplyResult:
     failures: list[tuple[Change, str, str]] = field(default_factory=list)  # change, code, msg
     writes_sent: int = 0
     stopped: str | None = None  # why the apply stopped between batches (None: it finished)
+    created: dict[str, set[str]] = field(default_factory=dict)  # target -> accounts it made
 
     def add(self, kind: ChangeKind, done: int, failed: int) -> None:
         self.done[kind.value] = self.done.get(kind.value, 0) + done
@@ -198,6 +199,7 @@ class Executor:
                 people = [self.people[c.person_key] for c in batch]
                 outcome = target.ensure_users(people)
                 accounts.update(outcome.done)
+                result.created.setdefault(name, set()).update(outcome.created)
                 self._commit(
                     run_id,
                     name,

@@ -249,7 +249,7 @@ def sync(
             counts.update(files.counts())
         if restore:
             store.restore_manual_removals(sorted(restore))
-        collected = collect(store, live, run_id, clock())
+        collected = collect(store, live, run_id, clock(), created=applied.created)
         for name, n in early.read.items():
             collected.read[name] = collected.read.get(name, 0) + n
         collected.changed += early.changed

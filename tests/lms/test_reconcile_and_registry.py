@@ -50,7 +50,7 @@ def test_targets_come_from_entry_points(monkeypatch: pytest.MonkeyPatch) -> None
 
     made: list[object] = []
 
-    def factory(settings: Settings, session: object = None) -> object:
+    def factory(settings: Settings) -> object:
         made.append(settings)
         return SimpleNamespace(name="moodle")
 

@@ -17,8 +17,9 @@ Refusals for a missing capability (``requireloginerror``, ``wsusercannotassign``
 ``nopermissions``) stop it too, naming the capability (:mod:`connector.lms.moodle.setup`);
 they are not row problems to bisect.
 
-The token is never written into an exception message, a log line or a ``repr``: requests'
-exceptions carry the URL with its query string, so they are redacted before they are chained.
+The token is never written into an exception message, a log line or a ``repr``: transport
+errors and urllib3's debug log may carry the URL with its query string, so they are redacted
+before they are chained or logged. The HTTP itself is :mod:`.wire` (urllib3, settled once).
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import quote_plus
 
-import requests
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
 from connector.config import MoodleSettings
@@ -55,6 +55,7 @@ from connector.lms.moodle.errorcodes import (
     page_title,
     remote_error,
 )
+from connector.lms.moodle.wire import FAILURES, Answer, Wire, failure_kind
 from connector.waits import PauseGate, retry_after_wait
 
 log = logging.getLogger(__name__)
@@ -198,13 +199,13 @@ class MoodleClient:
         url: str,
         token: str,
         *,
-        session: requests.Session | None = None,
         timeout: float,
         verify: bool | str,
         retries: int,
         backoff: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
         requests_per_second: float = 0.0,
+        connections: int = 4,
     ) -> None:
         if not token:
             raise ConfigError(
@@ -213,10 +214,11 @@ class MoodleClient:
             )
         self.url = url.rstrip("/")
         self._token = token
-        self._own_session = session is None
-        self._given_session = session
-        self._local = threading.local()
-        self._sessions: list[requests.Session] = []
+        self._rest = (
+            f"{self.url}{REST_PATH}?wstoken={quote_plus(token)}&moodlewsrestformat=json"
+            "&wsfunction="
+        )
+        self._wire = Wire(self.url, timeout=timeout, verify=verify, connections=connections)
         self._lock = threading.Lock()
         self._sleep = sleep
         self._interval = 1.0 / requests_per_second if requests_per_second > 0 else 0.0
@@ -237,45 +239,25 @@ class MoodleClient:
         )
 
     @classmethod
-    def from_settings(
-        cls, settings: MoodleSettings, token: str | None, session: requests.Session | None = None
-    ) -> MoodleClient:
+    def from_settings(cls, settings: MoodleSettings, token: str | None) -> MoodleClient:
         verify: bool | str = settings.verify_tls
         if settings.verify_tls and settings.ca_file is not None:
             verify = str(settings.ca_file)
         return cls(
             settings.url,
             token or "",
-            session=session,
             timeout=settings.timeout,
             verify=verify,
             retries=settings.retries,
             requests_per_second=settings.requests_per_second,
+            connections=settings.completion_concurrency,
         )
-
-    @property
-    def _session(self) -> requests.Session:
-        """The given session, else one session per thread (requests' Session is not meant to
-        be shared between threads)."""
-        if self._given_session is not None:
-            return self._given_session
-        session: requests.Session | None = getattr(self._local, "session", None)
-        if session is None:
-            session = self._local.session = requests.Session()
-            with self._lock:
-                self._sessions.append(session)
-        return session
 
     def __repr__(self) -> str:
         return f"MoodleClient(url={self.url!r})"
 
     def close(self) -> None:
-        if self._own_session:
-            with self._lock:
-                sessions, self._sessions = self._sessions, []
-            for session in sessions:
-                session.close()
-            self._local = threading.local()
+        self._wire.close()
 
     def __enter__(self) -> MoodleClient:
         return self
@@ -324,32 +306,25 @@ class MoodleClient:
         self._count(function)
         self.gate.wait()
         self._pace()
-        query = {"wstoken": self._token, "wsfunction": function, "moodlewsrestformat": "json"}
         started = time.monotonic()
-        failure: requests.RequestException | None = None
-        try:
-            response = self._session.post(
-                self.url + REST_PATH,
-                params=query,
-                data=encode_form(body),
-                headers=_FORM,
-                timeout=self.timeout,
-                verify=self.verify,
-                allow_redirects=False,  # a redirect would carry the token to its host
+        failure: BaseException | None = None
+        try:  # no redirect is followed: it would carry the token to its host
+            answer = self._wire.post(
+                self._rest + quote_plus(function), encode_form(body).encode("ascii"), _FORM
             )
-        except requests.RequestException as exc:
+        except FAILURES as exc:
             failure = exc
         if failure is not None:
-            self._count_error(function, _transport_kind(failure))
+            self._count_error(function, failure_kind(failure))
             raise self._translate_request_error(function, failure) from self._redacted(failure)
         log.debug(
             "moodle %s: %d pairs, HTTP %d in %.3f s",
             function,
             len(body),
-            response.status_code,
+            answer.status,
             time.monotonic() - started,
         )
-        return self._decode(function, response, raw)
+        return self._decode(function, answer, raw)
 
     def _count(self, function: str) -> None:
         with self._lock:
@@ -375,21 +350,20 @@ class MoodleClient:
         if slot > now:
             self._sleep(slot - now)
 
-    def _translate_request_error(
-        self, function: str, exc: requests.RequestException
-    ) -> TargetError:
+    def _translate_request_error(self, function: str, exc: BaseException) -> TargetError:
         reason = self.redact(str(exc))
-        if isinstance(exc, requests.exceptions.SSLError):
+        kind = failure_kind(exc)
+        if kind == "tls":
             return UnavailableError(
                 f"TLS with Moodle at {self.url} failed: check targets.moodle.ca_file or verify_tls",
                 detail=reason,
             )
-        if isinstance(exc, requests.Timeout):
+        if kind == "timeout":
             return TransientError(
                 f"Moodle at {self.url} did not answer {function} within {self.timeout:g} s",
                 detail=reason,
             )
-        if isinstance(exc, requests.ConnectionError):
+        if kind == "connection":
             return TransientError(
                 f"cannot reach Moodle at {self.url}: {_short(reason)}", detail=reason
             )
@@ -402,8 +376,8 @@ class MoodleClient:
         except Exception:
             return RuntimeError(f"{type(exc).__name__}: {text}")
 
-    def _decode(self, function: str, response: requests.Response, raw: bool = False) -> Any:
-        status = response.status_code
+    def _decode(self, function: str, response: Answer, raw: bool = False) -> Any:
+        status = response.status
         text = response.text
         if status != 200:
             self._count_error(function, f"http_{status}")
@@ -494,23 +468,12 @@ class MoodleClient:
         )
 
 
-def _transport_kind(exc: requests.RequestException) -> str:
-    """The kind of a request that got no answer, for :class:`~connector.lms.RequestStats`."""
-    if isinstance(exc, requests.exceptions.SSLError):
-        return "tls"
-    if isinstance(exc, requests.Timeout):
-        return "timeout"
-    if isinstance(exc, requests.ConnectionError):
-        return "connection"
-    return "request"
-
-
 def _is_error(answer: Any) -> bool:
     return isinstance(answer, dict) and "exception" in answer and "errorcode" in answer
 
 
 def _short(reason: str) -> str:
-    """The last, most specific part of a requests/urllib3 error text."""
+    """The last, most specific part of a urllib3 error text."""
     match = re.search(r"\[Errno -?\d+\] ([^'\")]+)", reason)
     if match:
         return match.group(1).strip()

@@ -11,8 +11,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 
-import requests
-
 from connector.errors import (
     AccessDenied,
     AuthenticationError,
@@ -21,6 +19,7 @@ from connector.errors import (
     TargetError,
     UnavailableError,
 )
+from connector.lms.moodle.wire import Answer
 
 ErrorFactory = Callable[[str, str, str, str], TargetError]
 """(function, errorcode, Moodle's message, site url) -> the error to raise."""
@@ -159,7 +158,7 @@ ERRORCODE_ACTIONS: Mapping[str, ErrorFactory] = {
 _TITLE = re.compile(r"<title>\s*(.*?)\s*</title>", re.IGNORECASE | re.DOTALL)
 
 
-def is_maintenance_page(response: requests.Response) -> bool:
+def is_maintenance_page(response: Answer) -> bool:
     """Whether a 503 is Moodle's maintenance page: its status line says "Moodle under
     maintenance" (also in a ``Status`` header, which outlives HTTP/2's lost reason phrase), its
     title "<site> under maintenance". A 503 of a proxy or an overloaded server is not."""

@@ -14,8 +14,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import requests
-
 from connector.config import MoodleSettings, Settings
 from connector.errors import ConfigError, ProtocolError
 from connector.lms import BatchOutcome, EnrollRow, RowFailure, Shortfall, TargetInfo, row_key
@@ -150,16 +148,12 @@ class MoodleTarget:
         self._path_known = False
 
     @classmethod
-    def connect(
-        cls, settings: MoodleSettings, token: str | None, session: requests.Session | None = None
-    ) -> MoodleTarget:
+    def connect(cls, settings: MoodleSettings, token: str | None) -> MoodleTarget:
         """A target for these settings and token (ConfigError when the token is missing)."""
-        return cls(MoodleClient.from_settings(settings, token, session), settings)
+        return cls(MoodleClient.from_settings(settings, token), settings)
 
     @classmethod
-    def from_settings(
-        cls, settings: Settings, session: requests.Session | None = None
-    ) -> MoodleTarget:
+    def from_settings(cls, settings: Settings) -> MoodleTarget:
         """The entry point of ``upskill.targets``: the target configured in ``targets.moodle``."""
         moodle = settings.targets.moodle
         token = settings.moodle_token()
@@ -170,7 +164,7 @@ class MoodleTarget:
             )
         if moodle.verify_tls and moodle.ca_file is not None:
             moodle = moodle.model_copy(update={"ca_file": settings.path(moodle.ca_file)})
-        return cls.connect(moodle, token, session)
+        return cls.connect(moodle, token)
 
     def __repr__(self) -> str:
         return f"MoodleTarget(url={self.client.url!r})"

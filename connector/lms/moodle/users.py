@@ -257,6 +257,7 @@ class MoodleAccounts:
                     )
                     continue
                 outcome.done[person.key] = user_id
+                outcome.created.add(person.key)
 
         def refused(person: Person, exc: RemoteError) -> None:
             # A retried create may have gone through the first time: look before blaming.

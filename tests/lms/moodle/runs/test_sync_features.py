@@ -218,11 +218,12 @@ def test_a_periodic_full_check_rereads_completed_enrollments_not_suspended_ones(
     settings = settings_for(workdir)
     store = Store.open(settings.state_url())
     day = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
-    sync(settings, store, clock=lambda: day)  # the first collection is a full one
-    assert store.last_full_check("moodle") == day
+    sync(settings, store, clock=lambda: day)  # makes the accounts: nothing to read yet
+    assert store.last_full_check("moodle") is None
     ref = next(e.course_ref for e in store.enrollments("moodle") if e.person_key == "E1")
     control.mark_completed(uid_of(store, "E1"), ref, time=1_700_000_000)
-    collect_only(settings, store, clock=lambda: day + timedelta(days=1))
+    first = collect_only(settings, store, clock=lambda: day + timedelta(days=1))
+    assert first.full == ["moodle"]  # the first collection that reads is a full one
     control.mark_completed(uid_of(store, "E1"), ref, time=1_700_100_000)  # completed again
     write_org(workdir / "org.csv", org(status=lambda i: "terminated" if i == 5 else "active"))
     sync(settings, store, clock=lambda: day + timedelta(days=2))  # E5 suspended
@@ -235,7 +236,8 @@ def test_a_periodic_full_check_rereads_completed_enrollments_not_suspended_ones(
         return found.completed_at.timestamp()
 
     assert when() == 1_700_000_000  # a completed enrollment is not read every night
-    weekly = collect_only(settings, store, clock=lambda: day + timedelta(days=7))
+    assert collect_only(settings, store, clock=lambda: day + timedelta(days=7)).full == []
+    weekly = collect_only(settings, store, clock=lambda: day + timedelta(days=8))
     active = [e for e in store.enrollments("moodle") if e.status is EnrollmentStatus.ACTIVE]
     # every active enrollment, completed ones included; never a suspended one (Moodle does
     # not report completion of a suspended enrolment)
