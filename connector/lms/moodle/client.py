@@ -130,24 +130,23 @@ def _flatten_value(name: str, value: Any, pairs: list[tuple[str, str]]) -> None:
         raise TypeError(f"parameter {name}: cannot send a {type(value).__name__}")
 
 
-_PLAIN = re.compile(r"[A-Za-z0-9_.\-\[\]]*")
 _FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~")
+_ASCII_FORM = str.maketrans(
+    {c: ("+" if c == " " else f"%{ord(c):02X}") for c in map(chr, range(128)) if c not in _SAFE}
+)
+"""Each ASCII character to its form encoding, as ``quote_plus`` gives it."""
 
 
 def encode_form(pairs: Sequence[tuple[str, str]]) -> str:
-    """``application/x-www-form-urlencoded`` of the pairs, as urlencode makes it, but fast for
-    the common case of plain keys and numbers (a 4000-pair enrolment request): when every key
-    and value is plain, one check and one pass over the whole body instead of one a pair."""
-    body = "&".join([f"{k}={v}" for k, v in pairs])
-    if _PLAIN.fullmatch("".join([k + v for k, v in pairs])):
-        return body.replace("[", "%5B").replace("]", "%5D")
+    """``application/x-www-form-urlencoded`` of the pairs, as urlencode makes it: ASCII text
+    (nearly every key and value) by one ``str.translate`` each, the rest by ``quote_plus``
+    (a 4,000-pair request of user records costs a few milliseconds, not tens)."""
     return "&".join([f"{_quote(k)}={_quote(v)}" for k, v in pairs])
 
 
 def _quote(text: str) -> str:
-    if _PLAIN.fullmatch(text):
-        return text.replace("[", "%5B").replace("]", "%5D")
-    return quote_plus(text)
+    return text.translate(_ASCII_FORM) if text.isascii() else quote_plus(text)
 
 
 def count_pairs(params: Mapping[str, Any]) -> int:

@@ -342,3 +342,12 @@ def test_encode_form_is_urlencode() -> None:
              ("users[0][lastname]", "Müller & Søn"), ("values[1]", "42"), ("x", ""),
              ("q", "a b/c?d=e")]
     assert encode_form(pairs) == urlencode(pairs)
+
+
+@given(st.lists(st.tuples(st.text(), st.text()), max_size=8))
+def test_encode_form_is_urlencode_for_any_text(pairs: list[tuple[str, str]]) -> None:
+    from urllib.parse import urlencode
+
+    from connector.lms.moodle.client import encode_form
+
+    assert encode_form(pairs) == urlencode(pairs)
