@@ -47,12 +47,14 @@ def collect(
     *,
     only: Collection[tuple[str, str, str]] | None = None,
     created: Mapping[str, Collection[str]] | None = None,
+    course_ids: Mapping[str, Mapping[str, str]] | None = None,
 ) -> CollectResult:
     """Read completion of every open enrollment from each target and record it; with
     ``only``, of those (person, target, course) enrollments only (no full check). People
     whose account on a target ``created`` names (target → person keys: made by this run) are
     not read there: an account made minutes ago has completed nothing, and on a first sync
-    that is one request per learner saved; the next run reads them."""
+    that is one request per learner saved; the next run reads them. ``course_ids`` (target →
+    course ref → id) are ids this run already resolved: only the others are asked for."""
     result = CollectResult()
     completed = {(c.person_key, c.target, c.course_ref) for c in store.completions() if c.completed}
     for name, target in sorted(targets.items()):
@@ -83,11 +85,15 @@ def collect(
             result.read[name] = 0
             continue
         accounts = store.accounts(name)
-        course_ids = target.course_ids(sorted({e.course_ref for e in open_rows}))
+        known = (course_ids or {}).get(name, {})
+        needed = sorted({e.course_ref for e in open_rows})
+        asked = [ref for ref in needed if ref not in known]
+        ids = {ref: known[ref] for ref in needed if ref in known}
+        ids.update(target.course_ids(asked) if asked else {})
         rows = [
-            EnrollRow(e.person_key, accounts[e.person_key], e.course_ref, course_ids[e.course_ref])
+            EnrollRow(e.person_key, accounts[e.person_key], e.course_ref, ids[e.course_ref])
             for e in open_rows
-            if e.person_key in accounts and e.course_ref in course_ids
+            if e.person_key in accounts and e.course_ref in ids
         ]
         missing = len(open_rows) - len(rows)
         if missing:

@@ -22,8 +22,13 @@ from connector.store import Store
 log = logging.getLogger(__name__)
 
 
-def check_courses(store: Store, targets: Mapping[str, LmsTarget]) -> list[RecordProblem]:
-    """Forget the enrollments of every recreated course; one problem per course."""
+def check_courses(
+    store: Store,
+    targets: Mapping[str, LmsTarget],
+    resolved: dict[str, dict[str, str]] | None = None,
+) -> list[RecordProblem]:
+    """Forget the enrollments of every recreated course; one problem per course. The ids found
+    go into ``resolved`` (target → course ref → id), so the rest of the run asks no more."""
     problems: list[RecordProblem] = []
     for name, target in sorted(targets.items()):
         if not isinstance(target, EnrollmentReader):
@@ -32,6 +37,8 @@ def check_courses(store: Store, targets: Mapping[str, LmsTarget]) -> list[Record
         if not refs:
             continue
         found = {ref: str(remote) for ref, remote in target.course_ids(refs).items()}
+        if resolved is not None:
+            resolved.setdefault(name, {}).update(found)
         known = store.course_identities(name)
         for ref in refs:
             if ref in found and ref in known and found[ref] != known[ref]:

@@ -153,9 +153,10 @@ def sync(
         now = clock()
         reconciled: ReconcileResult | None = None
         recreated: list[RecordProblem] = []
+        course_ids: dict[str, dict[str, str]] = {}  # target -> course ref -> id, this run
         if not dry_run:
             live = live if live is not None else build_targets(settings)
-            recreated = course_identity.check_courses(store, live)
+            recreated = course_identity.check_courses(store, live, course_ids)
             store.record_problems(run_id, recreated)
         if reconcile and not dry_run:
             live = live if live is not None else build_targets(settings)
@@ -236,6 +237,8 @@ def sync(
         store.record_unwanted(run_id, unwanted_after(prepared.plan, prepared.state, now))
         applied = executor.apply(run_id, to_apply)
         course_identity.remember(store, executor.course_ids)
+        for name, ids in executor.course_ids.items():
+            course_ids.setdefault(name, {}).update(ids)
         if applied.stopped is not None:
             _update_refusals(settings, store, prepared, applied, run_id, clock())
             raise _interrupted(store, run_id, applied, stop)
@@ -249,7 +252,9 @@ def sync(
             counts.update(files.counts())
         if restore:
             store.restore_manual_removals(sorted(restore))
-        collected = collect(store, live, run_id, clock(), created=applied.created)
+        collected = collect(
+            store, live, run_id, clock(), created=applied.created, course_ids=course_ids
+        )
         for name, n in early.read.items():
             collected.read[name] = collected.read.get(name, 0) + n
         collected.changed += early.changed

@@ -92,11 +92,21 @@ def test_first_sync_applies_everything_and_the_second_sends_no_writes(
     assert len(store.enrollments("moodle")) == enrolled
     assert any("key" in p.message or p.field for p in first.prepared.snapshot.problems)
 
+    asked = control.stats()["by_function"]
+    assert "core_enrol_get_users_courses" not in asked  # accounts it made: nothing to read
     writes_before = control.stats()["writes"]
+    control.reset_stats()
     second = sync(settings, store)
     assert second.prepared.plan.is_empty
     assert second.writes_sent == 0
-    assert control.stats()["writes"] == writes_before
+    assert control.stats()["writes"] == 0 and writes_before > 0
+    # the nightly read: each course's id asked once, each learner's courses once
+    courses = {e.course_ref for e in store.enrollments("moodle")}
+    learners = {e.person_key for e in store.enrollments("moodle")
+                if e.status is EnrollmentStatus.ACTIVE}
+    asked = control.stats()["by_function"]
+    assert asked["core_course_get_courses_by_field"] == len(courses)
+    assert asked["core_enrol_get_users_courses"] == len(learners)
     runs = store.runs()
     assert [r.status for r in runs[:2]] == ["succeeded", "succeeded"]
     assert runs[0].writes_sent == 0 and runs[1].writes_sent > 0
