@@ -44,22 +44,33 @@ def write_rows(conn: Connection, statement: Executable, rows: Sequence[Mapping[s
     first = compiled.construct_params(rows[0])
     names = list(compiled.positiontup or ()) if compiled.positional else list(first)
     convert = {name: _converter(compiled, conn, name) for name in names}
-    # per parameter: (name, converter) taken from each row, or (name, None, converted constant)
-    spec = [
-        (name, convert[name], None) if name in rows[0] else (name, None, convert[name](first[name]))
-        for name in names
-    ]
+    # per parameter: taken from each row as it is (a text or number column), taken from each
+    # row and converted (a timestamp, an enum), or a constant of the statement, converted once
+    spec: list[tuple[int, str, Callable[[Any], Any] | None, Any]] = []
+    for name in names:
+        if name not in rows[0]:
+            spec.append((_FIXED, name, None, convert[name](first[name])))
+        elif convert[name] is _same:
+            spec.append((_AS_IS, name, None, None))
+        else:
+            spec.append((_CONVERTED, name, convert[name], None))
     keyed = [compiled.escaped_bind_names.get(name, name) for name in names]
     sql = compiled.string
     for start in range(0, len(rows), ROWS_PER_CALL):
         values = [
-            tuple([fix(row[name]) if fix is not None else fixed for name, fix, fixed in spec])
+            tuple([
+                row[name] if how is _AS_IS else fix(row[name]) if fix is not None else fixed
+                for how, name, fix, fixed in spec
+            ])
             for row in rows[start : start + ROWS_PER_CALL]
         ]
         if compiled.positional:
             conn.exec_driver_sql(sql, values)
         else:
             conn.exec_driver_sql(sql, [dict(zip(keyed, v, strict=True)) for v in values])
+
+
+_AS_IS, _CONVERTED, _FIXED = 0, 1, 2
 
 
 def _converter(compiled: SQLCompiler, conn: Connection, name: str) -> Callable[[Any], Any]:
