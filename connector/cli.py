@@ -556,7 +556,7 @@ def runs(c: _Context, limit: int, show: int | None, changes: bool, as_csv: bool)
             click.echo(f"  {k}: {v}")
         if record.message:
             click.echo(f"  message: {record.message}")
-        failed = [j for j in store.journal(show) if j.state == "failed"]
+        failed = store.journal(show, state="failed")
         for j in failed:
             click.echo(
                 f"  failed {j.target} {j.kind} {j.person_key} {j.course_ref or ''}: "

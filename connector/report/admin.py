@@ -141,7 +141,7 @@ def collect_summary(
         counts=dict(record.counts) if record else {},
         guards=guards,
         skipped=tuple(store.problems(run_id)) if run_id is not None else (),
-        failures=tuple(j for j in store.journal(run_id) if j.state == "failed")
+        failures=tuple(store.journal(run_id, state="failed"))
         if run_id is not None else (),
         stuck=_stuck(store, settings.targets.skillbuilder.stuck_after_days, now) if sb else None,
         by_hand=_by_hand(store) if sb else (),

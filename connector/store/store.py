@@ -438,9 +438,11 @@ class Store:
                     [(p, c) for p, c, status, _ in enrollments if status is not suspended],
                 )
 
-    def journal(self, run_id: int) -> list[JournalEntry]:
-        """The journal of one run, in plan order."""
+    def journal(self, run_id: int, state: str | None = None) -> list[JournalEntry]:
+        """The journal of one run, in plan order; with ``state``, its entries in that state."""
         query = select(journal).where(journal.c.run_id == run_id).order_by(journal.c.seq)
+        if state is not None:
+            query = query.where(journal.c.state == state)
         with self._read("read the journal") as conn:
             return [q.journal_entry(row) for row in conn.execute(query).mappings()]
 

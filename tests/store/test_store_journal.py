@@ -60,6 +60,8 @@ def test_journal_goes_planned_sent_done_or_failed(store: Store) -> None:
     assert entries[0].error_code is None
     assert entries[0].updated_at == AT
     assert store.accounts("moodle") == {"p1": "101"}
+    assert store.journal(run_id, state="failed") == [entries[1]]
+    assert [e.seq for e in store.journal(run_id, state="planned")] == [2, 3]
 
 
 def test_journal_is_per_run(store: Store) -> None:
