@@ -146,7 +146,8 @@ class _Evaluator:
         groups_of: dict[frozenset[str], frozenset[str]] = {}
         numbers: dict[tuple[object, ...], int] = {}  # raw values → number of their facts
         distinct: dict[Facts, int] = {}
-        out: dict[str, int] = {}
+        keys: list[str] = []
+        numbered: list[int] = []
         names, referenced = self.attribute_names, self.referenced
         hits_above, chains = self.hits_above, bool(self.chain_keys)
         none: frozenset[str] = frozenset()
@@ -172,8 +173,9 @@ class _Evaluator:
                     hits,
                 )
                 number = numbers[key] = distinct.setdefault(facts, len(distinct))
-            out[person.key] = number
-        return out, list(distinct)
+            keys.append(person.key)
+            numbered.append(number)
+        return dict(zip(keys, numbered, strict=True)), list(distinct)
 
     def group_path(self, direct: frozenset[str], target: str) -> tuple[str, ...]:
         """The shortest nesting path from one of ``direct`` to the group ``target`` (folded)."""
