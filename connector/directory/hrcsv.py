@@ -371,8 +371,11 @@ class _PeopleReader:
         if same_email:
             kept = self._one_per_email(kept)
         persons = list(map(itemgetter(1), kept))
-        keys = map(attrgetter("key"), persons)
-        people = self.people = dict(sorted(zip(keys, persons, strict=True)))  # keys are unique
+        keys = list(map(attrgetter("key"), persons))
+        if keys == sorted(keys):  # an export in key order (sorting it again costs little)
+            people = self.people = dict(zip(keys, persons, strict=True))
+        else:  # the keys are unique: the persons are never compared
+            people = self.people = dict(sorted(zip(keys, persons, strict=True)))
         for key in [key for key in self.unusable if key in people]:
             del self.unusable[key]  # another row of the same key was used
         self._check_managers(kept, people, managers)
