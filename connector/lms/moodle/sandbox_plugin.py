@@ -74,9 +74,10 @@ def get_completions(site: Site, params: Mapping[str, Any]) -> Any:
     if not courses:
         return {"courses": [], "completions": [], "hasmore": False}
     tracked = {c["id"]: bool(c["criteria"]) and site.enablecompletion for c in courses}
-    rows, more = _page(
-        site.store.course_rows([c["id"] for c in courses], start, size + 1, since), size
-    )
+    ids = [c["id"] for c in courses]
+    rows, more = _page(site.store.course_rows(ids, start, size + 1, since), size)
+    totals = site.store.activity_counts(ids)
+    ticked = site.store.activities_done_in(ids)
     completions = []
     for row in rows:
         done = int(row["timecompleted"] or 0) if tracked[row["courseid"]] else 0
@@ -84,8 +85,9 @@ def get_completions(site: Site, params: Mapping[str, Any]) -> Any:
         if done:
             progress = 100.0
         elif tracked[row["courseid"]]:
-            ticked, total = site.store.activities_done(row["userid"], row["courseid"])
-            progress = None if total == 0 else round(100.0 * ticked / total, 2)
+            total = totals.get(row["courseid"], 0)
+            done_here = ticked.get((row["userid"], row["courseid"]), 0)
+            progress = None if total == 0 else round(100.0 * done_here / total, 2)
         completions.append(
             {
                 "userid": row["userid"], "idnumber": row["idnumber"],
