@@ -56,7 +56,7 @@ def collect(
     that is one request per learner saved; the next run reads them. ``course_ids`` (target →
     course ref → id) are ids this run already resolved: only the others are asked for."""
     result = CollectResult()
-    completed = {(c.person_key, c.target, c.course_ref) for c in store.completions() if c.completed}
+    completed = store.completed_keys()
     for name, target in sorted(targets.items()):
         if not getattr(target, "reads_completions", True):
             continue  # its progress comes from imported reports (Skill Builder)

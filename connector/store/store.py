@@ -568,11 +568,30 @@ class Store:
         if target is not None:
             query = query.where(e.target == target)
         query = query.order_by(e.target, e.person_key, e.course_ref)
+        statuses = q.STATUSES
         with self._read("read enrollments") as conn:
             return [
-                Enrollment(person_key, tgt, course_ref, q.STATUSES[status], persona)
-                for person_key, tgt, course_ref, status, persona in conn.execute(query)
+                Enrollment(person_key, tgt, course_ref, statuses[status], persona)
+                for person_key, tgt, course_ref, status, persona in conn.execute(query).all()
             ]
+
+    def enrollment_counts(self, target: str, status: EnrollmentStatus) -> dict[str, int]:
+        """Course ref → how many of ``target``'s applied enrollments there have ``status``."""
+        e = enrollments_table.c
+        query = (
+            select(e.course_ref, func.count())
+            .where(e.target == target, e.status == status.value)
+            .group_by(e.course_ref)
+        )
+        with self._read("count enrollments") as conn:
+            return {ref: int(n) for ref, n in conn.execute(query)}
+
+    def enrolled_courses(self, target: str) -> list[str]:
+        """The courses ``target`` holds applied enrollments in (any status), sorted."""
+        e = enrollments_table.c
+        query = select(e.course_ref).where(e.target == target).distinct().order_by(e.course_ref)
+        with self._read("read enrolled courses") as conn:
+            return [ref for (ref,) in conn.execute(query)]
 
     def enrollment_since(self) -> dict[tuple[str, str, str], datetime]:
         """(person, target, course) → when the enrollment got its current status (the
@@ -678,7 +697,14 @@ class Store:
         c = completions_table.c
         query = select(*q.COMPLETION_COLUMNS).order_by(c.person_key, c.target, c.course_ref)
         with self._read("read completions") as conn:
-            return [q.completion(row) for row in conn.execute(query)]
+            return [q.completion(row) for row in conn.execute(query).all()]
+
+    def completed_keys(self) -> set[tuple[str, str, str]]:
+        """(person, target, course) of every completion recorded as completed."""
+        c = completions_table.c
+        query = select(c.person_key, c.target, c.course_ref).where(c.completed.is_(True))
+        with self._read("read completed courses") as conn:
+            return {(p, t, r) for p, t, r in conn.execute(query)}
 
     def completion_times(self) -> dict[tuple[str, str, str], datetime]:
         """(person, target, course) → when its completion record last changed (a report of a

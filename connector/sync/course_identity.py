@@ -33,7 +33,7 @@ def check_courses(
     for name, target in sorted(targets.items()):
         if not isinstance(target, EnrollmentReader):
             continue  # a target that cannot list enrolments keeps no course ids
-        refs = sorted({e.course_ref for e in store.enrollments(name)})
+        refs = store.enrolled_courses(name)
         if not refs:
             continue
         found = {ref: str(remote) for ref, remote in target.course_ids(refs).items()}

@@ -405,10 +405,7 @@ def stop_on_course_problems(store: Store, targets: Mapping[str, LmsTarget]) -> N
     for name, target in sorted(targets.items()):
         if not isinstance(target, CourseModes):
             continue
-        active: dict[str, int] = {}
-        for e in store.enrollments(name):
-            if e.status is EnrollmentStatus.ACTIVE:
-                active[e.course_ref] = active.get(e.course_ref, 0) + 1
+        active = store.enrollment_counts(name, EnrollmentStatus.ACTIVE)
         problems += [f"{name}: {p}" for p in target.course_problems(active)] if active else []
     if problems:
         raise SafetyStop("; ".join(problems))

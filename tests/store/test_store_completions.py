@@ -96,3 +96,9 @@ def test_merge_rules() -> None:
     assert merged(done(at=T1), done(at=T2)) == done(at=T2)
     assert merged(done(at=T2), pending(at=T1)) is None
     assert merged(done(at=None), pending(at=T1)) == pending(at=T1)
+
+
+def test_completed_keys_are_the_completed_records_only(store: Store) -> None:
+    run_id = store.start_run("collect", dry_run=False, mappings_hash=None, lock=False)
+    store.record_completions(run_id, [done("p1"), pending("p2"), done("p3")], T1)
+    assert store.completed_keys() == {("p1", "moodle", "AI-101"), ("p3", "moodle", "AI-101")}

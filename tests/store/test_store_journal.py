@@ -174,3 +174,18 @@ def test_times_come_back_in_utc(store: Store) -> None:
     assert since == at
     assert since.tzinfo == UTC
     assert since.hour == 2
+
+
+def test_enrollment_counts_and_courses_are_read_by_query(store: Store) -> None:
+    run_id = store.start_run("sync", dry_run=False, mappings_hash=None)
+    active, suspended = EnrollmentStatus.ACTIVE, EnrollmentStatus.SUSPENDED
+    store.commit_batch(run_id, "moodle", done=[], at=AT, enrollments=[
+        ("p1", "AI-101", active, "consumer"), ("p2", "AI-101", active, "consumer"),
+        ("p3", "AI-101", suspended, "consumer"), ("p1", "AI-205", suspended, "builder"),
+    ])  # fmt: skip
+    store.commit_batch(run_id, "other", done=[], at=AT,
+                       enrollments=[("p1", "AI-900", active, "consumer")])  # fmt: skip
+    assert store.enrollment_counts("moodle", active) == {"AI-101": 2}
+    assert store.enrollment_counts("moodle", suspended) == {"AI-101": 1, "AI-205": 1}
+    assert store.enrolled_courses("moodle") == ["AI-101", "AI-205"]
+    assert store.enrolled_courses("nowhere") == []
