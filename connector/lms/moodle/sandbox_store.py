@@ -112,6 +112,7 @@ class SandboxStore:
             self.conn.execute("PRAGMA synchronous = OFF")
         self.conn.executescript(SCHEMA)
         self._seed()
+        self._bookkeeping = 0  # rows changed by the call counting, not the site's data
         self._rows_kept: tuple[tuple[Any, ...], list[Record]] | None = None
         self._done_kept: tuple[tuple[Any, ...], dict[tuple[int, int], int]] | None = None
 
@@ -404,10 +405,10 @@ class SandboxStore:
         ``limit`` rows from row ``start``, as the plugin's LIMIT and OFFSET give them.
 
         A read of many pages asks the same question once a page; the whole answer is kept
-        while nothing in the database changes (the connection's count of changed rows), so a
+        while nothing in the site's data changes (:meth:`data_version`), so a
         page costs its own rows, not the grouping of every enrolment of the courses again
         (100,000 people: 92 pages of about a second each before)."""
-        key = (tuple(course_ids), since, by_method, self.conn.total_changes)
+        key = (tuple(course_ids), since, by_method, self.data_version())
         if self._rows_kept is None or self._rows_kept[0] != key:
             self._rows_kept = (key, self._course_rows(course_ids, since, by_method=by_method))
         return self._rows_kept[1][start : start + limit]
@@ -518,7 +519,7 @@ class SandboxStore:
     def activities_done_in(self, course_ids: Sequence[int]) -> dict[tuple[int, int], int]:
         """(user id, course id) → activities completed in these courses, for every learner
         with one completed at least (kept while nothing changes, as :meth:`course_rows`)."""
-        key = (tuple(course_ids), self.conn.total_changes)
+        key = (tuple(course_ids), self.data_version())
         if self._done_kept is None or self._done_kept[0] != key:
             marks = ",".join("?" * len(course_ids))
             found = {
@@ -614,14 +615,23 @@ class SandboxStore:
     # -- call counts -------------------------------------------------------------------
 
     def count_call(self, function: str) -> None:
+        before = self.conn.total_changes
         self.conn.execute(
             "INSERT INTO calls (function, count) VALUES (?, 1)"
             " ON CONFLICT (function) DO UPDATE SET count = count + 1",
             (function,),
         )
+        self._bookkeeping += self.conn.total_changes - before
 
     def call_counts(self) -> dict[str, int]:
         return {r["function"]: int(r["count"]) for r in self._all("SELECT * FROM calls")}
 
     def reset_calls(self) -> None:
+        before = self.conn.total_changes
         self.conn.execute("DELETE FROM calls")
+        self._bookkeeping += self.conn.total_changes - before
+
+    def data_version(self) -> int:
+        """A number that changes whenever a row of the site's data changes (the connection's
+        count of changed rows, less the call counting of every request)."""
+        return self.conn.total_changes - self._bookkeeping

@@ -368,3 +368,26 @@ def test_completion_status_of_a_suspended_enrolment_is_usernotenroled(moodle) ->
     target.suspend([EnrollRow("SHAPE4", str(user), "GENAI-C101", str(course))])
     _, code = target.client.probe("core_completion_get_course_completion_status", ask)
     assert code == "usernotenroled"  # Moodle tracks active enrolments only
+
+
+def test_plugin_pages_are_the_current_data_between_two_pages() -> None:
+    """Pages of a plugin read come from one grouping kept while the site's data is unchanged;
+    a change between two pages (an enrolment, a completion) shows in the next page, as the
+    plugin's LIMIT/OFFSET query shows it, and counting the calls changes nothing."""
+    from connector.lms.moodle.sandbox_store import SandboxStore
+
+    store = SandboxStore()
+    course, _ = store.ensure_course("C1", "Course one", manual=True, criteria=True)
+    users = [store.add_user({"username": f"u{i}", "email": f"u{i}@example.org",
+                             "firstname": "U", "lastname": str(i)}) for i in range(4)]
+    for user in users[:3]:
+        store.put_enrolment(user, course["id"], 5, 0, 0, 0)
+    first = store.course_rows([course["id"]], 0, 2)
+    store.count_call("local_upskill_get_completions")
+    version = store.data_version()
+    assert store.course_rows([course["id"]], 0, 2) == first and store.data_version() == version
+    store.put_enrolment(users[3], course["id"], 5, 0, 0, 0)
+    store.set_completion(users[2], course["id"], 1_700_000_000)
+    rest = store.course_rows([course["id"]], 2, 2)
+    assert [(r["userid"], r["timecompleted"]) for r in rest] == [
+        (users[2], 1_700_000_000), (users[3], None)]
