@@ -13,7 +13,7 @@ them per run; validation happens at the edges (readers, mappings loader, configu
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -401,6 +401,18 @@ class Changes(Sequence[Change]):
                 )
             self._runs = ()
         return self._made
+
+    def of_kinds(self, kinds: Collection[ChangeKind]) -> Iterator[Change]:
+        """The changes of these kinds, in plan order; before the first full use only their
+        objects are built (a guard looking at removals builds no enrollment objects)."""
+        if self._made is not None:
+            return (c for c in self._made if c.kind in kinds)
+        return (
+            new_change(kind, target, key, reason, ref, persona)
+            for kind, target, keys, details in self._runs
+            if kind in kinds
+            for key, (reason, ref, persona) in zip(keys, details, strict=True)
+        )
 
     def counts(self) -> dict[tuple[str, ChangeKind], int]:
         """How many changes of each kind on each target."""

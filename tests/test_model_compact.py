@@ -86,3 +86,16 @@ def test_no_changes_is_empty() -> None:
     empty = Changes([(ENROLL, "moodle", [], [])])
     assert not empty and len(empty) == 0 and empty == () and Plan(empty).is_empty
     assert Plan(empty).counts() == {}
+
+
+def test_changes_of_some_kinds_are_built_alone_and_in_plan_order() -> None:
+    from connector.sync.policy import of_kinds, removals
+
+    changes = Changes(RUNS)
+    assert list(changes.of_kinds({ENROLL})) == list(AS_TUPLE[2:])
+    assert list(of_kinds(changes, {CREATE})) == list(AS_TUPLE[:2])
+    assert removals(Plan(changes)) == set() and changes._made is None  # nothing else built
+    assert list(changes) == list(AS_TUPLE)  # and after the full build, the same answers
+    assert list(changes.of_kinds({ENROLL})) == list(of_kinds(AS_TUPLE, {ENROLL}))
+    suspend = Change(ChangeKind.SUSPEND, "moodle", "E9", "left", "C1", "p")
+    assert removals(Plan((*AS_TUPLE, suspend))) == {"E9"}

@@ -25,12 +25,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
-from connector.model import ChangeKind, HoldKind, PersonStatus, Plan
+from connector.model import Change, ChangeKind, Changes, HoldKind, PersonStatus, Plan
 from connector.sync.state import Ident, State
 
 RemovalMode = Literal["suspend", "unenroll"]
@@ -84,8 +84,8 @@ def unwanted_after(plan: Plan, state: State, now: datetime) -> dict[Ident, tuple
             out[ident] = (hold.since, hold.reason)
         elif hold.kind is HoldKind.QUARANTINED and ident in state.unwanted_since:
             out[ident] = (state.unwanted_since[ident], hold.reason)
-    for change in plan.changes:
-        if change.kind in _REMOVALS and change.course_ref is not None:
+    for change in of_kinds(plan.changes, _REMOVALS):
+        if change.course_ref is not None:
             ident = (change.person_key, change.target, change.course_ref)
             out[ident] = (state.unwanted_since.get(ident, now), change.reason)
     return out
@@ -93,7 +93,14 @@ def unwanted_after(plan: Plan, state: State, now: datetime) -> dict[Ident, tuple
 
 def removals(plan: Plan) -> set[str]:
     """The people who lose at least one enrollment in ``plan``."""
-    return {change.person_key for change in plan.changes if change.kind in _REMOVALS}
+    return {change.person_key for change in of_kinds(plan.changes, _REMOVALS)}
+
+
+def of_kinds(changes: Sequence[Change], kinds: Collection[ChangeKind]) -> Iterator[Change]:
+    """The changes of these kinds, building no others when the plan keeps them compact."""
+    if isinstance(changes, Changes):
+        return changes.of_kinds(kinds)
+    return (c for c in changes if c.kind in kinds)
 
 
 def modes_after(
