@@ -26,6 +26,7 @@ username cannot both be created under it: the second is reported, never merged.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -42,6 +43,7 @@ _NOT_ALLOWED = re.compile(r"[^-.@_a-z0-9]+")
 _USERNAME = re.compile(r"[-.@_a-z0-9]+")
 
 
+@functools.lru_cache(maxsize=1 << 18)  # a person's username is asked a few times a run
 def username_from(value: str) -> str:
     """The username the rule above makes of ``value`` ("" when nothing usable is left)."""
     text = value.strip().lower()
@@ -94,6 +96,7 @@ _EMAIL = re.compile(
 )
 
 
+@functools.lru_cache(maxsize=1 << 18)
 def email_problem(address: str) -> str | None:
     """Why Moodle would refuse ``address`` for an account, in words; None if it takes it."""
     problem = _invalid_email(address)
