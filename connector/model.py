@@ -364,8 +364,9 @@ class Change:
 
     @property
     def ident(self) -> str:
-        """A stable identifier of this change, the same in every run that plans it."""
-        return f"{self.target}:{self.kind.value}:{self.person_key}:{self.course_ref or ''}"
+        """A stable identifier of this change, the same in every run that plans it (a StrEnum
+        formats as its value; ``.value`` is a slower descriptor, asked millions of times)."""
+        return f"{self.target}:{self.kind}:{self.person_key}:{self.course_ref or ''}"
 
 
 new_change = fast_constructor(Change)

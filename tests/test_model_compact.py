@@ -99,3 +99,11 @@ def test_changes_of_some_kinds_are_built_alone_and_in_plan_order() -> None:
     assert list(changes.of_kinds({ENROLL})) == list(of_kinds(AS_TUPLE, {ENROLL}))
     suspend = Change(ChangeKind.SUSPEND, "moodle", "E9", "left", "C1", "p")
     assert removals(Plan((*AS_TUPLE, suspend))) == {"E9"}
+
+
+def test_a_change_ident_is_target_kind_person_course() -> None:
+    """Journals and holds of earlier runs are keyed by it: it never changes form."""
+    for kind in ChangeKind:
+        change = Change(kind, "moodle", "E7", "why", "C1" if kind is not CREATE else None)
+        assert change.ident == f"moodle:{kind.value}:E7:{'C1' if kind is not CREATE else ''}"
+    assert Change(CREATE, "moodle", "E7", "why").ident == "moodle:create_user:E7:"

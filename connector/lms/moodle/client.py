@@ -115,8 +115,15 @@ def _flatten_value(name: str, value: Any, pairs: list[tuple[str, str]]) -> None:
         pairs.append((name, value))
     elif kind is int:
         pairs.append((name, str(value)))
-    elif isinstance(value, Mapping):
-        pairs.extend(flatten(value, name))
+    elif isinstance(value, Mapping):  # a record: its scalars at once, no call for each
+        for key, item in value.items():
+            inner = f"{name}[{key}]"
+            if type(item) is str:
+                pairs.append((inner, item))
+            elif type(item) is int:
+                pairs.append((inner, str(item)))
+            else:
+                _flatten_value(inner, item, pairs)
     elif isinstance(value, list | tuple):
         for index, item in enumerate(value):
             _flatten_value(f"{name}[{index}]", item, pairs)
