@@ -4,9 +4,7 @@ command of a night run with planted secrets, with all their output and files gre
 from __future__ import annotations
 
 import os
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import ClassVar
 
@@ -18,6 +16,7 @@ from tests.report.smtp_server import PASSWORD as SMTP_PASSWORD
 from tests.report.smtp_server import USER as SMTP_USER
 from tests.report.smtp_server import smtp_server
 from tests.servers.moodle import catalogue_sandbox
+from tests.servers.support import serve_http
 
 ROOT = Path(__file__).resolve().parents[1]
 PLANTED = "PLANTED-s3cret-7f3a9c"
@@ -169,15 +168,6 @@ class _Redirector(BaseHTTPRequestHandler):
         pass
 
 
-def _serve(handler: type[BaseHTTPRequestHandler]) -> Iterator[ThreadingHTTPServer]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_a_redirect_is_an_error_naming_the_location_and_the_token_never_follows() -> None:
@@ -185,9 +175,9 @@ def test_a_redirect_is_an_error_naming_the_location_and_the_token_never_follows(
     from connector.lms.moodle.client import MoodleClient
 
     _Recorder.seen = []
-    for other in _serve(_Recorder):
+    with serve_http(_Recorder) as other:
         _Redirector.to = f"http://127.0.0.1:{other.server_address[1]}"
-        for site in _serve(_Redirector):
+        with serve_http(_Redirector) as site:
             client = MoodleClient(f"http://127.0.0.1:{site.server_address[1]}", PLANTED,
                                   timeout=5, verify=True, retries=0)
             with pytest.raises(ProtocolError) as caught:
@@ -205,9 +195,9 @@ def test_a_directory_redirect_is_not_followed_with_the_credentials() -> None:
     from connector.errors import ProtocolError
 
     _Recorder.seen = []
-    for other in _serve(_Recorder):
+    with serve_http(_Recorder) as other:
         _Redirector.to = f"http://127.0.0.1:{other.server_address[1]}"
-        for site in _serve(_Redirector):
+        with serve_http(_Redirector) as site:
             client = JsonClient(
                 Wording("SCIM at test", "directory.token", "-", "directory.url"),
                 session=requests.Session(), timeout=5, verify=True,

@@ -5,13 +5,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import ClassVar
 
 import pytest
 
 from connector.lms.moodle.client import MoodleClient
 from connector.waits import PauseGate
+from tests.servers.support import serve_http
 
 
 def test_a_pause_is_waited_out_once_by_each_other_thread() -> None:
@@ -67,14 +68,8 @@ class _Throttling(BaseHTTPRequestHandler):
 @pytest.fixture
 def throttling() -> Iterator[str]:
     _Throttling.arrivals = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Throttling)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serve_http(_Throttling) as server:
         yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_a_429_pauses_every_request_of_the_moodle_client(throttling: str) -> None:

@@ -1,14 +1,18 @@
-"""What the directory server fixtures (slapd, samba) share: the skip-or-fail rule for a missing
-binary, free ports, readiness polling, LDIF writing and a private CA."""
+"""What the server fixtures share: the skip-or-fail rule for a missing binary, free ports,
+readiness polling, LDIF writing, a private CA, and a small HTTP server of one handler."""
 
 from __future__ import annotations
 
 import base64
 import os
 import socket
+import ssl
 import subprocess
+import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import NoReturn
 
@@ -164,3 +168,20 @@ def make_certificates(folder: Path) -> dict[str, Path]:
         str(paths["server"]),
     )
     return paths
+
+
+@contextmanager
+def serve_http(
+    handler: type[BaseHTTPRequestHandler], tls: ssl.SSLContext | None = None
+) -> Iterator[ThreadingHTTPServer]:
+    """``handler`` answering on a free loopback port (HTTPS with ``tls``) until the block ends."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()

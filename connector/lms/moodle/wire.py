@@ -81,7 +81,6 @@ class Wire:
         if ca is not None:
             options["ca_cert_dir" if os.path.isdir(ca) else "ca_certs"] = ca
         proxy = get_environ_proxies(url).get(urlsplit(url).scheme.lower())
-        self.proxy = proxy
         self._manager: urllib3.PoolManager = (
             urllib3.ProxyManager(proxy, **options) if proxy else urllib3.PoolManager(**options)  # type: ignore[arg-type]
         )

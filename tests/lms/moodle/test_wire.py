@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import ssl
-import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -15,7 +14,7 @@ import pytest
 from connector.errors import UnavailableError
 from connector.lms.moodle.client import MoodleClient
 from connector.lms.moodle.wire import ca_bundle
-from tests.servers.support import make_certificates
+from tests.servers.support import make_certificates, serve_http
 
 SITE_INFO = {"sitename": "Wire test", "functions": []}
 
@@ -40,18 +39,8 @@ class _Moodle(BaseHTTPRequestHandler):
         pass
 
 
-def _serve(context: ssl.SSLContext | None = None) -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Moodle)
-    if context is not None:
-        server.socket = context.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        scheme = "https" if context is not None else "http"
-        yield f"{scheme}://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+def _url(server: ThreadingHTTPServer, scheme: str = "http") -> str:
+    return f"{scheme}://127.0.0.1:{server.server_address[1]}"
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +52,8 @@ def certificates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def https_site(certificates: dict[str, Path]) -> Iterator[str]:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(certificates["server"], certificates["server_key"])
-    yield from _serve(context)
+    with serve_http(_Moodle, context) as server:
+        yield _url(server, "https")
 
 
 @pytest.fixture
@@ -107,8 +97,8 @@ def test_a_proxy_from_the_environment_carries_the_requests_unless_no_proxy_names
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     _Moodle.seen = []
-    for proxy in _serve():
-        monkeypatch.setenv("HTTP_PROXY", proxy)
+    with serve_http(_Moodle) as server:
+        monkeypatch.setenv("HTTP_PROXY", _url(server))
         site = "http://moodle.example.invalid"
         client = _client(site, True)
         assert client.call("core_webservice_get_site_info") == SITE_INFO
