@@ -78,6 +78,10 @@ WRITE_FUNCTIONS: frozenset[str] = frozenset(
 """Functions that change the site; every other function counts as a read."""
 
 TRANSIENT_STATUSES: frozenset[int] = frozenset({429, 500, 502, 503, 504})
+DATABASE_FAULTS: frozenset[str] = frozenset({"dmlreadexception", "dmlwriteexception"})
+"""Errorcodes of a database fault on the site (Moodle 4.5 was seen answering one read of
+core_enrol_get_users_courses with dmlwriteexception under concurrent reads). A read answered
+with one is retried; a write is not, as its rows' fate is for the caller to read back."""
 MAX_RETRY_WAIT = 60.0  # seconds: a longer Retry-After is capped
 
 _TOKEN_IN_TEXT = re.compile(r"(wstoken=)[^&\s'\"]*", re.IGNORECASE)
@@ -449,7 +453,14 @@ class MoodleClient:
                 detail=self.redact(text[:200]),
             ) from None
         if _is_error(answer):
-            self._count_error(function, str(answer.get("errorcode") or "no_errorcode"))
+            code = str(answer.get("errorcode") or "no_errorcode")
+            self._count_error(function, code)
+            if code in DATABASE_FAULTS and function not in WRITE_FUNCTIONS:
+                raise TransientError(
+                    f"Moodle at {self.url} answered {function} with a database fault ({code}: "
+                    f"{self.redact(str(answer.get('message') or code))})",
+                    detail=self.redact(str(answer.get("debuginfo") or "")) or None,
+                )
             if not raw:
                 raise self._error(function, answer)
         return answer

@@ -156,6 +156,40 @@ def test_errors_are_classified_by_errorcode_not_class(client, control) -> None:
     assert not isinstance(info.value, TransientError)
 
 
+DATABASE_FAULT = (
+    '{"exception": "dml_write_exception", "errorcode": "dmlwriteexception", '
+    '"message": "Error writing to database"}'
+)
+
+
+def test_a_read_answered_with_a_database_fault_is_retried(sandbox, control, client_for) -> None:
+    """Moodle 4.5 answered one core_enrol_get_users_courses with dmlwriteexception while other
+    reads ran beside it; the same read a moment later succeeded."""
+    slept: list[float] = []
+    moodle = client_for(sandbox.url, retries=2, sleep=slept.append)
+    control.fail_next(1, status=200, body=DATABASE_FAULT, content_type="application/json")
+    assert moodle.call("core_webservice_get_site_info")["username"] == "ws-upskill"
+    assert len(slept) == 1
+    assert moodle.stats.by_function["core_webservice_get_site_info"] == 2
+    assert moodle.stats.errors[("core_webservice_get_site_info", "dmlwriteexception")] == 1
+    control.fail_next(5, status=200, body=DATABASE_FAULT, content_type="application/json")
+    with pytest.raises(UnavailableError, match=r"database fault.*gave up after 3") as info:
+        moodle.call("core_webservice_get_site_info")
+    assert not isinstance(info.value, TransientError)
+
+
+def test_a_write_answered_with_a_database_fault_is_not_sent_again(
+    sandbox, control, client_for
+) -> None:
+    slept: list[float] = []
+    moodle = client_for(sandbox.url, retries=2, sleep=slept.append)
+    control.fail_next(1, status=200, body=DATABASE_FAULT, content_type="application/json")
+    with pytest.raises(RemoteError) as info:
+        moodle.call("enrol_manual_enrol_users", {"enrolments": []})
+    assert info.value.errorcode == "dmlwriteexception" and slept == []
+    assert moodle.stats.by_function == {"enrol_manual_enrol_users": 1}
+
+
 def test_web_services_disabled_is_access_denied(client, control) -> None:
     control.settings(ws_enabled=False)
     with pytest.raises(AccessDenied, match="web services or the REST protocol are disabled"):
