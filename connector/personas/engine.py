@@ -7,8 +7,10 @@ sorts first. The result does not depend on the order of people or rules in the i
 no rule matches get the default persona; people who left get no assignment at all (the
 planner handles them).
 
-Speed: a person's effective groups (direct plus every ancestor through nesting) are computed
-once per distinct set of direct groups; which rules match is computed a set at a time over the
+Speed: the groups the rules name are followed down the nesting once, which gives every group
+that reaches one (a large organisation's many team groups mostly reach none, and are never
+walked up); a person's named groups are then computed once per distinct set of direct groups;
+which rules match is computed a set at a time over the
 distinct *facts* people present (:mod:`connector.personas.matching`), and people with equal
 facts share one tuple of matches. The reasons (the words ``explain`` shows) are not built
 here: :func:`reasons` evaluates them for one person when they are asked for. A large
@@ -51,9 +53,10 @@ class _Evaluator:
     """Evaluates conditions against people of one snapshot."""
 
     def __init__(self, snapshot: Snapshot, rules: Sequence[Rule]) -> None:
+        self.snapshot = snapshot
         self.people = snapshot.people
         self.groups = snapshot.groups
-        self.ancestors = snapshot.group_ancestors()
+        self._ancestors: dict[str, frozenset[str]] | None = None
         self.effective_by_direct: dict[frozenset[str], frozenset[str]] = {}
         self.paths: dict[tuple[frozenset[str], str], tuple[str, ...]] = {}
         parts = [part for rule in rules for part in walk(rule.condition)]
@@ -67,7 +70,55 @@ class _Evaluator:
         self.relevant_by_direct: dict[frozenset[str], frozenset[str]] = {}
         self.hits_above: dict[str, frozenset[str]] = {}
         self.folded_up: dict[str, frozenset[str]] = {}  # group → itself and its ancestors
-        self.named_up: dict[str, frozenset[str]] = {}  # group → the referenced groups it reaches
+        # group → the referenced groups it is or is nested in: every group the snapshot
+        # knows (listed, or a parent) that reaches one is in ``naming``; the others of
+        # ``known`` reach none; a group the snapshot does not know is looked at when met
+        self.named_up: dict[str, frozenset[str]] = {}
+        self.naming: frozenset[str] = _NOTHING
+        self.known: frozenset[str] = _NOTHING
+        if self.referenced:
+            self.named_up, self.known = self._reaching()
+            self.naming = frozenset(self.named_up)
+
+    @property
+    def ancestors(self) -> dict[str, frozenset[str]]:
+        """:meth:`Snapshot.group_ancestors`, worked out when first asked (only the reasons
+        need every group's ancestors; matching needs the few the rules name)."""
+        if self._ancestors is None:
+            self._ancestors = self.snapshot.group_ancestors()
+        return self._ancestors
+
+    def _reaching(self) -> tuple[dict[str, frozenset[str]], frozenset[str]]:
+        """The groups of the snapshot that are, or are nested in, a group the rules name,
+        with the folded names of those; and every group name the snapshot knows (listed or
+        a parent). Found by walking down the nesting from the named groups: the many groups
+        that reach none cost one look each, not a walk up to the top."""
+        children: dict[str, list[str]] = {}
+        for name, group in self.groups.items():
+            for parent in group.parents:
+                children.setdefault(parent, []).append(name)
+        known = frozenset((*self.groups, *children))
+        referenced = self.referenced
+        reached: dict[str, set[str]] = {}
+        for start in known:
+            folded = fold(start)
+            if folded not in referenced:
+                continue
+            stack, seen = [start], {start}
+            while stack:
+                name = stack.pop()
+                reached.setdefault(name, set()).add(folded)
+                for child in children.get(name, ()):
+                    if child not in seen:
+                        seen.add(child)
+                        stack.append(child)
+        shared: dict[frozenset[str], frozenset[str]] = {}  # one object for each distinct set
+        named = {
+            name: shared.setdefault(frozen, frozen)
+            for name, names in reached.items()
+            if (frozen := frozenset(names))
+        }
+        return named, known
 
     def relevant(self, direct: frozenset[str]) -> frozenset[str]:
         """The direct groups through which a person can reach a group some rule names: the
@@ -82,8 +133,8 @@ class _Evaluator:
     def named_up_of(self, group: str) -> frozenset[str]:
         """The groups the rules name that ``group`` is, or is nested in."""
         up = self.named_up.get(group)
-        if up is None:
-            up = self.named_up[group] = self.effective(frozenset((group,))) & self.referenced
+        if up is None:  # reaches none through nesting: only its own name can count
+            up = self.named_up[group] = frozenset((fold(group),)) & self.referenced
         return up
 
     def effective(self, direct: frozenset[str]) -> frozenset[str]:
@@ -104,15 +155,18 @@ class _Evaluator:
 
     def named_groups(self, direct: frozenset[str]) -> frozenset[str]:
         """``effective(direct) & referenced``: the groups the rules name that ``direct`` makes
-        a person a member of, from each group's own answer (most groups reach none)."""
+        a person a member of, from the few of ``direct`` that reach one (found in C: most
+        groups reach none)."""
         found: frozenset[str] = _NOTHING
         named_up = self.named_up
-        for group in direct:
-            up = named_up.get(group)
-            if up is None:
+        for group in direct & self.naming:
+            up = named_up[group]
+            found = up if not found else found | up
+        if not direct <= self.known:  # groups the snapshot does not know
+            for group in direct - self.known:
                 up = self.named_up_of(group)
-            if up:
-                found = up if not found else found | up
+                if up:
+                    found = up if not found else found | up
         return found
 
     def chain_hits(self, person: Person) -> frozenset[str]:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import random
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connector.model import Person, PersonStatus
+from connector.model import Group, Person, PersonStatus, Snapshot
+from connector.personas.conditions import InGroup
 from connector.personas.engine import assign, assign_each, explain, reasons
 from connector.personas.loader import Mappings, load_mappings
 
@@ -306,3 +308,65 @@ def ranked_mappings(tmp_path_factory: pytest.TempPathFactory) -> Mappings:
 @pytest.fixture(scope="module")
 def mixed_mappings(tmp_path_factory: pytest.TempPathFactory) -> Mappings:
     return load_mappings(write_tree(tmp_path_factory.mktemp("mixed"), {"rules.yaml": MIXED_RULES}))
+
+
+# --- group rules against a plain walk up the nesting -----------------------------------------
+
+GROUP_NAMES = ["developers", " Developers", "technology", "cyc-a", "cyc-b", "All Staff", "loose"]
+GROUP_RULES = """\
+rules:
+  - {name: devs, priority: 10, persona: builder, when: {group: developers}}
+  - {name: tech, priority: 20, persona: builder, when: {group: TECHNOLOGY}}
+  - {name: cycle, priority: 30, persona: leader, when: {group: cyc-a}}
+  - {name: staff, priority: 40, persona: consumer, when: {group: all staff}}
+"""
+
+
+@pytest.fixture(scope="module")
+def group_mappings(tmp_path_factory: pytest.TempPathFactory) -> Mappings:
+    return load_mappings(write_tree(tmp_path_factory.mktemp("groups"), {"rules.yaml": GROUP_RULES}))
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    edges=st.lists(st.tuples(st.sampled_from(GROUP_NAMES), st.sampled_from(GROUP_NAMES))),
+    listed=st.frozensets(st.sampled_from(GROUP_NAMES)),
+    memberships=st.lists(st.frozensets(st.sampled_from(GROUP_NAMES), max_size=3), max_size=8),
+)
+def test_group_rules_match_what_a_walk_up_the_nesting_reaches(
+    group_mappings: Mappings,
+    make_person: MakePerson,
+    edges: list[tuple[str, str]],
+    listed: frozenset[str],
+    memberships: list[frozenset[str]],
+) -> None:
+    # the snapshot lists only some groups (a source may not list a person's group, nor a
+    # parent), nesting may have cycles, and names differ from the rules' in case and blanks
+    parents: dict[str, set[str]] = {name: set() for name in listed}
+    for child, parent in edges:
+        if child in parents and child != parent:
+            parents[child].add(parent)
+    people = [make_person(f"p{i}", groups=groups) for i, groups in enumerate(memberships)]
+    snapshot = Snapshot(
+        source="test",
+        taken_at=datetime(2025, 1, 1, tzinfo=UTC),
+        people={one.key: one for one in people},
+        groups={name: Group(name, frozenset(up)) for name, up in parents.items()},
+    )
+    got = assign(snapshot, group_mappings)
+    for one in people:
+        reached, stack = set(), list(one.groups)
+        while stack:
+            name = stack.pop()
+            if name not in reached:
+                reached.add(name)
+                stack.extend(parents.get(name, ()))
+        folded = {name.strip().casefold() for name in reached}
+        want = [
+            rule.name
+            for rule in sorted(group_mappings.rules, key=lambda rule: -rule.priority)
+            if isinstance(rule.condition, InGroup) and rule.condition.folded in folded
+        ]
+        found = got[one.key]
+        assert [m.rule for m in ([found.winner] if found.winner else []) + list(found.lost)] == want
+        assert list(reasons(snapshot, group_mappings, one.key)) == want
