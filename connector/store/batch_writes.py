@@ -6,7 +6,7 @@ bind processor of every column, the UTC conversion of every datetime): most of t
 CPU of a first sync. Here a statement is compiled once per batch, the values of the bind
 parameters are converted once per distinct value (a batch shares its timestamps and run id),
 and the driver runs the batch in one ``executemany`` call (psycopg pipelines it; SQLite loops
-in C). Journal entries change state by one ``UPDATE ... WHERE ident IN (...)`` per batch.
+in C). Journal entries change state by one ``UPDATE`` per batch (:func:`mark_entries`).
 
 Everything a batch writes stays inside the caller's transaction: a crash in the middle of a
 batch writes none of it.
@@ -18,11 +18,12 @@ import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Executable, bindparam, update
+from sqlalchemy import Connection, Executable
 from sqlalchemy.exc import StatementError
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
+from connector.store.rawbulk import to_db
 from connector.store.tables import journal
 
 ROWS_PER_CALL = 4000
@@ -107,17 +108,28 @@ def mark_entries(
     conn: Connection, run_id: int, idents: Sequence[str], **values: Any
 ) -> None:
     """Set ``values`` on the journal entries of ``run_id`` with these idents: one UPDATE per
-    batch, served by the unique index on (run id, ident)."""
+    batch, served by the unique index on (run id, ident). The statement is the driver's own:
+    on SQLite ``ident IN (?, ?, ...)`` with one placeholder per ident, on PostgreSQL
+    ``ident = ANY(%s)`` with one array (SQLAlchemy's expanding IN would render and process a
+    bound parameter per ident, twice for each change a run applies)."""
     if not idents:
         return
-    statement = (
-        update(journal)
-        .where(journal.c.run_id == run_id, journal.c.ident.in_(bindparam("idents", expanding=True)))
-        .values(**values)
-    )
-    size = max(1, variable_limit(conn) - len(values) - 8)
+    convert = to_db(conn)
+    names = list(values)
+    assignments = ", ".join(f"{journal.c[name].name} = {{0}}" for name in names)
+    head = [convert(values[name]) for name in names] + [run_id]
+    # the SQL holds only the journal's column names and placeholders: every value is bound
+    if conn.dialect.name != "sqlite":
+        where = "WHERE run_id = %s AND ident = ANY(%s)"
+        sql = f"UPDATE journal SET {assignments.format('%s')} {where}"  # noqa: S608
+        conn.exec_driver_sql(sql, (*head, list(idents)))
+        return
+    size = max(1, variable_limit(conn) - len(head))
     for start in range(0, len(idents), size):
-        conn.execute(statement, {"idents": list(idents[start : start + size])})
+        part = idents[start : start + size]
+        where = f"WHERE run_id = ? AND ident IN ({', '.join('?' * len(part))})"
+        sql = f"UPDATE journal SET {assignments.format('?')} {where}"  # noqa: S608
+        conn.exec_driver_sql(sql, (*head, *part))
 
 
 def variable_limit(conn: Connection) -> int:

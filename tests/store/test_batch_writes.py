@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from sqlalchemy import String, event, insert, select, type_coerce
+from sqlalchemy import String, event, insert, select, type_coerce, update
 
 from connector.model import Change, ChangeKind, EnrollmentStatus
 from connector.store import Store, batch_writes
-from connector.store.tables import completions
+from connector.store.tables import completions, journal
 
 AT = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
 
@@ -82,6 +82,54 @@ def test_a_batch_is_one_driver_call_and_one_journal_update(
     store.journal_mark(run_id, [c.ident for c in plan[:950]], "failed")
     states = [e.state for e in store.journal(run_id)]
     assert states.count("failed") == 950 and states[950:] == ["done"] * 3050
+
+
+def test_journal_marks_store_what_sqlalchemy_stores(store: Store) -> None:
+    """The driver-level UPDATE of journal entries writes the same text or value of a time as
+    an UPDATE through SQLAlchemy, clears the error columns, and touches only its run's idents
+    (quotes and non-ASCII in an ident are bound values, never SQL)."""
+    east = timezone(timedelta(hours=3))
+    first = store.start_run("sync", dry_run=False, mappings_hash=None, lock=False)
+    second = store.start_run("sync", dry_run=False, mappings_hash=None, lock=False)
+    plan = [Change(ChangeKind.ENROLL, "moodle", f"o'brien-{i}é", "bundle", "C1") for i in range(5)]
+    for run_id in (first, second):
+        store.journal_plan(run_id, plan)
+    j = journal.c
+    with store.engine.begin() as conn:
+        conn.execute(
+            update(journal).where(j.run_id == first).values(
+                state="failed", error_code="x", error_message="y", updated_at=AT.astimezone(east)
+            )
+        )
+        batch_writes.mark_entries(
+            conn, second, [c.ident for c in plan[:3]], state="failed", error_code="x",
+            error_message="y", updated_at=AT.astimezone(east),
+        )
+    with store.engine.begin() as conn:
+        batch_writes.mark_entries(
+            conn, first, [c.ident for c in plan], state="done", error_code=None,
+            error_message=None, updated_at=AT,
+        )
+        batch_writes.mark_entries(
+            conn, second, [c.ident for c in plan], state="done", error_code=None,
+            error_message=None, updated_at=AT,
+        )
+        conn.execute(
+            update(journal).where(j.run_id == first).values(updated_at=AT.astimezone(east))
+        )
+
+    def written(run_id: int) -> list[tuple[Any, ...]]:
+        with store.engine.connect() as conn:
+            query = select(
+                j.ident, j.state, j.error_code, j.error_message, type_coerce(j.updated_at, String)
+            ).where(j.run_id == run_id).order_by(j.seq)
+            return [tuple(row) for row in conn.execute(query)]
+
+    assert written(first) == written(second)
+    assert {e.state for e in store.journal(second)} == {"done"}
+    assert [e.error_code for e in store.journal(second)] == [None] * 5
+    with pytest.raises(KeyError), store.engine.begin() as conn:  # not a column of the journal
+        batch_writes.mark_entries(conn, second, [plan[0].ident], colour="red")
 
 
 def test_a_refused_value_is_a_state_error_and_writes_nothing(store: Store) -> None:
