@@ -391,8 +391,9 @@ class Executor:
     ) -> None:
         done: list[Change] = []
         failed: dict[str, tuple[str, str]] = dict(blocked or {})
+        skip = frozenset(failed)  # a change's ident is worked out only when some are blocked
         for change in batch:
-            if change.ident in failed:
+            if skip and change.ident in skip:
                 continue
             k = key(change)
             if k in outcome.done:
@@ -413,7 +414,7 @@ class Executor:
             enrollments=enrollments,
             at=self.clock(),
         )
-        by_ident = {c.ident: c for c in batch}
+        by_ident = {c.ident: c for c in batch} if failed else {}
         for ident, (code, message) in failed.items():
             result.failures.append((by_ident[ident], code, message))
             log.warning("%s %s %s failed: %s %s", name, kind.value, ident, code, message)
