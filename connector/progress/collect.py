@@ -66,13 +66,13 @@ def collect(
         last = store.last_full_check(name) if days > 0 else None
         full = days > 0 and (last is None or at - last >= timedelta(days=days))
         new = (created or {}).get(name, ())
-        open_rows = [
+        open_rows = [  # the cheap tests first: on a first sync nearly every account is new
             e
             for e in store.enrollments(name)
-            if e.status is EnrollmentStatus.ACTIVE
+            if e.person_key not in new
+            and e.status is EnrollmentStatus.ACTIVE
             and (full or e.ident not in completed)
             and (only is None or e.ident in only)
-            and e.person_key not in new
         ]
         if new:
             log.info(

@@ -114,20 +114,19 @@ def flatten(params: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]
 
 
 def _flatten_value(name: str, value: Any, pairs: list[tuple[str, str]]) -> None:
-    kind = type(value)  # the common scalars first: a request carries thousands of them
+    kind = type(value)  # the common types first, by identity: a request carries thousands
     if kind is str:
         pairs.append((name, value))
     elif kind is int:
         pairs.append((name, str(value)))
-    elif isinstance(value, Mapping):  # a record: its scalars at once, no call for each
-        for key, item in value.items():
-            inner = f"{name}[{key}]"
-            if type(item) is str:
-                pairs.append((inner, item))
-            elif type(item) is int:
-                pairs.append((inner, str(item)))
+    elif kind is list or kind is tuple:
+        for index, item in enumerate(value):
+            if type(item) is dict:  # a record of a list (users, enrolments): no call for it
+                _flatten_record(f"{name}[{index}]", item, pairs)
             else:
-                _flatten_value(inner, item, pairs)
+                _flatten_value(f"{name}[{index}]", item, pairs)
+    elif kind is dict or isinstance(value, Mapping):
+        _flatten_record(name, value, pairs)
     elif isinstance(value, list | tuple):
         for index, item in enumerate(value):
             _flatten_value(f"{name}[{index}]", item, pairs)
@@ -139,6 +138,19 @@ def _flatten_value(name: str, value: Any, pairs: list[tuple[str, str]]) -> None:
         raise TypeError(f"parameter {name} is None: omit it or send a value")
     else:
         raise TypeError(f"parameter {name}: cannot send a {type(value).__name__}")
+
+
+def _flatten_record(name: str, record: Mapping[str, Any], pairs: list[tuple[str, str]]) -> None:
+    """A record's fields: its scalars at once, no call for each."""
+    append = pairs.append
+    for key, item in record.items():
+        kind = type(item)
+        if kind is str:
+            append((f"{name}[{key}]", item))
+        elif kind is int:
+            append((f"{name}[{key}]", str(item)))
+        else:
+            _flatten_value(f"{name}[{key}]", item, pairs)
 
 
 _FORM = {"Content-Type": "application/x-www-form-urlencoded"}
