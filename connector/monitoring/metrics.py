@@ -131,10 +131,10 @@ class StoreCollector(Collector):
         if self._cached is not None and self._cached[0] == run.id:
             return self._cached[1]
         found: Counter[tuple[str, str, str]] = Counter()
-        for entry in store.journal(run.id):
-            state = {"done": "applied", "failed": "failed"}.get(entry.state)
-            if state is not None:
-                found[(state, entry.target, entry.kind.value)] += 1
+        for (state, target, kind), n in store.journal_counts(run.id).items():
+            shown = {"done": "applied", "failed": "failed"}.get(state)
+            if shown is not None:
+                found[(shown, target, kind)] += n
         planned = {tuple(k.split(".")[1:]) for k in run.counts if k.startswith("planned.")}
         for target, kind in planned:  # a kind planned and never applied counts 0
             for state in ("applied", "failed"):
