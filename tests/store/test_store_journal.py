@@ -189,3 +189,32 @@ def test_enrollment_counts_and_courses_are_read_by_query(store: Store) -> None:
     assert store.enrollment_counts("moodle", suspended) == {"AI-101": 1, "AI-205": 1}
     assert store.enrolled_courses("moodle") == ["AI-101", "AI-205"]
     assert store.enrolled_courses("nowhere") == []
+
+
+def test_journal_counts_and_tally_count_by_state_target_and_kind(store: Store) -> None:
+    run_id = store.start_run("sync", dry_run=False, mappings_hash=None, lock=False)
+    other = store.start_run("sync", dry_run=False, mappings_hash=None, lock=False)
+    sb = Change(ChangeKind.ENROLL, "skillbuilder", "p1", "bundle consumers", "SB-1", "consumer")
+    changes = [*plan("p1", "p2", "p3"), sb]
+    store.journal_plan(run_id, changes)
+    store.journal_plan(other, changes)
+    store.journal_mark(run_id, [changes[0].ident, changes[1].ident, changes[6].ident], "done")
+    store.journal_mark(run_id, [changes[3].ident], "failed")
+    store.journal_mark(run_id, [changes[2].ident], "sent")
+    assert store.journal_counts(run_id) == {
+        ("done", "moodle", "create_user"): 1,
+        ("done", "moodle", "enroll"): 1,
+        ("done", "skillbuilder", "enroll"): 1,
+        ("failed", "moodle", "enroll"): 1,
+        ("sent", "moodle", "create_user"): 1,
+        ("planned", "moodle", "create_user"): 1,
+        ("planned", "moodle", "enroll"): 1,
+    }
+    assert store.journal_tally(run_id) == {
+        "done.create_user": 1, "done.enroll": 2, "failed.enroll": 1, "left": 3
+    }
+    assert store.journal_counts(other) == {
+        ("planned", "moodle", "create_user"): 3,
+        ("planned", "moodle", "enroll"): 3,
+        ("planned", "skillbuilder", "enroll"): 1,
+    }
