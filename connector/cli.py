@@ -6,70 +6,20 @@ import gc
 import logging
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
+from connector.cli_context import CommandContext, pass_ctx, warn_unseen
 from connector.errors import UpskillError
 
 if TYPE_CHECKING:  # each command imports what it uses, so that --help stays fast
-    from connector.config import Settings
-    from connector.personas.reach import UnseenGroup
     from connector.sync.state import Refusal
 
 log = logging.getLogger("connector")
-
-
-class _Context:
-    def __init__(
-        self, config: str | None, log_level: str | None = None, log_format: str | None = None
-    ) -> None:
-        self.config = config
-        self.log_level = log_level
-        self.log_format = log_format
-        self._settings: Settings | None = None
-
-    @property
-    def settings(self) -> Settings:
-        if self._settings is None:
-            from connector.config import load_settings
-            from connector.monitoring import logs, stages
-
-            self._settings = load_settings(self.config)
-            _started()
-            chosen = self._settings.logging
-            logs.configure(
-                self.log_level or chosen.level,
-                self.log_format or chosen.format,
-                libraries=chosen.libraries,
-            )
-            stages.show("bar" if sys.stderr.isatty() else "log")
-            if self._settings.monitoring.textfile is not None:
-                click.get_current_context().call_on_close(self._write_textfile)
-        return self._settings
-
-    def _write_textfile(self) -> None:
-        """After a command: the metrics for node_exporter (``monitoring.textfile``)."""
-        from connector.monitoring.metrics import write_textfile
-        from connector.sync.prepare import open_store
-
-        settings = self.settings
-        assert settings.monitoring.textfile is not None
-        try:
-            store = open_store(settings)
-        except UpskillError as exc:
-            log.warning("metrics textfile not written: %s", exc.message)
-            return
-        try:
-            write_textfile(settings.path(settings.monitoring.textfile), lambda: store)
-        finally:
-            store.close()
-
-
-pass_ctx = click.make_pass_decorator(_Context)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -99,7 +49,7 @@ def cli(
     from connector.monitoring import logs
 
     logs.configure(log_level or "INFO", log_format or "text")
-    ctx.obj = _Context(config, log_level, log_format)
+    ctx.obj = CommandContext(config, log_level, log_format)
 
 
 @cli.command()
@@ -144,7 +94,7 @@ def cli(
 )
 @pass_ctx
 def sync(
-    c: _Context,
+    c: CommandContext,
     dry_run: bool,
     verbose: bool,
     reconcile: bool,
@@ -225,12 +175,6 @@ def sync(
         raise click.exceptions.Exit(1)
 
 
-def _warn_unseen(unseen: Sequence[UnseenGroup]) -> None:
-    """Name the groups the rules name that the read shows nobody in."""
-    for item in unseen:
-        click.echo(f"warning: {item}", err=True)
-
-
 LISTED = 20
 """Most drifts and failures a sync lists on the terminal; the run record keeps them all."""
 
@@ -297,7 +241,7 @@ def _warn_quarantined(refusals: tuple[Refusal, ...]) -> None:
 )
 @pass_ctx
 def plan(
-    c: _Context,
+    c: CommandContext,
     verbose: bool,
     as_json: bool,
     proposed: Path | None,
@@ -321,7 +265,7 @@ def plan(
         )
     else:
         prepared = prepare(c.settings, store, now=now, accept_shrink=accept_shrink)
-    _warn_unseen(prepared.unseen)
+    warn_unseen(prepared.unseen)
     if save is not None:  # the JSON is built only for the outputs that show it
         saved = approval.saved_plan(plan_document(prepared.plan), prepared.fingerprint())
         save.write_text(json.dumps(saved, indent=2) + "\n", encoding="utf-8")
@@ -354,7 +298,7 @@ def plan(
     "or people to the directory); nothing already recorded is recorded twice.",
 )
 @pass_ctx
-def collect(c: _Context, xapi_since: datetime | None) -> None:
+def collect(c: CommandContext, xapi_since: datetime | None) -> None:
     """Collect completion progress from the targets (no enrollment changes)."""
     from connector.sync.prepare import open_store
     from connector.sync.run import collect_only
@@ -405,7 +349,7 @@ def _xapi_line(found: Any) -> str:
 )
 @pass_ctx
 def report(
-    c: _Context,
+    c: CommandContext,
     out_dir: Path | None,
     leaders: bool,
     as_json: bool,
@@ -457,487 +401,9 @@ def report(
 
 
 @cli.command()
-@click.argument("person")
-@pass_ctx
-def explain(c: _Context, person: str) -> None:
-    """Why PERSON (key, e-mail, employee id, username or object id) has their persona, and
-    their enrollments; a person whose record was skipped, why and where."""
-    from connector.directory import show
-    from connector.personas.engine import explain as explain_assignment
-    from connector.sync.prepare import open_store, prepare, utcnow
-
-    store = open_store(c.settings)
-    prepared = prepare(c.settings, store)
-    mappings, snapshot, assignments = prepared.mappings, prepared.snapshot, prepared.assignments
-    found = show.find_person(snapshot, person)
-    if found is None:
-        if show.skipped_records(snapshot, person) and len(show.find_people(snapshot, person)) < 2:
-            click.echo(show.not_found(snapshot, person))  # explained: skipped, and why
-            return
-        raise click.UsageError(show.not_found(snapshot, person))
-    key = found.key
-    assignment = assignments.get(key)
-    if assignment is None:
-        click.echo(f"{found.display_name} [{key}] has no persona: status {found.status.value}")
-    else:
-        click.echo(explain_assignment(snapshot, mappings, key, assignment))
-    note = show.membership_note(snapshot)
-    if note:
-        click.echo(f"note: {note}")
-    for pin in prepared.expired:
-        if pin.person_key == key:
-            click.echo(f"expired override, ignored: {pin.describe()}")
-    rows = store.enrollment_traces(key)
-    click.echo(
-        f"Enrollments applied: {len(rows)} (with the run and mappings version that last "
-        "changed each)"
-        if rows
-        else "Enrollments applied: none yet"
-    )
-    withdrawn = prepared.state.withdrawn
-    hand_suspended = prepared.state.hand_suspended
-    for row in rows:
-        status = row.status
-        if (key, row.target, row.course_ref) in withdrawn:
-            status += ", removed by hand on the target (sticky: not enrolled again)"
-        elif (key, row.target, row.course_ref) in hand_suspended:
-            status += ", suspended by hand on the target (sticky: not reactivated)"
-        click.echo(
-            f"  {row.target} {row.course_ref}: {status} since {row.since:%Y-%m-%d}, "
-            f"run #{row.run_id} (mappings {(row.mappings_hash or '-')[:12]})"
-        )
-    from connector.skillbuilder.lifecycle import explain_lines
-
-    bundle = mappings.bundles.get(assignment.persona.bundle) if assignment else None
-    for line in explain_lines(c.settings, store, bundle.courses if bundle else (), key, utcnow()):
-        click.echo(line)
-    changes = [ch for ch in prepared.plan.changes if ch.person_key == key]
-    held = [h for h in prepared.plan.held if h.person_key == key]
-    click.echo("Next sync:" if changes or held else "Next sync: nothing to change")
-    for ch in changes:
-        click.echo(f"  {ch.target} {ch.kind.value} {ch.course_ref or ''}: {ch.reason}".rstrip())
-    for h in held:
-        click.echo(f"  {h.target} {h.course_ref}: held ({h.kind.value}): {h.reason}")
-
-
-@cli.command()
-@click.option("--limit", default=20, show_default=True)
-@click.option("--show", "show", type=int, metavar="RUN", help="Details of one run.")
-@click.option(
-    "--changes",
-    is_flag=True,
-    help="With --show: every change of the run (person, target, course, kind, outcome).",
-)
-@click.option("--csv", "as_csv", is_flag=True, help="With --changes: as CSV, for an audit.")
-@pass_ctx
-def runs(c: _Context, limit: int, show: int | None, changes: bool, as_csv: bool) -> None:
-    """History of runs with durations, counts, outcome and mappings version."""
-    from connector.monitoring import history
-    from connector.sync.prepare import open_store
-
-    store = open_store(c.settings)
-    if (changes or as_csv) and show is None:
-        raise click.UsageError("--changes and --csv go with --show RUN")
-    if show is not None:
-        record = store.run(show)
-        if record is None:
-            raise click.UsageError(f"no run {show}")
-        record = _with_journal(store, record)
-        if changes or as_csv:
-            rows = history.change_rows(store.journal(show))
-            click.echo(
-                history.changes_csv(rows) if as_csv else history.format_changes(show, rows),
-                nl=not as_csv,
-            )
-            return
-        click.echo(history.HEADER)
-        click.echo(_run_line(record))
-        for k, v in sorted(record.counts.items()):
-            click.echo(f"  {k}: {v}")
-        if record.message:
-            click.echo(f"  message: {record.message}")
-        failed = store.journal(show, state="failed")
-        for j in failed:
-            click.echo(
-                f"  failed {j.target} {j.kind} {j.person_key} {j.course_ref or ''}: "
-                f"{j.error_code}: {j.error_message}"
-            )
-        for p in store.problems(show):
-            click.echo(f"  skipped {p}")
-        return
-    records = store.runs(limit)
-    if not records:
-        click.echo("No runs yet.")
-    else:
-        click.echo(history.HEADER)
-    for record in records:
-        click.echo(_run_line(_with_journal(store, record)))
-
-
-def _with_journal(store: Any, record: Any) -> Any:
-    """A run that did not succeed (failed, stopped, killed) with what its journal says it
-    applied, where its own counts do not say it (a killed run never counted)."""
-    import dataclasses
-
-    if record.kind != "sync" or record.status in ("succeeded", "running") or any(
-        k.startswith(("done.", "failed.")) for k in record.counts
-    ):
-        return record
-    tally = store.journal_tally(record.id)
-    if not tally:
-        return record
-    return dataclasses.replace(record, counts={**record.counts, **tally})
-
-
-def _run_line(r: Any) -> str:
-    from connector.monitoring.history import took
-
-    when = r.started_at.strftime("%Y-%m-%d %H:%M:%S") + f" {took(r):>8}"
-    kind = r.kind + (" (dry run)" if r.dry_run else "")
-    done = sum(v for k, v in r.counts.items() if k.startswith("done."))
-    failed = sum(v for k, v in r.counts.items() if k.startswith("failed."))
-    planned = sum(v for k, v in r.counts.items() if k.startswith("planned."))
-    mappings = (r.mappings_hash or "")[:12] or "-"
-    if r.kind == "report":
-        sent = {k.removeprefix("report."): v for k, v in r.counts.items()}
-        return (
-            f"#{r.id:<5} {when} {kind:<16} {r.status:<10} people {r.people_read or 0:>6} "
-            f"reports sent {sent.get('sent', 0)}, already sent {sent.get('already', 0)}, "
-            f"skipped {sent.get('skipped', 0)}, failed {sent.get('failed', 0)}"
-        )
-    if r.counts.get("directory.read_failed"):  # not "people 0": nothing was read, or changed
-        return (
-            f"#{r.id:<5} {when} {kind:<16} {r.status:<10} directory read failed (incomplete; "
-            f"nothing was changed): see `upskill runs --show {r.id}`"
-        )
-    return (
-        f"#{r.id:<5} {when} {kind:<16} {r.status:<10} people {r.people_read or 0:>6} "
-        f"planned {planned:>6} done {done:>6} failed {failed:>4} writes {r.writes_sent:>5} "
-        f"skipped {r.counts.get('skipped', 0):>3} mappings {mappings}"
-        + (f" left {r.counts['left']}" if r.counts.get("left") else "")
-    )
-
-
-@cli.command()
-@click.option(
-    "--max-age",
-    "max_age",
-    type=click.FloatRange(min=0, min_open=True),
-    metavar="HOURS",
-    help="Alert when the last successful sync ended longer ago than this "
-    "(default: monitoring.max_sync_age_hours, 26).",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
-@pass_ctx
-def status(c: _Context, max_age: float | None, as_json: bool) -> None:
-    """Each job's last run, outcome, counts and next time; exit 1 when the last sync failed or
-    is too old (for monitoring checks)."""
-    import json
-    from datetime import timedelta
-
-    from connector.monitoring.status import alerts, format_status, job_statuses, status_json
-    from connector.sync.prepare import open_store, utcnow
-
-    settings = c.settings
-    now = utcnow()
-    with open_store(settings) as store:
-        statuses = job_statuses(settings, store, now)
-    hours = max_age if max_age is not None else settings.monitoring.max_sync_age_hours
-    problems = alerts(statuses, now, timedelta(hours=hours))
-    if as_json:
-        click.echo(json.dumps(status_json(statuses, problems), indent=2))
-    else:
-        click.echo(format_status(statuses, problems, now))
-    if problems:
-        raise click.exceptions.Exit(1)
-
-
-@cli.command()
-@click.option(
-    "--serve",
-    is_flag=True,
-    help="Serve /metrics and /healthz on monitoring.listen until stopped (beside CronJobs).",
-)
-@pass_ctx
-def metrics(c: _Context, serve: bool) -> None:
-    """The Prometheus metrics of the state database: printed, or served with --serve."""
-    from connector.sync.prepare import open_store
-
-    settings = c.settings
-    with open_store(settings) as store:
-        if not serve:
-            from prometheus_client import generate_latest
-
-            from connector.monitoring.metrics import registry
-
-            click.echo(generate_latest(registry(lambda: store)).decode(), nl=False)
-            return
-        import threading
-
-        from connector.monitoring.server import MonitoringServer
-
-        if not settings.monitoring.listen:
-            raise click.UsageError('monitoring.listen is "": set an address such as 0.0.0.0:9464')
-        with MonitoringServer(settings.monitoring.listen, lambda: store) as server:
-            click.echo(f"metrics on {server.url}/metrics, health on {server.url}/healthz; "
-                       "Ctrl-C stops")
-            threading.Event().wait()
-
-
-@cli.group()
-def mappings() -> None:
-    """The role mappings (mappings/)."""
-
-
-@mappings.command("validate")
-@click.option(
-    "--mappings",
-    "path",
-    type=click.Path(path_type=Path),
-    help="The mappings folder to check (default: the configured [mappings] path).",
-)
-@click.option(
-    "--online",
-    is_flag=True,
-    help="Also check against the directory and the targets (groups, people, courses).",
-)
-@pass_ctx
-def mappings_validate(c: _Context, path: Path | None, online: bool) -> None:
-    """Report every problem of the mappings with file:line:column; exit 2 on any."""
-    from connector.personas import validate as v
-    from connector.registry import build_source, build_targets, mappings_path
-
-    folder = path if path is not None else mappings_path(c.settings)
-    loaded, problems = v.offline_problems(folder)
-    notes: list[str] = []
-    warned = ""
-    if loaded is not None and online:
-        problems += v.directory_problems(loaded, build_source(c.settings).read())
-        lookups = {name: t.course_ids for name, t in build_targets(c.settings).items()}
-        missing, notes = v.course_problems(loaded, lookups)
-        problems += missing
-    elif loaded is not None and c.settings.directory.type == "csv":
-        # an HR export is a local file: its groups are checked offline too
-        unseen, not_read = v.export_warnings(loaded, build_source(c.settings))
-        notes += not_read
-        _warn_unseen(unseen)
-        warned = f", {len(unseen)} warning(s) against the HR export" if unseen else ""
-    if loaded is not None:
-        from connector.registry import enabled_targets
-
-        for warning in v.target_warnings(loaded, enabled_targets(c.settings)):
-            click.echo(f"warning: {warning}", err=True)
-    for note in notes:
-        click.echo(f"note: {note}")
-    if problems:
-        click.echo(f"{folder.as_posix()}: {len(problems)} problem(s):", err=True)
-        for problem in problems:
-            click.echo(f"  - {problem}", err=True)
-        raise click.exceptions.Exit(2)
-    assert loaded is not None
-    click.echo(
-        f"Mappings OK: {len(loaded.personas)} personas, {len(loaded.rules)} rules, "
-        f"{len(loaded.bundles)} bundles, {len(loaded.leaders)} leaders, "
-        f"{len(loaded.overrides)} overrides"
-        + (" (checked online)" if online else "")
-        + warned
-        + f"; version {loaded.content_hash[:12]}"
-    )
-
-
-@cli.group()
-def target() -> None:
-    """The LMS targets."""
-
-
-@target.command("check")
-@click.argument("name", default="moodle")
-@click.option("--reconcile", is_flag=True, help="Also check the functions --reconcile needs.")
-@pass_ctx
-def target_check(c: _Context, name: str, reconcile: bool) -> None:
-    """Check the connection to target NAME, the functions its token may call and, with
-    read-only probes, what its user may do and see for the enabled features; exit 1 when
-    something is missing."""
-    from connector.lms.permissions import PermissionProbe, describe
-    from connector.registry import build_targets
-
-    built = build_targets(c.settings)
-    if name not in built:
-        enabled = ", ".join(built) or "none"
-        raise click.UsageError(f"no enabled target {name!r} (enabled: {enabled})")
-    info = built[name].check(reconcile=reconcile)
-    click.echo(f"{info.name}: {info.description}")
-    if info.release:
-        click.echo(f"Release: {info.release}")
-    for note in info.notes:
-        click.echo(note)
-    if info.missing_functions:
-        click.echo(
-            f"The token's external service lacks {len(info.missing_functions)} function(s); "
-            "add them in Site administration > Server > Web services > External services:",
-            err=True,
-        )
-        for function in info.missing_functions:
-            feature = info.needed_by.get(function, "")
-            why = f"  (needed by {feature})" if feature else ""
-            click.echo(f"  - {function}{why}", err=True)
-    if info.missing_optional:
-        click.echo(
-            f"It also lacks {len(info.missing_optional)} function(s) a sync goes on without, "
-            "doing less; add them there too:",
-            err=True,
-        )
-        for function in info.missing_optional:
-            click.echo(f"  - {function}  (needed by {info.needed_by.get(function, '?')})", err=True)
-    missing = 0
-    probe = built[name]
-    if isinstance(probe, PermissionProbe):
-        found = probe.permissions(_target_courses(c.settings, name), reconcile=reconcile)
-        click.echo("What the token's user may do and see (read-only probes):")
-        for line in describe(found):
-            click.echo(line)
-        missing = sum(1 for p in found if p.ok is False)
-        if missing:
-            click.echo(
-                f"The token's user lacks {missing} permission(s) listed above; the check changed "
-                f"nothing on {name}. Grant them, then run `upskill target check {name}` again.",
-                err=True,
-            )
-    if info.missing_functions or info.missing_optional or missing:
-        raise click.exceptions.Exit(1)
-    click.echo("All functions and permissions the enabled features need are available.")
-
-
-@cli.group()
-def moodle() -> None:
-    """The Moodle side: the local_upskill plugin."""
-
-
-@moodle.command("plugin")
-@click.option(
-    "--out",
-    "out_dir",
-    required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Folder to write local_upskill-RELEASE.zip into (created when missing).",
-)
-def moodle_plugin(out_dir: Path) -> None:
-    """Write the local_upskill Moodle plugin as an installable zip: bulk completion and
-    enrolment reads, the ready external service and the connector's role."""
-    from connector.lms.moodle import plugin
-
-    written = plugin.write_zip(out_dir)
-    click.echo(f"Wrote {written} (local_upskill {plugin.release()}, version {plugin.version()}).")
-    click.echo(
-        "Install it in Site administration > Plugins > Install plugins, or unzip it into "
-        "local/ of the Moodle tree (public/local/ on Moodle 5.x) and run "
-        f"admin/cli/upgrade.php; then give the connector's user the role '{plugin.ROLE_NAME}' "
-        f"in the system context and create a token for the service '{plugin.SERVICE_NAME}'."
-    )
-
-
-def _target_courses(settings: Settings, name: str) -> list[str]:
-    """The course references of the bundles on target ``name`` (none when the mappings do not
-    load: ``mappings validate`` reports that)."""
-    from connector.personas.loader import load_mappings
-    from connector.registry import mappings_path
-
-    try:
-        loaded = load_mappings(mappings_path(settings))
-    except UpskillError:
-        return []
-    return [course.ref for course in loaded.courses().values() if course.target == name]
-
-
-@cli.group()
-def db() -> None:
-    """The state database."""
-
-
-@db.command("upgrade")
-@pass_ctx
-def db_upgrade(c: _Context) -> None:
-    """Create or upgrade the state database schema."""
-    from connector.store import Store
-
-    store = Store.open(c.settings.state_url(), upgrade=False)
-    click.echo(f"State database at revision {store.upgrade()}")
-
-
-@cli.group()
-def directory() -> None:
-    """The directory source: what the connector reads and sees."""
-
-
-@directory.command("check")
-@pass_ctx
-def directory_check(c: _Context) -> None:
-    """Check that the configured directory can be reached and read (connection, permissions)."""
-    from connector.registry import build_source
-
-    click.echo(f"Directory OK: {build_source(c.settings).check()}")
-
-
-@directory.command("show")
-@click.option(
-    "--person",
-    metavar="REF",
-    help="One person (key, e-mail, employee id, username or object id) and their groups.",
-)
-@click.option("--group", "group", metavar="NAME", help="One group: members, nesting, parents.")
-@pass_ctx
-def directory_show(c: _Context, person: str | None, group: str | None) -> None:
-    """Read the directory and show what the connector sees (nothing is written)."""
-    from connector.directory import show
-    from connector.registry import build_source
-    from connector.sync.prepare import unseen_for
-
-    snapshot = build_source(c.settings).read()
-    if person is None and group is None:
-        click.echo(show.summary(snapshot))
-        _warn_unseen(unseen_for(c.settings, snapshot))
-    if person is not None:
-        found = show.find_person(snapshot, person)
-        if found is None:
-            raise click.UsageError(show.not_found(snapshot, person))
-        click.echo(show.describe_person(snapshot, found))
-    if group is not None:
-        if group not in snapshot.groups:
-            raise click.UsageError(f"no group named {group!r} in {snapshot.source}")
-        click.echo(show.describe_group(snapshot, group))
-
-
-@cli.group()
-def config() -> None:
-    """The configuration."""
-
-
-@config.command("check")
-@click.option("--show", is_flag=True, help="Also print the effective settings (secrets masked).")
-@pass_ctx
-def config_check(c: _Context, show: bool) -> None:
-    """Validate the configuration (and the files it names); secrets are never shown."""
-    from connector.config import config_path
-    from connector.configcheck import check_settings, transport_warnings
-
-    problems, summary = check_settings(c.settings)
-    click.echo(f"Configuration: {config_path(c.config) or 'embedded defaults'}")
-    if show:
-        click.echo(summary)
-    for line in transport_warnings(c.settings):
-        click.echo(f"warning: {line}", err=True)
-    if problems:
-        click.echo(f"{len(problems)} problem(s):", err=True)
-        for p in problems:
-            click.echo(f"  - {p}", err=True)
-        raise click.exceptions.Exit(2)
-    click.echo("Configuration OK.")
-
-
-@cli.command()
 @click.option("--fresh", is_flag=True, help="Start from an empty sandbox and state database.")
 @pass_ctx
-def demo(c: _Context, fresh: bool) -> None:
+def demo(c: CommandContext, fresh: bool) -> None:
     """Run the bundled sample organisation end to end against a local Moodle sandbox."""
     from connector.demo import run_demo
 
@@ -947,20 +413,24 @@ def demo(c: _Context, fresh: bool) -> None:
 @cli.command()
 @click.option("--once", is_flag=True, help="Run the sync once now, then exit.")
 @pass_ctx
-def worker(c: _Context, once: bool) -> None:
+def worker(c: CommandContext, once: bool) -> None:
     """Long-running worker: the nightly sync on the configured schedule."""
     from connector.worker import run_worker
 
     run_worker(c.settings, once=once, echo=click.echo)
 
 
-def _add_skillbuilder() -> None:
+def _add_commands() -> None:
+    from connector.cli_admin import config, db, directory, mappings, moodle, target
+    from connector.cli_history import explain, metrics, runs, status
     from connector.skillbuilder.cli import skillbuilder
 
-    cli.add_command(skillbuilder)
+    for command in (explain, runs, status, metrics, mappings, target, moodle, db, directory,
+                    config, skillbuilder):
+        cli.add_command(command)
 
 
-_add_skillbuilder()
+_add_commands()
 
 
 PRIVATE_UMASK = 0o077
@@ -999,9 +469,10 @@ def run() -> NoReturn:
 
     A command's start creates some 100,000 long-lived objects (SQLAlchemy's and pydantic's
     classes, the settings, the mappings' models). The collector is off while they are
-    imported and frozen once the settings are read (:func:`_started`). At the end the work's
-    garbage is collected (its finalizers run: a file or connection left in a cycle is closed),
-    and what is left is frozen too, so that the collections at exit do not walk it all again.
+    imported and frozen once the settings are read (:func:`.cli_context.started`). At the end
+    the work's garbage is collected (its finalizers run: a file or connection left in a cycle
+    is closed), and what is left is frozen too, so that the collections at exit do not walk it
+    all again.
     This takes about a third off the CPU time of a short command (``python -m bench.startup``:
     ``upskill plan`` on the sample from about 0.6 s to 0.4 s).
     """
@@ -1010,14 +481,6 @@ def run() -> NoReturn:
     gc.collect()
     gc.freeze()
     sys.exit(code)
-
-
-def _started() -> None:
-    """Under :func:`run`: what the command has imported so far moves out of the collector's
-    way (``gc.freeze``), and the collector is on again for the command's work."""
-    if not gc.isenabled():
-        gc.freeze()
-        gc.enable()
 
 
 if __name__ == "__main__":
