@@ -30,7 +30,7 @@ their text are told apart by a second pass over the same bytes.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from operator import attrgetter, itemgetter
@@ -249,16 +249,27 @@ class _PeopleReader:
         problem, date_of, dates, email_ok = (
             self.problem, self.date_of, self.dates, _EMAIL.fullmatch)
         strip = str.strip
-        by_key: dict[str, _Row] = {}  # the first row of each key
-        again: dict[str, list[_Row]] = {}  # every row of the keys that have several
+        # the person of the first row of each key, in row order; the rows used, in line
+        # order (their lines for the problems found later, their hire dates for rehires)
+        people: dict[str, Person] = {}
+        used = people.setdefault
+        kept: list[_Row] = []
+        keep = kept.append
+        ordered, last_key = True, ""  # whether the keys come in order: nothing to sort
+        several: set[str] = set()  # the keys of more than one row
         emails: set[str] = set()  # ignoring case (for ASCII, lower case is the case fold)
         same_email = False
         managers: set[str] = set()  # the manager keys of the rows used (and of a few not)
         # one object for each repeated value (names, department, title, group set and group
-        # names, attributes), not one a person: a third less memory for a large organisation
+        # names, attributes), not one a person: a third less memory for a large organisation.
+        # Names apart from group names: the few thousand looked up for every row stay at hand
+        # (with a large organisation's many team groups in one table, each look-up missed the
+        # processor's cache)
         shared: dict[str, str] = {}
         share = shared.setdefault
         group_sets: dict[str, frozenset[str]] = {}
+        group_names: dict[str, str] = {}
+        share_group = group_names.setdefault
         # attributes: the extras, shared by their cells; a person's dates their own
         attribute_sets: dict[tuple[str, ...], Mapping[str, str]] = {}
         hire_dates: dict[str, tuple[tuple[str, str], ...]] = {}
@@ -325,8 +336,8 @@ class _PeopleReader:
             groups_cell = cells[groups_i]
             groups = group_sets.get(groups_cell)
             if groups is None:
-                groups = frozenset(
-                    share(name, name) for name in map(strip, groups_cell.split(separator)))
+                parts = list(map(strip, groups_cell.split(separator)))
+                groups = frozenset(map(share_group, parts, parts))
                 groups = group_sets[groups_cell] = (
                     groups - _NO_GROUP if "" in groups else groups
                 )
@@ -334,8 +345,8 @@ class _PeopleReader:
             person = new_person(
                 key, email, share(cells[first_i], cells[first_i]),
                 share(cells[last_i], cells[last_i]), share(cells[dept_i], cells[dept_i]),
-                share(cells[title_i], cells[title_i]), manager or None, status,
-                groups, attributes,
+                share(cells[title_i], cells[title_i]),
+                manager or None, status, groups, attributes,
             )
             if why is not None:
                 self.set_aside(person, why)
@@ -349,33 +360,32 @@ class _PeopleReader:
                         key, cols.email)
                 self.set_aside(person, Unusable.BAD_EMAIL)
                 continue
-            row = (line, person, hired)
-            first = by_key.setdefault(key, row)
-            if first is not row:
-                again.setdefault(key, [first]).append(row)
+            keep((line, person, hired))
+            if used(key, person) is not person:
+                several.add(key)
+            if key < last_key:
+                ordered = False
+            last_key = key
             # e-mails shared ignoring case are looked for here while the row is at hand;
             # after rehires are settled only if some are
             known = len(emails)
-            emails.add(email.lower() if email.isascii() else email.casefold())
+            if email.isascii():  # most are in lower case already: no copy
+                emails.add(email if email.islower() else email.lower())
+            else:
+                emails.add(email.casefold())
             if len(emails) == known:
                 same_email = True
-            if person.manager_key is not None:
-                managers.add(person.manager_key)
+            if manager:
+                managers.add(manager)
         self.rows_seen = seen
-        if again:
-            self._one_per_key(again, by_key, records, width)
-            kept = sorted(by_key.values(), key=_line_of)
-        else:
-            kept = list(by_key.values())  # already in line order
-        del by_key, emails
+        del emails
+        if several:
+            kept = self._one_per_key(several, kept, people, records, width)
         if same_email:
-            kept = self._one_per_email(kept)
-        persons = list(map(itemgetter(1), kept))
-        keys = list(map(attrgetter("key"), persons))
-        if keys == sorted(keys):  # an export in key order (sorting it again costs little)
-            people = self.people = dict(zip(keys, persons, strict=True))
-        else:  # the keys are unique: the persons are never compared
-            people = self.people = dict(sorted(zip(keys, persons, strict=True)))
+            kept = self._one_per_email(kept, people)
+        if not ordered:  # the keys are unique: the persons are never compared
+            people = dict(sorted(people.items()))
+        self.people = people
         for key in [key for key in self.unusable if key in people]:
             del self.unusable[key]  # another row of the same key was used
         self._check_managers(kept, people, managers)
@@ -403,26 +413,33 @@ class _PeopleReader:
         return PersonStatus.LEFT, iso
 
     def _one_per_key(
-        self, again: dict[str, list[_Row]], by_key: dict[str, _Row],
+        self, several: set[str], rows: list[_Row], people: dict[str, Person],
         records: Callable[[], Records], width: int,
-    ) -> None:
-        """One row per key (rehires): :mod:`~connector.directory.precedence` decides, the
-        winner goes into ``by_key``."""
+    ) -> list[_Row]:
+        """One row per key (rehires) of the keys in ``several``: :mod:`~connector.directory.
+        precedence` decides, the winner's person goes into ``people``. The rows left, in line
+        order."""
         col = self.settings.columns.key
+        again: dict[str, list[_Row]] = {}  # every row of those keys, in line order
+        for row in rows:
+            if row[1].key in several:
+                again.setdefault(row[1].key, []).append(row)
         groups = sorted(again.items(), key=lambda item: item[1][0][0])  # by first line
         ties = {
             row[0]
-            for _, rows in groups
-            for row in rows
-            if len({_rank(r, "") for r in rows}) < len(rows)
+            for _, same in groups
+            for row in same
+            if len({_rank(r, "") for r in same}) < len(same)
         }
         texts = _texts(records(), ties, width) if ties else {}
-        for key, rows in groups:
-            ordered = sorted(rows, key=lambda r: _rank(r, texts.get(r[0], "")))
-            winner = by_key[key] = ordered[0]
+        lost: set[int] = set()
+        for key, same in groups:
+            ordered = sorted(same, key=lambda r: _rank(r, texts.get(r[0], "")))
+            winner = ordered[0]
+            people[key] = winner[1]
             tied = _rank(ordered[1], "") == _rank(winner, "")
-            for row in rows:
-                others = ", ".join(str(r[0]) for r in rows if r is not row)
+            for row in same:
+                others = ", ".join(str(r[0]) for r in same if r is not row)
                 also = f"duplicate {col} {key}, also on line {others}"
                 if row is winner:
                     why = f"this row is kept ({_why(winner, ordered[1])})"
@@ -430,11 +447,14 @@ class _PeopleReader:
                         why += f"; add {HIRE_COLUMN} to say which row is current"
                 else:
                     why = f"row skipped (line {winner[0]} is kept)"
+                    lost.add(id(row))
                 self.problem(row[0], f"{also}; {why}", key, col)
+        return [row for row in rows if id(row) not in lost]
 
-    def _one_per_email(self, rows: list[_Row]) -> list[_Row]:
+    def _one_per_email(self, rows: list[_Row], people: dict[str, Person]) -> list[_Row]:
         """One person per e-mail ignoring case: :mod:`~connector.directory.precedence` decides
-        (the smaller key last), never the row order; both rows are reported."""
+        (the smaller key last), never the row order; both rows are reported, the skipped one
+        leaves ``people``."""
         col = self.settings.columns.email
         first: dict[str, _Row] = {}
         same_email: dict[str, list[_Row]] = {}
@@ -460,10 +480,11 @@ class _PeopleReader:
                              f"on line {seen[0]} (ignoring case); row skipped (line "
                              f"{seen[0]} is kept: {precedence.RULE})", q.key, col)
                 self.set_aside(q, Unusable.SHARED_EMAIL)
+                del people[q.key]
         return [row for row in rows if id(row) not in skipped]
 
     def _check_managers(
-        self, rows: list[_Row], people: Mapping[str, Person], managers: set[str]
+        self, rows: list[_Row], people: Mapping[str, Person], managers: Collection[str]
     ) -> None:
         """Managers not in the export, and manager cycles. ``managers`` holds every manager
         key of ``rows`` (and may hold more)."""
@@ -476,6 +497,8 @@ class _PeopleReader:
                                  person.key, col)
         # a cycle is made of managers only: someone nobody reports to is never on one, and
         # their walk is their manager's (the same cycle found, entered at the same place)
+        if not _any_cycle(people, managers):
+            return  # the common case: the managers' chains alone say so
         done: set[str] = set()  # people whose chain is walked
         on_walk: dict[str, int] = {}  # the walk in progress: person → place on it
         for _, starter, _ in rows:  # in line order: a cycle is named from where it is met
@@ -506,8 +529,24 @@ class _PeopleReader:
                      f"these rows (lines {lines})", first, col)
 
 
-def _line_of(row: _Row) -> int:
-    return row[0]
+def _any_cycle(people: Mapping[str, Person], managers: Iterable[str]) -> bool:
+    """Whether some manager chain of ``people`` loops. Every person on a loop is the manager
+    of the next one, so walking up from each of ``managers`` (every manager key of
+    ``people``) meets every loop: a walk over the managers, not over everyone."""
+    done: set[str] = set()  # people whose chain is known to end
+    for start in managers:
+        node: str | None = start
+        walk: set[str] = set()
+        while node is not None and node not in done:
+            if node in walk:
+                return True
+            above = people.get(node)
+            if above is None:
+                break
+            walk.add(node)
+            node = above.manager_key
+        done |= walk
+    return False
 
 
 def _cells_at(indexes: list[int]) -> Callable[[list[str]], tuple[str, ...]]:

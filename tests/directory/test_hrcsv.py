@@ -418,6 +418,39 @@ def test_manager_cycles_are_reported_once_each(tmp_path: Path) -> None:
     assert second.record_key == "E5" and "E5 → E5" in second.message
 
 
+
+def test_a_cycle_above_people_who_manage_nobody_is_reported_once(tmp_path: Path) -> None:
+    # E9 and E8 manage each other; the rows of their reports come first, and a long chain
+    # that ends (E1 to E4) is no cycle
+    text = (f"{HEADER}\nE5,e@example.com,E,E,,,E9,active\n"
+            "E6,f@example.com,F,F,,,E4,active\n"
+            "E4,d@example.com,D,D,,,E3,active\nE3,c@example.com,C,C,,,E2,active\n"
+            "E2,b@example.com,B,B,,,E1,active\nE1,a@example.com,A,A,,,,active\n"
+            "E8,h@example.com,H,H,,,E9,active\nE9,i@example.com,I,I,,,E8,active\n")
+    snapshot = reader(export(tmp_path, text)).read()
+    assert [p.message for p in snapshot.problems] == [
+        "manager cycle: E9 → E8 → E9; fix manager_employee_id on one of these rows "
+        "(lines 9, 8)"
+    ]
+    assert snapshot.problems[0].where.endswith(":8") and snapshot.problems[0].record_key == "E8"
+    acyclic = reader(export(tmp_path, text.replace(",E8,active", ",,active"))).read()
+    assert acyclic.problems == ()
+
+
+@pytest.mark.parametrize("shuffled", [False, True], ids=["in-key-order", "any-order"])
+def test_people_come_in_key_order_whatever_the_rows_order(tmp_path: Path, shuffled: bool) -> None:
+    rows = [f"E{n:02},p{n}@example.com,P,{n},,,,active" for n in range(1, 13)]
+    rows.insert(5, "E03,again@example.com,Again,3,,,,left")  # a leaver's row of a rehire
+    rows.append("E20,P7@EXAMPLE.com,Copy,7,,,,active")  # another person's e-mail
+    if shuffled:
+        rows = rows[::-1]
+    snapshot = reader(export(tmp_path, "\n".join([HEADER, *rows]) + "\n")).read()
+    assert list(snapshot.people) == [f"E{n:02}" for n in range(1, 13)]
+    assert snapshot.people["E03"].email == "p3@example.com"
+    assert "E20" not in snapshot.people and "E20" in snapshot.unusable
+    assert len(snapshot.problems) == 4  # the two rows of E03, the two of the e-mail
+
+
 # -- the file as a whole ----------------------------------------------------------------------
 
 
