@@ -33,7 +33,7 @@ Rules, per target:
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from datetime import datetime
 
 from connector.bulk import collector_paused
@@ -221,8 +221,10 @@ def _plan(
     direct = not untouched and not held_back
     accounts = {target: state.accounts.get(target, {}) for target in targets}
     created: dict[str, str] = {}  # target → the last person an account creation was planned for
-    # a first sync (nothing applied, nothing held back): every course of everyone is new
+    # a first sync (nothing applied, nothing held back): every course of everyone is new,
+    # and a persona sends the same on each target to each of its people
     fresh = direct and not enrollments and not withdrawn
+    fresh_sends: dict[str, list[_Sends]] = {}
     for person_key, each in in_key_order(people):
         if each.status not in wanted_statuses:
             continue
@@ -237,14 +239,16 @@ def _plan(
                 for c in courses[persona.bundle]
             ]
         if fresh:
-            for column in sent:
-                target = column.target
-                if created.get(target) != person_key and person_key not in accounts[target]:
-                    created[target] = person_key
-                    column.create_key(person_key)
-                    column.create_detail(column.account)
-                column.enroll_key(person_key)
-                column.enroll_detail(column.enroll)
+            sends = fresh_sends.get(persona.key)
+            if sends is None:
+                sends = fresh_sends[persona.key] = _sends(sent, accounts)
+            for known, create_key, create_detail, account, enroll_keys, enroll_details, n, \
+                    enrolls in sends:  # fmt: skip
+                if person_key not in known:
+                    create_key(person_key)
+                    create_detail(account)
+                enroll_keys((person_key,) * n)
+                enroll_details(enrolls)
             continue
         for column in sent:
             target, ref = column.target, column.ref
@@ -415,12 +419,42 @@ class _Run:
         self.details: list[ChangeDetail] = []
 
 
+_Sends = tuple[
+    Collection[str],
+    Callable[[str], None],
+    Callable[[ChangeDetail], None],
+    ChangeDetail,
+    Callable[[Iterable[str]], None],
+    Callable[[Iterable[ChangeDetail]], None],
+    int,
+    tuple[ChangeDetail, ...],
+]
+"""What a persona sends on one target in a first sync: the people with an account there,
+where an account creation goes and what it says, where the enrollments go, how many there
+are a person and what each says."""
+
+
+def _sends(columns: list[_Column], accounts: Mapping[str, Collection[str]]) -> list[_Sends]:
+    """:data:`_Sends` for each target of ``columns`` (one persona's), in their order."""
+    by_target: dict[str, list[_Column]] = {}
+    for column in columns:
+        by_target.setdefault(column.target, []).append(column)
+    out: list[_Sends] = []
+    for target, same in by_target.items():
+        first = same[0]
+        out.append((
+            accounts[target], first.creates.keys.append, first.creates.details.append,
+            first.account, first.enrolls.keys.extend, first.enrolls.details.extend, len(same),
+            tuple(column.enroll for column in same),
+        ))
+    return out
+
+
 class _Column:
     """One course a persona sends on a target: what its account creations and enrollments
     say, and the runs they go to (shared by every person of the persona)."""
 
-    __slots__ = ("account", "create_detail", "create_key", "creates", "enroll", "enroll_detail",
-                 "enroll_key", "enrolls", "ref", "target")
+    __slots__ = ("account", "creates", "enroll", "enrolls", "ref", "target")
 
     def __init__(
         self, target: str, ref: str, persona: str,
@@ -434,5 +468,3 @@ class _Column:
         self.enroll = details.setdefault(enroll, enroll)
         self.creates = buckets.setdefault((target, CREATE_USER), _Run())
         self.enrolls = buckets.setdefault((target, ENROLL), _Run())
-        self.create_key, self.create_detail = self.creates.keys.append, self.creates.details.append
-        self.enroll_key, self.enroll_detail = self.enrolls.keys.append, self.enrolls.details.append
