@@ -189,6 +189,9 @@ class Group:
     parents: frozenset[str] = frozenset()
 
 
+new_group = fast_constructor(Group)
+
+
 @dataclass(frozen=True, slots=True)
 class RecordProblem:
     """A source record that could not be used: skipped, counted and reported, never dropped
@@ -263,8 +266,30 @@ class Snapshot:
 
     def group_cycles(self) -> list[str]:
         """Names of groups that are (through nesting) their own ancestor."""
+        # groups on no cycle are peeled off first, from the top: a group whose listed parents
+        # are all peeled off is on none. Only what is left (the cycles, and the groups below
+        # them) is walked: most directories have no cycle, and a walk from every group up
+        # to the top costs their number times the depth of the nesting
+        pending: dict[str, int] = {}  # group → its listed parents not yet peeled off
+        children: dict[str, list[str]] = {}
+        top: list[str] = []
+        for name, group in self.groups.items():
+            listed = [parent for parent in group.parents if parent in self.groups]
+            for parent in listed:
+                children.setdefault(parent, []).append(name)
+            if listed:
+                pending[name] = len(listed)
+            else:
+                top.append(name)
+        while top:
+            for child in children.get(top.pop(), ()):
+                pending[child] -= 1
+                if not pending[child]:
+                    top.append(child)
         cycles = []
         for name, group in self.groups.items():
+            if not pending.get(name):
+                continue
             stack, seen = list(group.parents), set()
             while stack:
                 parent = stack.pop()

@@ -33,7 +33,7 @@ import re
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime
-from operator import attrgetter, itemgetter
+from operator import itemgetter
 from pathlib import Path
 from types import MappingProxyType
 
@@ -45,13 +45,13 @@ from connector.directory.hrdates import date_readings
 from connector.errors import InputError
 from connector.model import (
     Attributes,
-    Group,
     Membership,
     Person,
     PersonStatus,
     RecordProblem,
     Snapshot,
     Unusable,
+    new_group,
     new_person,
 )
 
@@ -121,15 +121,16 @@ class CsvDirectory:
         names = set(nesting)
         for parents in nesting.values():
             names |= parents
-        for group_set in set(map(attrgetter("groups"), people.values())):
-            names |= group_set  # each distinct set once: people share them
+        names |= reader.group_names()
+        unnested: frozenset[str] = frozenset()  # one object for the many groups without parents
         snapshot = Snapshot(
             source=f"csv:{label}",
             taken_at=datetime.fromtimestamp(self.path.stat().st_mtime, UTC),
             people=MappingProxyType(people),
-            groups=MappingProxyType(
-                {n: Group(n, frozenset(nesting.get(n, ()))) for n in sorted(names)}
-            ),
+            groups=MappingProxyType({
+                n: new_group(n, frozenset(up) if (up := nesting.get(n)) else unnested)
+                for n in sorted(names)
+            }),
             membership=Membership.NESTED if self.groups_path else Membership.DIRECT_ONLY,
         )
         cycles = snapshot.group_cycles()
@@ -156,6 +157,16 @@ def _header_index(header: Sequence[str]) -> dict[str, int]:
 
 
 _Row = tuple[int, Person, date | None]  # line, person, hire date (when one reading)
+
+
+class _GroupSet:
+    """The groups of one distinct groups cell, and how many of the rows used name them."""
+
+    __slots__ = ("groups", "uses")
+
+    def __init__(self, groups: frozenset[str]) -> None:
+        self.groups = groups
+        self.uses = 0
 
 
 def _rank(row: _Row, tiebreak: str) -> tuple[bool, int, bool, str]:
@@ -186,6 +197,10 @@ class _PeopleReader:
         # every date a cell can mean, and the ISO text of a single one: a few thousand
         # distinct dates in a file of a million rows, each read once
         self.dates: dict[str, tuple[tuple[date, ...], str | None]] = {}
+        # each distinct groups cell's set, and how many of the rows used hold it: the groups
+        # of the people come from those in use, not from a walk of everyone
+        self.group_sets: dict[str, _GroupSet] = {}
+        self._set_of: dict[int, _GroupSet] | None = None  # by their groups' id, when dropping
 
     def problem(
         self, line: int, message: str, key: str | None = None, column: str | None = None
@@ -197,6 +212,16 @@ class _PeopleReader:
         Their e-mail is dropped: it is missing, broken or someone else's."""
         if person.status is not PersonStatus.LEFT and person.key not in self.unusable:
             self.unusable[person.key] = (replace(person, email=""), why.value)
+
+    def drop(self, person: Person) -> None:
+        """Forget a row used at first (a rehire's older row, an e-mail's other holder)."""
+        if self._set_of is None:
+            self._set_of = {id(each.groups): each for each in self.group_sets.values()}
+        self._set_of[id(person.groups)].uses -= 1
+
+    def group_names(self) -> set[str]:
+        """The groups the people read are directly in."""
+        return set().union(*(each.groups for each in self.group_sets.values() if each.uses))
 
     def date_of(self, cell: str) -> tuple[tuple[date, ...], str | None]:
         found = self.dates.get(cell)
@@ -267,7 +292,7 @@ class _PeopleReader:
         # processor's cache)
         shared: dict[str, str] = {}
         share = shared.setdefault
-        group_sets: dict[str, frozenset[str]] = {}
+        group_sets = self.group_sets
         group_names: dict[str, str] = {}
         share_group = group_names.setdefault
         # attributes: the extras, shared by their cells; a person's dates their own
@@ -334,13 +359,13 @@ class _PeopleReader:
                     ((HIRE_COLUMN, hired_on), (TERMINATION_COLUMN, left_on)) if value is not None
                 ))
             groups_cell = cells[groups_i]
-            groups = group_sets.get(groups_cell)
-            if groups is None:
+            group_set = group_sets.get(groups_cell)
+            if group_set is None:
                 parts = list(map(strip, groups_cell.split(separator)))
-                groups = frozenset(map(share_group, parts, parts))
-                groups = group_sets[groups_cell] = (
-                    groups - _NO_GROUP if "" in groups else groups
-                )
+                named = frozenset(map(share_group, parts, parts))
+                group_set = group_sets[groups_cell] = _GroupSet(
+                    named - _NO_GROUP if "" in named else named)
+            groups = group_set.groups
             manager = cells[manager_i]
             person = new_person(
                 key, email, share(cells[first_i], cells[first_i]),
@@ -361,6 +386,7 @@ class _PeopleReader:
                 self.set_aside(person, Unusable.BAD_EMAIL)
                 continue
             keep((line, person, hired))
+            group_set.uses += 1
             if used(key, person) is not person:
                 several.add(key)
             if key < last_key:
@@ -448,6 +474,7 @@ class _PeopleReader:
                 else:
                     why = f"row skipped (line {winner[0]} is kept)"
                     lost.add(id(row))
+                    self.drop(row[1])
                 self.problem(row[0], f"{also}; {why}", key, col)
         return [row for row in rows if id(row) not in lost]
 
@@ -481,6 +508,7 @@ class _PeopleReader:
                              f"{seen[0]} is kept: {precedence.RULE})", q.key, col)
                 self.set_aside(q, Unusable.SHARED_EMAIL)
                 del people[q.key]
+                self.drop(q)
         return [row for row in rows if id(row) not in skipped]
 
     def _check_managers(

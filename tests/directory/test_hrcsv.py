@@ -359,6 +359,22 @@ def test_groups_are_split_trimmed_and_nested(tmp_path: Path) -> None:
     assert snapshot.problems == ()
 
 
+def test_the_groups_are_those_of_the_rows_used(tmp_path: Path) -> None:
+    # a rehire's older row, a row with another person's e-mail and a row without one name
+    # groups nobody read is in; a group a skipped row shares with a used one stays
+    org = export(tmp_path, "employee_id,work_email,status,hire_date,groups\n"
+                 "E1,a@example.com,terminated,2019-01-01,old-team;shared\n"
+                 "E1,a@example.com,active,2024-01-01,new-team\n"
+                 "E2,b@example.com,active,,shared\n"
+                 "E3,B@example.com,active,,copycats\n"
+                 "E4,,active,,nobody\n"
+                 "E5,e@example.com,active,,\n")
+    snapshot = reader(org).read()
+    assert set(snapshot.people) == {"E1", "E2", "E5"}
+    assert set(snapshot.groups) == {"new-team", "shared"}
+    assert snapshot.membership.value == "direct only"
+
+
 def test_group_separator_is_configurable(tmp_path: Path) -> None:
     org = export(tmp_path, "employee_id;work_email;groups\nE1;a@example.com;x|y\n")
     assert reader(org, group_separator="|").read().people["E1"].groups == {"x", "y"}
