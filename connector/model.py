@@ -17,6 +17,8 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from itertools import islice
+from operator import le
 from types import MappingProxyType
 from typing import ParamSpec, TypeVar, overload
 
@@ -218,10 +220,11 @@ class Membership(StrEnum):
 
 def in_key_order(people: Mapping[str, Person]) -> Iterable[tuple[str, Person]]:
     """``people``'s (key, person) pairs by key: the mapping's own order when it is that
-    already (an HR export sorted by employee id), without looking each one up again."""
-    keys = sorted(people)
-    if keys == list(people):
+    already (the HR reader's), without looking each one up again, nor sorting to find out."""
+    keys = list(people)
+    if all(map(le, keys, islice(keys, 1, None))):
         return people.items()
+    keys.sort()
     return ((key, people[key]) for key in keys)
 
 

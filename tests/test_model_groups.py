@@ -1,13 +1,15 @@
-"""The snapshot's group nesting: cycles and ancestors, against a plain walk of the edges."""
+"""The snapshot's group nesting (cycles and ancestors, against a plain walk of the edges), and
+its people in key order."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connector.model import Group, Snapshot, new_group
+from connector.model import Group, Snapshot, in_key_order, new_group, new_person
 
 NAMES = ["a", "b", "c", "d", "e", "f"]
 
@@ -52,3 +54,11 @@ def test_the_fast_group_is_an_equal_frozen_group() -> None:
     made = new_group("a", frozenset({"b"}))
     assert made == Group("a", frozenset({"b"})) and type(made) is Group
     assert new_group("a") == Group("a")
+
+
+@pytest.mark.parametrize("keys", [[], ["a"], ["a", "b", "c"], ["b", "a", "c"], ["a", "c", "b"]])
+def test_in_key_order_gives_the_pairs_by_key_whatever_the_mappings_order(
+    keys: list[str],
+) -> None:
+    people = {key: new_person(key, f"{key}@example.org", key, "Doe") for key in keys}
+    assert list(in_key_order(people)) == sorted(people.items())

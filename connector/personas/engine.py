@@ -20,6 +20,7 @@ organisation with few distinct facts costs little more than a small one.
 from __future__ import annotations
 
 import dataclasses
+from bisect import bisect_left
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
@@ -192,11 +193,14 @@ class _Evaluator:
             self.hits_above[manager] = hits
         return hits
 
-    def numbered_facts(self, people: Iterable[Person]) -> tuple[dict[str, int], list[Facts]]:
-        """What the rules can see of each of ``people`` (for matching, not for explaining):
-        person key → the number of their facts, and the distinct facts by number. Equal facts
-        match equal rules. People are first told apart by their raw values (cheap to compare);
-        folding and group closure are done once per distinct raw value."""
+    def numbered_facts(
+        self, people: Iterable[tuple[str, Person]]
+    ) -> tuple[list[str], list[int], list[Facts]]:
+        """What the rules can see of each of ``people`` (key, person) who has not left (for
+        matching, not for explaining): their keys, the number of each one's facts, and the
+        distinct facts by number. Equal facts match equal rules. People are first told apart
+        by their raw values (cheap to compare); folding and group closure are done once per
+        distinct raw value."""
         groups_of: dict[frozenset[str], frozenset[str]] = {}
         numbers: dict[tuple[object, ...], int] = {}  # raw values → number of their facts
         distinct: dict[Facts, int] = {}
@@ -205,7 +209,10 @@ class _Evaluator:
         names, referenced = self.attribute_names, self.referenced
         hits_above, chains = self.hits_above, bool(self.chain_keys)
         none: frozenset[str] = frozenset()
-        for person in people:
+        left = PersonStatus.LEFT
+        for key_of, person in people:
+            if person.status is left:
+                continue
             groups = none
             if referenced:
                 groups = groups_of.get(person.groups, none)
@@ -227,9 +234,9 @@ class _Evaluator:
                     hits,
                 )
                 number = numbers[key] = distinct.setdefault(facts, len(distinct))
-            keys.append(person.key)
+            keys.append(key_of)
             numbered.append(number)
-        return dict(zip(keys, numbered, strict=True)), list(distinct)
+        return keys, numbered, list(distinct)
 
     def group_path(self, direct: frozenset[str], target: str) -> tuple[str, ...]:
         """The shortest nesting path from one of ``direct`` to the group ``target`` (folded)."""
@@ -342,19 +349,16 @@ def assign_each(
     every tree together, and only the matching is done per tree."""
     with collector_paused():
         evaluator = _Evaluator(snapshot, [rule for tree in trees for rule in tree.rules])
-        people = snapshot.people
-        left = PersonStatus.LEFT
-        seen, facts = evaluator.numbered_facts(
-            person for _, person in in_key_order(people) if person.status is not left
-        )
-        return [_assign(tree, today, evaluator, seen, facts) for tree in trees]
+        keys, numbers, facts = evaluator.numbered_facts(in_key_order(snapshot.people))
+        return [_assign(tree, today, evaluator, keys, numbers, facts) for tree in trees]
 
 
 def _assign(
     mappings: Mappings,
     today: date | None,
     evaluator: _Evaluator,
-    seen: Mapping[str, int],
+    keys: Sequence[str],
+    numbers: Sequence[int],
     facts: Sequence[Facts],
 ) -> Assignments:
     rules = by_precedence(mappings.rules)
@@ -374,15 +378,16 @@ def _assign(
     ]
     own: dict[str, Assignment] = {}
     for key, pin in pins_in_force(mappings, today).items():
-        number = seen.get(key)
-        if number is None:
+        at = bisect_left(keys, key)  # the keys are in key order
+        if at == len(keys) or keys[at] != key:
             continue
+        number = numbers[at]
         found = found_by_fact[number]
         if pin.persona is not None:
             own[key] = Assignment(personas[pin.persona], None, None, found, pin)
         else:
             own[key] = dataclasses.replace(by_fact[number], pin=pin)
-    return Assignments(seen, by_fact, own)
+    return Assignments(keys, numbers, by_fact, own)
 
 
 def reasons(snapshot: Snapshot, mappings: Mappings, person_key: str) -> dict[str, str]:
