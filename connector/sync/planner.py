@@ -210,12 +210,11 @@ def _plan(
     )
     wanted_statuses = frozenset(status for status in PersonStatus if policy.wants(status))
     # per persona, each course it sends: target, ref and the reasons, worked out once
-    columns: dict[str, list[_Column]] = {}
+    by_persona: dict[str, _Sending] = {}
     off_targets = {
         key: [c.target for c in bundle.courses if c.target not in targets]
         for key, bundle in bundles.items()
     }
-    people_by_bundle: dict[str, int] = {}
     # the common case goes straight to its bucket; untouched people and quarantined
     # changes go through ``add``
     direct = not untouched and not held_back
@@ -224,33 +223,29 @@ def _plan(
     # a first sync (nothing applied, nothing held back): every course of everyone is new,
     # and a persona sends the same on each target to each of its people
     fresh = direct and not enrollments and not withdrawn
-    fresh_sends: dict[str, list[_Sends]] = {}
     for person_key, each in in_key_order(people):
         if each.status not in wanted_statuses:
             continue
         persona = personas.get(person_key)
         if persona is None:
             continue
-        people_by_bundle[persona.bundle] = people_by_bundle.get(persona.bundle, 0) + 1
-        sent = columns.get(persona.key)
-        if sent is None:
-            sent = columns[persona.key] = [
-                _Column(c.target, c.ref, persona.key, buckets, details)
-                for c in courses[persona.bundle]
-            ]
+        sending = by_persona.get(persona.key)
+        if sending is None:
+            sent = [_Column(c.target, c.ref, persona.key, buckets, details)
+                    for c in courses[persona.bundle]]
+            sending = by_persona[persona.key] = _Sending(
+                persona.bundle, sent, _sends(sent, accounts) if fresh else [])
+        sending.people += 1
         if fresh:
-            sends = fresh_sends.get(persona.key)
-            if sends is None:
-                sends = fresh_sends[persona.key] = _sends(sent, accounts)
             for known, create_key, create_detail, account, enroll_keys, enroll_details, n, \
-                    enrolls in sends:  # fmt: skip
+                    enrolls in sending.sends:  # fmt: skip
                 if person_key not in known:
                     create_key(person_key)
                     create_detail(account)
                 enroll_keys((person_key,) * n)
                 enroll_details(enrolls)
             continue
-        for column in sent:
+        for column in sending.columns:
             target, ref = column.target, column.ref
             ident = (person_key, target, ref)
             applied = enrollments.get(ident)
@@ -310,9 +305,9 @@ def _plan(
                         )
                     )
     not_enabled: dict[str, int] = {}
-    for bundle_key, count in people_by_bundle.items():
-        for off in off_targets[bundle_key]:
-            not_enabled[off] = not_enabled.get(off, 0) + count
+    for sending in by_persona.values():
+        for off in off_targets[sending.bundle]:
+            not_enabled[off] = not_enabled.get(off, 0) + sending.people
 
     removal = {t: policy.removal_for(t) for t in targets}
     leaving: list[tuple[str, str, str, tuple[str, ...], str | None]] = []
@@ -448,6 +443,17 @@ def _sends(columns: list[_Column], accounts: Mapping[str, Collection[str]]) -> l
             tuple(column.enroll for column in same),
         ))
     return out
+
+
+class _Sending:
+    """What one persona sends (its courses on the enabled targets; in a first sync, the same
+    by target: :data:`_Sends`), and to how many people."""
+
+    __slots__ = ("bundle", "columns", "people", "sends")
+
+    def __init__(self, bundle: str, columns: list[_Column], sends: list[_Sends]) -> None:
+        self.bundle, self.columns, self.sends = bundle, columns, sends
+        self.people = 0
 
 
 class _Column:
