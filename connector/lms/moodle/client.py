@@ -43,6 +43,7 @@ from connector.errors import (
     AuthenticationError,
     ConfigError,
     ProtocolError,
+    RemoteError,
     TargetError,
     TransientError,
     UnavailableError,
@@ -79,9 +80,19 @@ WRITE_FUNCTIONS: frozenset[str] = frozenset(
 
 TRANSIENT_STATUSES: frozenset[int] = frozenset({429, 500, 502, 503, 504})
 DATABASE_FAULTS: frozenset[str] = frozenset({"dmlreadexception", "dmlwriteexception"})
-"""Errorcodes of a database fault on the site (Moodle 4.5 was seen answering one read of
+"""Errorcodes of a database fault on the site (Moodle 4.5 was seen answering reads of
 core_enrol_get_users_courses with dmlwriteexception under concurrent reads). A read answered
-with one is retried; a write is not, as its rows' fate is for the caller to read back."""
+with one is retried; once the retries are spent it is a refusal of that read (RemoteError):
+the caller reads those rows another way or reports them, and the others go on. A write is not
+sent again, as its rows' fate is for the caller to read back."""
+
+
+class _DatabaseFault(TransientError):
+    """A read answered with one of :data:`DATABASE_FAULTS` (retried like a 5xx)."""
+
+    def __init__(self, errorcode: str, message: str, *, detail: str | None = None) -> None:
+        super().__init__(message, detail=detail)
+        self.errorcode = errorcode
 MAX_RETRY_WAIT = 60.0  # seconds: a longer Retry-After is capped
 
 _TOKEN_IN_TEXT = re.compile(r"(wstoken=)[^&\s'\"]*", re.IGNORECASE)
@@ -327,6 +338,12 @@ class MoodleClient:
         body = flatten(params or {})
         try:
             return self._retrying(self._send, function, body, raw)
+        except _DatabaseFault as exc:  # the site refused this read: the caller's per-row way
+            raise RemoteError(
+                f"{exc.message} (gave up after {self.retries + 1} attempt(s))",
+                errorcode=exc.errorcode,
+                detail=exc.detail,
+            ) from exc
         except TransientError as exc:
             raise UnavailableError(
                 f"{exc.message} (gave up after {self.retries + 1} attempt(s))",
@@ -472,7 +489,8 @@ class MoodleClient:
             code = str(answer.get("errorcode") or "no_errorcode")
             self._count_error(function, code)
             if code in DATABASE_FAULTS and function not in WRITE_FUNCTIONS:
-                raise TransientError(
+                raise _DatabaseFault(
+                    code,
                     f"Moodle at {self.url} answered {function} with a database fault ({code}: "
                     f"{self.redact(str(answer.get('message') or code))})",
                     detail=self.redact(str(answer.get("debuginfo") or "")) or None,

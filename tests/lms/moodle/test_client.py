@@ -173,9 +173,10 @@ def test_a_read_answered_with_a_database_fault_is_retried(sandbox, control, clie
     assert moodle.stats.by_function["core_webservice_get_site_info"] == 2
     assert moodle.stats.errors[("core_webservice_get_site_info", "dmlwriteexception")] == 1
     control.fail_next(5, status=200, body=DATABASE_FAULT, content_type="application/json")
-    with pytest.raises(UnavailableError, match=r"database fault.*gave up after 3") as info:
-        moodle.call("core_webservice_get_site_info")
-    assert not isinstance(info.value, TransientError)
+    with pytest.raises(RemoteError, match=r"database fault.*gave up after 3") as info:
+        moodle.call("core_webservice_get_site_info")  # a refusal of this read: not "site down"
+    assert info.value.errorcode == "dmlwriteexception"
+    assert not isinstance(info.value, UnavailableError)
 
 
 def test_a_write_answered_with_a_database_fault_is_not_sent_again(

@@ -42,7 +42,7 @@ def workdir(tmp_path: Path, moodle: MoodleUnderTest, monkeypatch: pytest.MonkeyP
             monkeypatch.delenv(name)
     write_org(tmp_path / "org.csv", people())
     (tmp_path / "token").write_text(moodle.token + "\n", encoding="utf-8")
-    configure(tmp_path, moodle.url, timeout=60)
+    configure(tmp_path, moodle.url, timeout=60, retries=1)
     return tmp_path
 
 

@@ -56,7 +56,7 @@ def run(tmp_path: Path, moodle: MoodleUnderTest, monkeypatch: pytest.MonkeyPatch
     moodle.use_path(read_path)
     write_rows(tmp_path / "org.csv", sample_rows(moodle.real))
     (tmp_path / "token").write_text(moodle.token + "\n", encoding="utf-8")
-    configure(tmp_path, moodle.url, timeout=60)
+    configure(tmp_path, moodle.url, timeout=60, retries=1)
     settings = settings_for(tmp_path)
     store = Store.open(settings.state_url())
     yield settings, store
