@@ -16,7 +16,7 @@ from tests.report.smtp_server import PASSWORD as SMTP_PASSWORD
 from tests.report.smtp_server import USER as SMTP_USER
 from tests.report.smtp_server import smtp_server
 from tests.servers.moodle import catalogue_sandbox
-from tests.servers.support import serve_http
+from tests.servers.support import answer_json, serve_http
 
 ROOT = Path(__file__).resolve().parents[1]
 PLANTED = "PLANTED-s3cret-7f3a9c"
@@ -143,10 +143,7 @@ class _Recorder(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         type(self).seen.append(self.path)
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.end_headers()
-        self.wfile.write(b"{}")
+        answer_json(self, b"{}")
 
     do_GET = do_POST
 

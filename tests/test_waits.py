@@ -12,7 +12,7 @@ import pytest
 
 from connector.lms.moodle.client import MoodleClient
 from connector.waits import PauseGate
-from tests.servers.support import serve_http
+from tests.servers.support import answer_json, serve_http
 
 
 def test_a_pause_is_waited_out_once_by_each_other_thread() -> None:
@@ -54,12 +54,7 @@ class _Throttling(BaseHTTPRequestHandler):
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
-        body = b'{"sitename": "x"}'
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        answer_json(self, b'{"sitename": "x"}')
 
     def log_message(self, *args: object) -> None:
         pass

@@ -185,3 +185,12 @@ def serve_http(
     finally:
         server.shutdown()
         server.server_close()
+
+
+def answer_json(handler: BaseHTTPRequestHandler, body: bytes) -> None:
+    """Answer the request ``handler`` is serving with HTTP 200 and the JSON ``body``."""
+    handler.send_response(200)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)

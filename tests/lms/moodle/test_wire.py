@@ -14,7 +14,7 @@ import pytest
 from connector.errors import UnavailableError
 from connector.lms.moodle.client import MoodleClient
 from connector.lms.moodle.wire import ca_bundle
-from tests.servers.support import make_certificates, serve_http
+from tests.servers.support import answer_json, make_certificates, serve_http
 
 SITE_INFO = {"sitename": "Wire test", "functions": []}
 
@@ -28,12 +28,7 @@ class _Moodle(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
         type(self).seen.append(self.requestline)
-        body = json.dumps(SITE_INFO).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        answer_json(self, json.dumps(SITE_INFO).encode())
 
     def log_message(self, *args: object) -> None:
         pass
