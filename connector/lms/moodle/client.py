@@ -88,11 +88,15 @@ sent again, as its rows' fate is for the caller to read back."""
 
 
 class _DatabaseFault(TransientError):
-    """A read answered with one of :data:`DATABASE_FAULTS` (retried like a 5xx)."""
+    """A read answered with one of :data:`DATABASE_FAULTS` (retried like a 5xx); ``answer``
+    is Moodle's error envelope, which a probe gets back once the retries are spent."""
 
-    def __init__(self, errorcode: str, message: str, *, detail: str | None = None) -> None:
+    def __init__(self, answer: Mapping[str, Any], message: str, detail: str | None) -> None:
         super().__init__(message, detail=detail)
-        self.errorcode = errorcode
+        self.answer = answer
+        self.errorcode = str(answer.get("errorcode"))
+
+
 MAX_RETRY_WAIT = 60.0  # seconds: a longer Retry-After is capped
 
 _TOKEN_IN_TEXT = re.compile(r"(wstoken=)[^&\s'\"]*", re.IGNORECASE)
@@ -339,6 +343,8 @@ class MoodleClient:
         try:
             return self._retrying(self._send, function, body, raw)
         except _DatabaseFault as exc:  # the site refused this read: the caller's per-row way
+            if raw:
+                return exc.answer
             raise RemoteError(
                 f"{exc.message} (gave up after {self.retries + 1} attempt(s))",
                 errorcode=exc.errorcode,
@@ -490,10 +496,10 @@ class MoodleClient:
             self._count_error(function, code)
             if code in DATABASE_FAULTS and function not in WRITE_FUNCTIONS:
                 raise _DatabaseFault(
-                    code,
+                    answer,
                     f"Moodle at {self.url} answered {function} with a database fault ({code}: "
                     f"{self.redact(str(answer.get('message') or code))})",
-                    detail=self.redact(str(answer.get("debuginfo") or "")) or None,
+                    self.redact(str(answer.get("debuginfo") or "")) or None,
                 )
             if not raw:
                 raise self._error(function, answer)

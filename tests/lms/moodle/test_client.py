@@ -177,6 +177,10 @@ def test_a_read_answered_with_a_database_fault_is_retried(sandbox, control, clie
         moodle.call("core_webservice_get_site_info")  # a refusal of this read: not "site down"
     assert info.value.errorcode == "dmlwriteexception"
     assert not isinstance(info.value, UnavailableError)
+    control.fail_next(5, status=200, body=DATABASE_FAULT, content_type="application/json")
+    answer, code = moodle.probe("core_webservice_get_site_info")  # a probe gets the envelope
+    assert code == "dmlwriteexception" and answer["message"] == "Error writing to database"
+    assert len(slept) == 5  # 1 + 2 + 2: each call retried
 
 
 def test_a_write_answered_with_a_database_fault_is_not_sent_again(
